@@ -1,0 +1,175 @@
+"""The default transport, on an aiohttp ``ClientSession``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import warnings
+from typing import Any, NoReturn
+
+import aiohttp
+
+from ._base import Transport
+from ._errors import (
+    ConnectError,
+    RemoteDisconnected,
+    ResponseTooLarge,
+    TransportError,
+    TransportTimeout,
+)
+from ._models import Request, Response, Timeout
+
+__all__ = ["AiohttpTransport"]
+
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+
+# Most specific first: the first matching row decides. ConnectionTimeoutError covers both the
+# TCP connect and the wait for a pooled connection, so the request was never written.
+_ERROR_MAP: tuple[tuple[type[BaseException], type[TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, ConnectError),
+    (aiohttp.SocketTimeoutError, TransportTimeout),
+    (aiohttp.ClientConnectorError, ConnectError),
+    (aiohttp.ServerFingerprintMismatch, ConnectError),
+    (aiohttp.InvalidURL, ConnectError),
+    (TimeoutError, TransportTimeout),
+    (aiohttp.ClientError, RemoteDisconnected),
+    (OSError, RemoteDisconnected),
+)
+
+
+def _raise_mapped(exc: Exception, request: Request) -> NoReturn:
+    """Translate an aiohttp/asyncio failure into exactly one TransportError, chained."""
+    for source, target in _ERROR_MAP:
+        if isinstance(exc, source):
+            detail = str(exc) or type(exc).__name__
+            raise target(f"{request.method} {request.url}: {detail}") from exc
+    raise exc
+
+
+class AiohttpTransport(Transport):
+    """Sends requests with aiohttp.
+
+    The ``ClientSession`` is created lazily, on the running event loop, the first time a request
+    is sent. A ``session`` passed in is borrowed: it is used as is and never closed here, which
+    is also the explicit way to change TLS settings (pass a session with your own connector).
+
+    Args:
+        session: an existing session to borrow instead of creating one.
+        limit: the pool's total connection limit (owned session only).
+        limit_per_host: the pool's per-host connection limit (owned session only).
+        keepalive_timeout: seconds an idle pooled connection is kept (owned session only).
+        max_response_bytes: bodies larger than this raise :class:`ResponseTooLarge`.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        limit: int = 100,
+        limit_per_host: int = 0,
+        keepalive_timeout: float = 15.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        if max_response_bytes <= 0:
+            raise ValueError("max_response_bytes must be positive")
+        self._session = session
+        self._owns_session = session is None
+        self._limit = limit
+        self._limit_per_host = limit_per_host
+        self._keepalive_timeout = keepalive_timeout
+        self._max_response_bytes = max_response_bytes
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("AiohttpTransport is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError(
+                "AiohttpTransport is bound to another event loop; create one per loop"
+            )
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._limit,
+                limit_per_host=self._limit_per_host,
+                keepalive_timeout=self._keepalive_timeout,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=True, trust_env=False
+            )
+        return self._session
+
+    def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        cached = self._timeouts.get(timeout)
+        if cached is None:
+            cached = aiohttp.ClientTimeout(
+                total=None,
+                connect=timeout.pool,
+                sock_connect=timeout.connect,
+                sock_read=timeout.read,
+            )
+            self._timeouts[timeout] = cached
+        return cached
+
+    async def send(self, request: Request) -> Response:
+        session = self._get_session()
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                data=request.content,
+                headers=request.headers,
+                timeout=self._client_timeout(request.timeout),
+                allow_redirects=False,
+            ) as response:
+                content = await self._read_body(response)
+                return Response(
+                    status=response.status,
+                    headers=response.headers,
+                    content=content,
+                    elapsed=time.perf_counter() - started,
+                )
+        except TransportError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped below, CancelledError is not an Exception
+            _raise_mapped(exc, request)
+
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        limit = self._max_response_bytes
+        declared = response.content_length
+        if declared is not None and declared > limit:
+            raise ResponseTooLarge(response.status, limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(response.status, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        session = getattr(self, "_session", None)
+        if getattr(self, "_owns_session", False) and session is not None and not session.closed:
+            _warn(
+                f"unclosed {self!r}: call 'await transport.aclose()'",
+                ResourceWarning,
+                source=self,
+                stacklevel=2,
+            )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self._session else "unopened")
+        owner = "owned" if self._owns_session else "borrowed"
+        return f"<AiohttpTransport {state} {owner} session>"

@@ -1,0 +1,307 @@
+"""The one path every call takes: request -> transport (with retries, deadline) -> decode.
+
+Services describe an :class:`Operation` and hand a body to :meth:`Caller.call`; nothing else in
+the SDK touches the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from vlens_transports import (
+    ConnectError,
+    Request,
+    Response,
+    ResponseTooLarge,
+    Timeout,
+    Transport,
+    TransportError,
+    TransportTimeout,
+)
+
+from ._codec import Codec
+from ._errors import (
+    OutcomeUnknownError,
+    ServerError,
+    VlensAPIError,
+    VlensConnectionError,
+    VlensError,
+    VlensResponseError,
+    VlensTimeoutError,
+    VlensTransportError,
+)
+from ._redact import mask_contact
+from ._retry import Retryable, RetryPolicy
+
+__all__ = ["Caller", "Lifecycle", "Operation", "parse_retry_after"]
+
+T = TypeVar("T")
+logger = logging.getLogger("vlens_async")
+
+# Statuses at which the server refused to process the request: safe to repeat any call.
+_REFUSED_STATUSES = frozenset({429, 503})
+_UNKNOWN_STATUSES = frozenset({500, 502, 504})
+
+if sys.version_info >= (3, 11):
+    _timeout_scope = asyncio.timeout
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def _timeout_scope(delay: float | None) -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        handle = (
+            None if delay is None else asyncio.get_running_loop().call_later(delay, task.cancel)
+        )
+        try:
+            yield
+        except asyncio.CancelledError:
+            if handle is not None and handle.when() <= asyncio.get_running_loop().time():
+                raise TimeoutError from None
+            raise
+        finally:
+            if handle is not None:
+                handle.cancel()
+
+
+@attrs.frozen
+class Operation(Generic[T]):
+    """One Vlens endpoint as the SDK calls it.
+
+    Attributes:
+        name: the SDK's name for it, e.g. ``"registration.send_phone_otp"``.
+        path: the URL path, starting with ``/api/``.
+        effect: True when the call has a side effect (sent message, consumed attempt, account):
+            then it is repeated only when the request certainly was not processed.
+        result: the type ``data`` decodes to (``object``: any JSON, kept as is).
+    """
+
+    name: str
+    path: str
+    effect: bool
+    result: type[T]
+
+
+class Lifecycle:
+    """unopened -> open -> closed, shared by a client and its ``with_options`` copies."""
+
+    __slots__ = ("loop", "state")
+
+    def __init__(self) -> None:
+        self.state = "unopened"
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def enter(self) -> None:
+        """Check that a call may be made now, on this event loop."""
+        if self.state == "closed":
+            raise RuntimeError("this VlensClient is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop, self.state = loop, "open"
+        elif loop is not self.loop:
+            raise RuntimeError(
+                "this VlensClient was first used on another event loop; create one per loop"
+            )
+
+
+@attrs.define
+class _Attempts:
+    deadline: float | None
+    count: int = 0
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class Caller:
+    """Builds requests and runs them through the retry loop. Shared by a client's services."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        retry: RetryPolicy,
+        codec: Codec,
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
+        self.lifecycle = lifecycle or Lifecycle()
+        self.transport = transport
+        self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers)
+        self.timeout = timeout
+        self.retry = retry
+        self.codec = codec
+        self._retrying = retry.decorate(self._attempt)
+
+    async def call(
+        self,
+        operation: Operation[T],
+        body: object,
+        *,
+        token: str | None = None,
+        subject: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Send ``body`` to ``operation`` and return its decoded result, or raise a VlensError.
+
+        ``subject`` (a phone number or e-mail) is only logged, masked.
+        """
+        self.lifecycle.enter()
+        headers = self.headers
+        if token is not None or extra_headers:
+            headers = {**headers, **(extra_headers or {})}
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+        request = Request(
+            method="POST",
+            url=self.base_url + operation.path,
+            headers=headers,
+            content=self.codec.encode(body),
+            timeout=self.timeout,
+        )
+        deadline = self.retry.deadline
+        attempts = _Attempts(None if deadline is None else time.monotonic() + deadline)
+        try:
+            result: T = await self._retrying(operation, request, attempts, subject)
+        except Retryable as signal:
+            raise signal.error from signal.error.__cause__
+        return result
+
+    async def _attempt(
+        self, operation: Operation[T], request: Request, attempts: _Attempts, subject: str | None
+    ) -> T:
+        attempts.count += 1
+        started = time.perf_counter()
+        response: Response | None = None
+        outcome: str = "error"
+        try:
+            response = await self._send(operation, request, attempts)
+            outcome = str(response.status)
+            return self._decode(operation, response)  # type: ignore[no-any-return]
+        except VlensError as error:
+            outcome = type(error).__name__ if response is None else str(response.status)
+            decided = self._classify(operation, error, response, attempts)
+            if decided is error:
+                raise
+            raise decided from error
+        finally:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s attempt=%d status=%s elapsed=%.1fms subject=%s",
+                    operation.name,
+                    attempts.count,
+                    outcome,
+                    (time.perf_counter() - started) * 1000,
+                    mask_contact(subject),
+                )
+
+    async def _send(
+        self, operation: Operation[Any], request: Request, attempts: _Attempts
+    ) -> Response:
+        remaining = _remaining(attempts)
+        try:
+            async with _timeout_scope(remaining):
+                return await self.transport.send(request)
+        except ResponseTooLarge as exc:
+            raise VlensResponseError(
+                str(exc), http_status=exc.status, excerpt="", operation=operation.name
+            ) from exc
+        except ConnectError as exc:
+            raise VlensConnectionError(str(exc), operation=operation.name) from exc
+        except TransportTimeout as exc:
+            raise VlensTimeoutError(str(exc), operation=operation.name) from exc
+        except TransportError as exc:
+            raise VlensTransportError(str(exc), operation=operation.name) from exc
+        except TimeoutError as exc:
+            message = f"{operation.name}: the call's deadline of {self.retry.deadline}s passed"
+            raise _DeadlineExceeded(message, operation=operation.name) from exc
+
+    def _decode(self, operation: Operation[Any], response: Response) -> Any:
+        retry_after = None
+        if response.status in _REFUSED_STATUSES or response.status >= 500:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return self.codec.decode(
+            response.status,
+            response.content,
+            operation.result,
+            operation=operation.name,
+            retry_after=retry_after,
+        )
+
+    def _classify(
+        self,
+        operation: Operation[Any],
+        error: VlensError,
+        response: Response | None,
+        attempts: _Attempts,
+    ) -> Exception:
+        """Decide what a failed attempt becomes: retried, final, or outcome unknown."""
+        status = response.status if response is not None else None
+        refused = isinstance(error, VlensConnectionError) or (
+            isinstance(error, VlensAPIError) and status in _REFUSED_STATUSES
+        )
+        if isinstance(error, _DeadlineExceeded):
+            return _unknown(operation, "the deadline passed") or error
+        if refused:
+            return Retryable(error, retry_after=_retry_after(error), remaining=_remaining(attempts))
+        may_have_happened = isinstance(error, VlensTransportError) or status in _UNKNOWN_STATUSES
+        if not may_have_happened:
+            return error
+        if operation.effect:
+            return _unknown(operation, _reason(error, status)) or error
+        if isinstance(error, (VlensTransportError, ServerError)):
+            return Retryable(error, retry_after=_retry_after(error), remaining=_remaining(attempts))
+        return error
+
+
+class _DeadlineExceeded(VlensTimeoutError):
+    """The call's overall deadline passed during an attempt."""
+
+
+def _remaining(attempts: _Attempts) -> float | None:
+    if attempts.deadline is None:
+        return None
+    return attempts.deadline - time.monotonic()
+
+
+def _retry_after(error: VlensError) -> float | None:
+    return error.retry_after if isinstance(error, VlensAPIError) else None
+
+
+def _reason(error: VlensError, status: int | None) -> str:
+    if status is not None:
+        return f"HTTP {status}"
+    if isinstance(error, VlensTimeoutError):
+        return "no response before the read timeout"
+    return "the connection broke after the request was sent"
+
+
+def _unknown(operation: Operation[Any], reason: str) -> OutcomeUnknownError | None:
+    if not operation.effect:
+        return None
+    return OutcomeUnknownError(operation.name, reason)

@@ -1,0 +1,199 @@
+"""VlensClient: configuration, the transport it owns or borrows, and the services."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import platform
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from vlens_transports import AiohttpTransport, Timeout, Transport
+
+from ._call import Caller
+from ._codec import Codec
+from ._errors import VlensInputError
+from ._retry import RetryPolicy
+from ._validation import check_header_value
+from ._version import __version__
+from .services import PasswordResetService, ProfileService, RegistrationService, SessionsService
+
+__all__ = ["DEFAULT_BASE_URL", "VlensClient"]
+
+DEFAULT_BASE_URL = "https://api.vlenseg.com"
+_PY_MAJOR, _PY_MINOR, _ = platform.python_version_tuple()
+USER_AGENT = f"vlens-async/{__version__} python/{_PY_MAJOR}.{_PY_MINOR}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
+    if not isinstance(base_url, str):
+        raise VlensInputError("base_url", "expected a string URL")
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise VlensInputError("base_url", "expected an http(s) URL such as https://api.vlenseg.com")
+    if parts.query or parts.fragment:
+        raise VlensInputError("base_url", "must not have a query or fragment")
+    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
+        raise VlensInputError(
+            "base_url",
+            "plain http is only for loopback hosts; pass allow_insecure_http=True to override",
+        )
+    return base_url.strip().rstrip("/")
+
+
+class VlensClient:
+    """An async client for the Vlens Digital Identity API.
+
+    Use it as an async context manager, or call :meth:`aclose` when done::
+
+        async with VlensClient(api_key="...", tenancy_name="acme") as vlens:
+            sent = await vlens.registration.send_phone_otp("+201001234567")
+
+    Args:
+        api_key: the tenant's API key (sent as the ``ApiKey`` header; never logged).
+        base_url: the service root; plain ``http`` only for loopback unless allowed.
+        tenancy_name: sent as ``TenancyName`` on every call when given.
+        transport: a transport to borrow (never closed by the client); by default the client
+            creates and owns an :class:`~vlens_transports.AiohttpTransport`.
+        timeout: per-attempt connect/read/pool limits.
+        retry: attempts, backoff and the deadline over all attempts.
+        accept_language: sent as ``Accept-Language`` (e.g. ``"ar"``) when given.
+        allow_insecure_http: permit a non-loopback ``http://`` base URL.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        tenancy_name: str | None = None,
+        transport: Transport | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        accept_language: str | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        headers = {
+            "ApiKey": check_header_value("api_key", api_key),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if tenancy_name is not None:
+            headers["TenancyName"] = check_header_value("tenancy_name", tenancy_name)
+        if accept_language is not None:
+            headers["Accept-Language"] = check_header_value("accept_language", accept_language)
+        self.base_url = _check_base_url(base_url, allow_insecure_http)
+        self.tenancy_name = tenancy_name
+        self._owns_transport = transport is None
+        self._caller = Caller(
+            transport=transport or AiohttpTransport(),
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout or Timeout(),
+            retry=retry or RetryPolicy(),
+            codec=Codec(),
+        )
+        self._bind_services()
+
+    def _bind_services(self) -> None:
+        self.registration = RegistrationService(self._caller)
+        self.password_reset = PasswordResetService(self._caller)
+        self.sessions = SessionsService(self._caller)
+
+    @classmethod
+    def from_env(cls, **options: Any) -> VlensClient:
+        """A client configured from ``VLENS_API_KEY``, ``VLENS_BASE_URL``, ``VLENS_TENANCY_NAME``.
+
+        Keyword ``options`` are passed on and win over the environment.
+        """
+        api_key = options.pop("api_key", None) or os.environ.get("VLENS_API_KEY")
+        if not api_key:
+            raise VlensInputError("VLENS_API_KEY", "is not set in the environment")
+        if "base_url" not in options and os.environ.get("VLENS_BASE_URL"):
+            options["base_url"] = os.environ["VLENS_BASE_URL"]
+        if "tenancy_name" not in options and os.environ.get("VLENS_TENANCY_NAME"):
+            options["tenancy_name"] = os.environ["VLENS_TENANCY_NAME"]
+        return cls(api_key, **options)
+
+    @property
+    def transport(self) -> Transport:
+        """The transport requests go through."""
+        return self._caller.transport
+
+    @property
+    def timeout(self) -> Timeout:
+        return self._caller.timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._caller.retry
+
+    @property
+    def closed(self) -> bool:
+        return self._caller.lifecycle.state == "closed"
+
+    def profile(self, access_token: str) -> ProfileService:
+        """The profile calls, acting for the user who holds ``access_token``."""
+        return ProfileService(self._caller, access_token)
+
+    def with_options(
+        self, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None
+    ) -> VlensClient:
+        """A cheap copy with other timeouts or retries, sharing this client's transport.
+
+        The copy shares the lifecycle too: closing either closes both.
+        """
+        clone = object.__new__(VlensClient)
+        clone.base_url = self.base_url
+        clone.tenancy_name = self.tenancy_name
+        clone._owns_transport = self._owns_transport
+        source = self._caller
+        clone._caller = Caller(
+            transport=source.transport,
+            base_url=source.base_url,
+            headers=source.headers,
+            timeout=timeout or source.timeout,
+            retry=retry or source.retry,
+            codec=source.codec,
+            lifecycle=source.lifecycle,
+        )
+        clone._bind_services()
+        return clone
+
+    async def aclose(self) -> None:
+        """Close the client, and its transport if the client created it. Idempotent."""
+        lifecycle = self._caller.lifecycle
+        if lifecycle.state == "closed":
+            return
+        lifecycle.state = "closed"
+        if self._owns_transport:
+            await self._caller.transport.aclose()
+
+    async def __aenter__(self) -> VlensClient:
+        if self.closed:
+            raise RuntimeError("this VlensClient is closed; create a new one")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = self._caller.lifecycle.state
+        tenancy = f" tenancy={self.tenancy_name!r}" if self.tenancy_name else ""
+        return f"<VlensClient {self.base_url}{tenancy} {state}>"

@@ -1,0 +1,250 @@
+"""The wire codec: one cattrs converter plus the Vlens envelope rules.
+
+``make_converter()`` builds a fresh converter (like cattrs' preconf modules): snake_case fields
+map to camelCase keys (or to a field's ``WIRE_NAME`` metadata), ``SmsProvider`` maps to its
+integer, UUIDs to their lowercase string. Decoding is strict about types (``"true"`` is not a
+bool, ``1.5`` is not an int) and tolerant of unknown and missing keys.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ._errors import VlensAPIError, VlensError, VlensResponseError, error_class_for_code
+from ._models import WIRE_NAME, ExistenceResult, SmsProvider
+from ._redact import redact_excerpt
+
+__all__ = ["Codec", "make_converter"]
+
+T = TypeVar("T")
+_OK_CODES = (None, 0)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _renames(cls: type) -> dict[str, Any]:
+    return {
+        field.name: override(rename=field.metadata.get(WIRE_NAME) or _camel(field.name))
+        for field in attrs.fields(cls)
+    }
+
+
+def _strict(kind: type[T], *, also: tuple[type, ...] = ()) -> Callable[[Any, type], T]:
+    accepted = (kind, *also)
+
+    def structure(value: Any, _: type) -> T:
+        if isinstance(value, bool) and kind is not bool:
+            raise TypeError(f"expected {kind.__name__}, got bool")
+        if not isinstance(value, accepted):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value  # type: ignore[return-value]  # float accepts int by JSON's rules
+
+    return structure
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return _strict(int)(value, int)
+
+
+def _structure_uuid(value: Any, _: type) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a UUID string, got {type(value).__name__}")
+    return uuid.UUID(value)
+
+
+def _structure_provider(value: Any, _: type) -> SmsProvider:
+    return SmsProvider(_structure_int(value, int))
+
+
+def _objects_only(hook: Callable[[Any, type], T]) -> Callable[[Any, type], T]:
+    """Refuse a non-object where a model is expected (a string would pass ``key in value``)."""
+
+    def structure(value: Any, cls: type) -> T:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a JSON object, got {_json_kind(value)}")
+        return hook(value, cls)
+
+    return structure
+
+
+def _readable(exc: cattrs.BaseValidationError) -> str:
+    """cattrs' "invalid value for type, expected int @ data.x" as "data.x: expected int"."""
+    lines = []
+    for line in cattrs.transform_error(exc, path="data")[:3]:
+        message, _, path = line.rpartition(" @ ")
+        lines.append(f"{path}: {message.removeprefix('invalid value for type, ')}")
+    return "; ".join(lines)
+
+
+def make_converter() -> cattrs.Converter:
+    """A new converter configured for the Vlens wire format."""
+    converter = cattrs.Converter(forbid_extra_keys=False)
+    converter.register_structure_hook(str, _strict(str))
+    converter.register_structure_hook(bool, _strict(bool))
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _strict(float, also=(int,)))
+    converter.register_structure_hook(uuid.UUID, _structure_uuid)
+    converter.register_unstructure_hook(uuid.UUID, str)
+    converter.register_structure_hook(SmsProvider, _structure_provider)
+    converter.register_unstructure_hook(SmsProvider, int)
+    converter.register_structure_hook_factory(
+        attrs.has,
+        lambda cls: _objects_only(make_dict_structure_fn(cls, converter, **_renames(cls))),
+    )
+    converter.register_unstructure_hook_factory(
+        attrs.has,
+        lambda cls: make_dict_unstructure_fn(
+            cls, converter, _cattrs_omit_if_default=True, **_renames(cls)
+        ),
+    )
+    base_existence = converter.get_structure_hook(ExistenceResult)
+    converter.register_structure_hook(
+        ExistenceResult, lambda value, cls: _derive_exists(base_existence(value, cls))
+    )
+    return converter
+
+
+def _derive_exists(result: ExistenceResult) -> ExistenceResult:
+    if result.exists is not None:
+        return result
+    flags = (result.email_exists, result.phone_number_exists)
+    if all(flag is None for flag in flags):
+        return result
+    return attrs.evolve(result, exists=any(bool(flag) for flag in flags))
+
+
+class Codec:
+    """Encodes request bodies and decodes envelopes with one converter."""
+
+    def __init__(self, converter: cattrs.Converter | None = None) -> None:
+        self.converter = converter or make_converter()
+        self._decoders: dict[Any, Callable[[Any], Any]] = {}
+
+    def encode(self, body: object) -> bytes:
+        """The JSON bytes of a request body (an attrs instance)."""
+        payload = self.converter.unstructure(body)
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def decoder(self, result_type: Any) -> Callable[[Any], Any]:
+        """A function turning an envelope's ``data`` into ``result_type``, built once per type."""
+        cached = self._decoders.get(result_type)
+        if cached is None:
+            cached = self._decoders[result_type] = self._make_decoder(result_type)
+        return cached
+
+    def _make_decoder(self, result_type: Any) -> Callable[[Any], Any]:
+        if result_type is object or result_type is Any:
+            return lambda data: data
+        hook = self.converter.get_structure_hook(result_type)
+        needs_object = attrs.has(result_type)
+
+        def decode(data: Any) -> Any:
+            if needs_object and not isinstance(data, Mapping):
+                raise _Invalid(f"data: expected a JSON object, got {_json_kind(data)}")
+            try:
+                return hook(data, result_type)
+            except cattrs.BaseValidationError as exc:
+                raise _Invalid(_readable(exc)) from exc
+            except (TypeError, ValueError) as exc:
+                raise _Invalid(f"data: {exc}") from exc
+
+        return decode
+
+    def decode(
+        self,
+        status: int,
+        content: bytes,
+        result_type: Any,
+        *,
+        operation: str | None = None,
+        retry_after: float | None = None,
+    ) -> Any:
+        """Return the decoded ``data`` of a successful envelope, or raise the typed error."""
+        ok_status = 200 <= status < 300
+        try:
+            body = json.loads(content) if content else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            if ok_status:
+                problem = "invalid JSON" if content else "empty body"
+                if content and body is not None:
+                    problem = f"expected a JSON object, got {_json_kind(body)}"
+                raise self._response_error(problem, status, content, operation)
+            raise _status_error(status, content, operation, retry_after)
+        code = body.get("error_code")
+        if code not in _OK_CODES or not ok_status:
+            raise self._api_error(body, status, content, operation, retry_after)
+        try:
+            return self.decoder(result_type)(body.get("data"))
+        except _Invalid as exc:
+            raise self._response_error(str(exc), status, content, operation) from exc.__cause__
+
+    def _api_error(
+        self,
+        body: dict[str, Any],
+        status: int,
+        content: bytes,
+        operation: str | None,
+        retry_after: float | None,
+    ) -> VlensError:
+        code = body.get("error_code")
+        if code in _OK_CODES:
+            code = status
+        if isinstance(code, bool) or not isinstance(code, int):
+            return self._response_error("error_code is not an integer", status, content, operation)
+        message = body.get("error_message")
+        if not isinstance(message, str):
+            message = None
+        error_type = error_class_for_code(code, status)
+        return error_type(
+            code,
+            message,
+            http_status=status,
+            operation=operation,
+            descriptions=body.get("error_descriptions"),
+            retry_after=retry_after,
+        )
+
+    @staticmethod
+    def _response_error(
+        problem: str, status: int, content: bytes, operation: str | None
+    ) -> VlensResponseError:
+        return VlensResponseError(
+            problem, http_status=status, excerpt=redact_excerpt(content), operation=operation
+        )
+
+
+class _Invalid(Exception):
+    """Internal: ``data`` did not match the result type."""
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), "number"
+    )
+
+
+def _status_error(
+    status: int, content: bytes, operation: str | None, retry_after: float | None
+) -> VlensAPIError:
+    """An HTTP error status whose body is not an envelope (a proxy's HTML page, or nothing)."""
+    excerpt = redact_excerpt(content, limit=80)
+    message = f"HTTP {status} with a non-envelope body" + (f": {excerpt!r}" if excerpt else "")
+    return error_class_for_code(status, status)(
+        status, message, http_status=status, operation=operation, retry_after=retry_after
+    )

@@ -1,0 +1,179 @@
+"""The exceptions of vlens-async. The tree says what the caller may do next::
+
+VlensError
+├── VlensInputError (also ValueError)   caught before sending; names the field; nothing sent
+├── VlensTransportError                 the exchange failed below HTTP
+│   ├── VlensConnectionError            never reached the server: safe to repeat
+│   └── VlensTimeoutError               a read call got no answer in time
+├── OutcomeUnknownError                 an effect call may or may not have happened:
+│                                       reconcile, do not resend blindly
+├── VlensResponseError                  the body is not a valid envelope (HTML page, bad JSON,
+│                                       wrong types, too large): status + redacted excerpt
+└── VlensAPIError                       the server refused: read .code
+    ├── AuthenticationError             401/403: wrong API key, missing or expired token
+    ├── InvalidRequestError             400/415: fix the request
+    ├── RateLimitedError                429/4003: wait .retry_after seconds, then retry
+    ├── QuotaError                      4001-4007: bundle or subscription problem
+    └── ServerError                     500-504/5000: the service failed
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "InvalidRequestError",
+    "OutcomeUnknownError",
+    "QuotaError",
+    "RateLimitedError",
+    "ServerError",
+    "VlensAPIError",
+    "VlensConnectionError",
+    "VlensError",
+    "VlensInputError",
+    "VlensResponseError",
+    "VlensTimeoutError",
+    "VlensTransportError",
+    "error_class_for_code",
+]
+
+
+class VlensError(Exception):
+    """Base of every error this SDK raises on purpose."""
+
+    operation: str | None = None
+
+
+class VlensInputError(VlensError, ValueError):
+    """An argument failed validation; no request was sent.
+
+    Attributes:
+        field: the argument's name, e.g. ``"phone_number"``.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class VlensTransportError(VlensError):
+    """The HTTP exchange itself failed (no usable response)."""
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+
+
+class VlensConnectionError(VlensTransportError):
+    """No connection could be made: the request never reached the server."""
+
+
+class VlensTimeoutError(VlensTransportError):
+    """No answer arrived in time (per-attempt read timeout or the call's deadline)."""
+
+
+class OutcomeUnknownError(VlensError):
+    """An effect call failed after the request may have been processed.
+
+    The SDK never resends such a call on its own, because that could text a person twice or
+    consume an OTP attempt. Reconcile (for example with an existence check) before deciding.
+    """
+
+    def __init__(self, operation: str, reason: str) -> None:
+        super().__init__(f"{operation}: outcome unknown ({reason}); not resent automatically")
+        self.operation = operation
+        self.reason = reason
+
+
+class VlensResponseError(VlensError):
+    """The response could not be read as a Vlens envelope.
+
+    Attributes:
+        http_status: the HTTP status of the response.
+        excerpt: the start of the body, with secrets and personal data redacted.
+    """
+
+    def __init__(
+        self, problem: str, *, http_status: int, excerpt: str, operation: str | None = None
+    ) -> None:
+        shown = f"; body starts: {excerpt!r}" if excerpt else "; empty body"
+        super().__init__(f"{operation or 'response'}: HTTP {http_status}: {problem}{shown}")
+        self.problem = problem
+        self.http_status = http_status
+        self.excerpt = excerpt
+        self.operation = operation
+
+
+class VlensAPIError(VlensError):
+    """Vlens answered with an error code.
+
+    Attributes:
+        code: the Vlens ``error_code`` (or the HTTP status when the body carried none).
+        message: the server's ``error_message``.
+        descriptions: the server's ``error_descriptions`` (any JSON), field-level details.
+        http_status: the HTTP status of the response.
+        operation: the SDK operation, e.g. ``"registration.send_phone_otp"``.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        message: str | None,
+        *,
+        http_status: int,
+        operation: str | None = None,
+        descriptions: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        text = message or "no message"
+        super().__init__(f"{operation or 'call'} failed: [{code}] {text} (HTTP {http_status})")
+        self.code = code
+        self.message = message
+        self.descriptions = descriptions
+        self.http_status = http_status
+        self.operation = operation
+        self.retry_after = retry_after
+
+
+class AuthenticationError(VlensAPIError):
+    """The API key, credentials or bearer token were refused (401/403)."""
+
+
+class InvalidRequestError(VlensAPIError):
+    """The server refused the request as invalid (400/415, or a 422 with such a code)."""
+
+
+class RateLimitedError(VlensAPIError):
+    """Too many requests or attempts (HTTP 429, Vlens 4003). See :attr:`retry_after`."""
+
+
+class QuotaError(VlensAPIError):
+    """A bundle or subscription problem (Vlens 4001-4007 other than 4003)."""
+
+
+class ServerError(VlensAPIError):
+    """The service failed (HTTP 500-504, Vlens 5000)."""
+
+
+_CODE_CLASSES: dict[int, type[VlensAPIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    415: InvalidRequestError,
+    429: RateLimitedError,
+    4003: RateLimitedError,
+    500: ServerError,
+    501: ServerError,
+    502: ServerError,
+    503: ServerError,
+    504: ServerError,
+    5000: ServerError,
+}
+_CODE_CLASSES.update(dict.fromkeys((4001, 4002, 4004, 4005, 4006, 4007), QuotaError))
+
+
+def error_class_for_code(code: int, http_status: int) -> type[VlensAPIError]:
+    """The exception class for a Vlens code, falling back to the HTTP status's class."""
+    return _CODE_CLASSES.get(code) or _CODE_CLASSES.get(http_status) or VlensAPIError

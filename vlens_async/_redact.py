@@ -1,0 +1,65 @@
+"""Masking of personal data and redaction of secrets, for logs, reprs and error messages."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["mask_contact", "mask_email", "mask_phone", "redact_excerpt"]
+
+EXCERPT_LENGTH = 160
+
+# JSON string values of keys that hold secrets: OTPs, tokens, passwords, keys, reset codes.
+_SECRET_VALUE = re.compile(
+    r'("(?:[A-Za-z_]*(?:otp|token|password|apikey|api_key|secret|code)[A-Za-z_]*)"\s*:\s*)'
+    r'"(?:[^"\\]|\\.)*"',
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s-]{6,}\d")
+_LONG_OPAQUE = re.compile(r"[A-Za-z0-9_\-.=+/]{24,}")
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """``+201001234567`` -> ``+20*******567``: country code and last three digits only."""
+    if phone is None:
+        return None
+    if len(phone) <= 6:
+        return "*" * len(phone)
+    head = phone[:3] if phone.startswith("+") else phone[:2]
+    return head + "*" * (len(phone) - len(head) - 3) + phone[-3:]
+
+
+def mask_email(email: str | None) -> str | None:
+    """``someone@example.com`` -> ``s***@example.com``."""
+    if email is None:
+        return None
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_contact(value: str | None) -> str | None:
+    """Mask a value that may be an e-mail, a phone number or a user name derived from them."""
+    if value is None:
+        return None
+    if "@" in value:
+        return mask_email(value)
+    if sum(ch.isdigit() for ch in value) >= 4:
+        return mask_phone(value)
+    return value
+
+
+def _mask_digits(match: re.Match[str]) -> str:
+    return mask_phone(match.group(0)) or ""
+
+
+def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
+    """A short, printable start of a response body with secrets and personal data hidden."""
+    text = content[: limit * 4].decode("utf-8", errors="replace")
+    text = _SECRET_VALUE.sub(r'\1"***"', text)
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)) or "", text)
+    text = _DIGIT_RUN.sub(_mask_digits, text)
+    text = _LONG_OPAQUE.sub("***", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,103 @@
+"""Checks on caller input, run before anything is sent; each failure names the field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from ._errors import VlensInputError
+from ._models import SmsProvider
+
+__all__ = [
+    "check_email",
+    "check_header_value",
+    "check_otp",
+    "check_phone",
+    "check_provider",
+    "check_text",
+    "check_uuid",
+]
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def _require_str(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise VlensInputError(field, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def check_phone(field: str, value: object) -> str:
+    """Return the E.164 form of a phone number, after removing spaces, dashes and parentheses."""
+    text = _require_str(field, value)
+    compact = _PHONE_SEPARATORS.sub("", text)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if not _E164.fullmatch(compact):
+        raise VlensInputError(
+            field, "expected an E.164 number with country code, such as +201001234567"
+        )
+    return compact
+
+
+def check_email(field: str, value: object) -> str:
+    """Return the stripped e-mail address; it needs one @ and a dotted domain."""
+    text = _require_str(field, value).strip()
+    if not _EMAIL.fullmatch(text):
+        raise VlensInputError(field, "expected an e-mail address such as name@example.com")
+    return text
+
+
+def check_otp(field: str, value: object) -> str:
+    """An OTP must be a non-empty string without whitespace. The value is never echoed."""
+    text = _require_str(field, value)
+    if not text or any(ch.isspace() for ch in text):
+        raise VlensInputError(field, "expected a non-empty code without whitespace")
+    return text
+
+
+def check_uuid(field: str, value: object) -> uuid.UUID:
+    """Accept a UUID or its string form."""
+    if isinstance(value, uuid.UUID):
+        return value
+    text = _require_str(field, value)
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise VlensInputError(field, f"expected a UUID, got {text[:40]!r}") from None
+
+
+def check_provider(field: str, value: object) -> SmsProvider | None:
+    """Accept an SmsProvider, its integer or its name; ``None`` and 0 mean the tenant default."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
+        return None
+    try:
+        if isinstance(value, str):
+            return SmsProvider[value.strip().upper().replace(" ", "_")]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return SmsProvider(value)
+    except (KeyError, ValueError):
+        pass
+    names = ", ".join(p.name for p in SmsProvider)
+    raise VlensInputError(field, f"unknown SMS provider {value!r}; expected one of {names}")
+
+
+def check_text(field: str, value: object, *, allow_empty: bool = False) -> str:
+    """A plain required string (passwords, user names, IMEI...). Never echoed."""
+    text = _require_str(field, value)
+    if not allow_empty and not text.strip():
+        raise VlensInputError(field, "must not be empty")
+    return text
+
+
+def check_header_value(field: str, value: Any) -> str:
+    """A value bound for an HTTP header: non-empty, with no CR, LF or other control character."""
+    text = _require_str(field, value)
+    if not text.strip():
+        raise VlensInputError(field, "must not be empty")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise VlensInputError(field, "must not contain CR, LF or other control characters")
+    return text

@@ -1,0 +1,82 @@
+"""Sessions: user login (with new-device OTP), admin login, and token refresh."""
+
+from __future__ import annotations
+
+import uuid
+
+from .._call import Operation
+from .._errors import VlensInputError
+from .._models import AdminSession, GeoLocation, LoginState, RefreshedToken, SmsProvider
+from .._requests import AdminLoginBody, LoginBody, RefreshBody
+from .._validation import (
+    check_header_value,
+    check_otp,
+    check_phone,
+    check_provider,
+    check_text,
+)
+from ._base import DI, Service, optional, optional_uuid
+
+__all__ = ["SessionsService"]
+
+ADMIN_LOGIN = Operation("sessions.admin_login", "/api/credentials/Login", True, AdminSession)
+REFRESH = Operation("sessions.refresh", "/api/credentials/RefreshToken", True, RefreshedToken)
+LOGIN = Operation("sessions.login", DI + "Login", True, LoginState)
+
+
+class SessionsService(Service):
+    """``client.sessions``: obtaining and refreshing tokens."""
+
+    __slots__ = ()
+
+    async def login(
+        self,
+        phone_number: str,
+        password: str,
+        imei: str,
+        *,
+        geo_location: GeoLocation | None = None,
+        phone_number_otp_request_id: uuid.UUID | str | None = None,
+        phone_number_otp: str | None = None,
+        sms_provider: SmsProvider | int | str | None = None,
+    ) -> LoginState:
+        """Log a user in. From a new device the answer has ``otp_required``: repeat with the OTP."""
+        if geo_location is not None and not isinstance(geo_location, GeoLocation):
+            raise VlensInputError("geo_location", "expected a GeoLocation(latitude=, longitude=)")
+        body = LoginBody(
+            phone_number=check_phone("phone_number", phone_number),
+            password=check_text("password", password),
+            imei=check_text("imei", imei),
+            geo_location=geo_location,
+            phone_number_otp_request_id=optional_uuid(
+                "phone_number_otp_request_id", phone_number_otp_request_id
+            ),
+            phone_number_otp=optional(check_otp, "phone_number_otp", phone_number_otp),
+            sms_provider=check_provider("sms_provider", sms_provider),
+        )
+        return await self._caller.call(LOGIN, body, subject=body.phone_number)
+
+    async def admin_login(
+        self, user_name_or_email: str, password: str, *, tenancy_name: str | None = None
+    ) -> AdminSession:
+        """Log in as a tenant admin; needs a tenancy name (here or on the client)."""
+        tenancy = (
+            tenancy_name if tenancy_name is not None else self._caller.headers.get("TenancyName")
+        )
+        if tenancy is None:
+            raise VlensInputError("tenancy_name", "admin login needs the tenant's tenancy name")
+        tenancy = check_header_value("tenancy_name", tenancy)
+        body = AdminLoginBody(
+            tenancy_name=tenancy,
+            user_name_or_email_address=check_text("user_name_or_email", user_name_or_email),
+            password=check_text("password", password),
+        )
+        headers = {"TenancyName": tenancy}
+        return await self._caller.call(
+            ADMIN_LOGIN, body, extra_headers=headers, subject=body.user_name_or_email_address
+        )
+
+    async def refresh(self, refresh_token: str) -> RefreshedToken:
+        """Trade a refresh token for a new access token."""
+        body = RefreshBody(refresh_token=check_header_value("refresh_token", refresh_token))
+        return await self._caller.call(REFRESH, body)
