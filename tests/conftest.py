@@ -1,4 +1,4 @@
-"""Shared fixtures: a client over a recording FakeTransport, and a real aiohttp server on 127.0.0.1."""
+"""Shared fixtures: a client over a recording FakeTransport, and an aiohttp server on loopback."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from vlens_transports import FakeTransport, Request, Response
 
 from vlens_async import RetryPolicy, VlensClient
 from vlens_async.testing import envelope_response
+from vlens_transports import FakeTransport, Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
 

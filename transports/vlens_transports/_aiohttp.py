@@ -142,7 +142,9 @@ class AiohttpTransport(Transport):
     async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self._max_response_bytes
         declared = response.content_length
-        if declared is not None and declared > limit:
+        # HEAD, 1xx, 204 and 304 answers have no body whatever Content-Length says (RFC 9110 8.6).
+        has_body = response.method != "HEAD" and response.status not in (204, 304)
+        if has_body and response.status >= 200 and declared is not None and declared > limit:
             raise ResponseTooLarge(response.status, limit)
         chunks: list[bytes] = []
         size = 0
