@@ -43,6 +43,10 @@ def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
         raise VlensInputError("base_url", "expected an http(s) URL such as https://api.vlenseg.com")
     if parts.query or parts.fragment:
         raise VlensInputError("base_url", "must not have a query or fragment")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        raise VlensInputError("base_url", "has an invalid port") from None
     if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
         raise VlensInputError(
             "base_url",

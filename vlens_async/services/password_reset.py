@@ -106,8 +106,11 @@ class PasswordResetService(Service):
         )
         return await self._caller.call(VALIDATE_PHONE_OTP, body, subject=body.phone_number)
 
-    async def reset(self, user_id: int, reset_code: str, new_password: str) -> None:
-        """Set ``new_password`` using a grant from one of the validate calls."""
+    async def reset(self, user_id: int, reset_code: str, new_password: str) -> object:
+        """Set ``new_password`` using a grant from one of the validate calls.
+
+        Returns the server's ``data`` as is (undocumented; usually ``True``).
+        """
         if isinstance(user_id, bool) or not isinstance(user_id, int):
             raise VlensInputError("user_id", "expected an integer user id")
         body = ResetBody(
@@ -115,4 +118,4 @@ class PasswordResetService(Service):
             reset_code=check_otp("reset_code", reset_code),
             password=check_text("new_password", new_password),
         )
-        await self._caller.call(RESET, body)
+        return await self._caller.call(RESET, body)
