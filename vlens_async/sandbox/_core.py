@@ -1,0 +1,379 @@
+"""The Sandbox: a stateful simulated Vlens, reachable in memory or over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from vlens_transports import (
+    ConnectError,
+    FakeTransport,
+    RemoteDisconnected,
+    Request,
+    Response,
+    ResponseTooLarge,
+)
+
+from .._redact import mask_contact
+from . import _account, _registration, _sessions
+from ._clock import SandboxClock
+from ._context import Call
+from ._faults import Fault, FaultKind, Faults
+from ._outbox import Outbox
+from ._state import SandboxState, UserRecord
+from ._wire import ApiFailure, Body, envelope_bytes, http_status_for
+
+if TYPE_CHECKING:
+    from .._client import VlensClient
+
+__all__ = ["Exchange", "Sandbox"]
+
+logger = logging.getLogger("vlens_async.sandbox")
+
+Handler = Callable[[Call], Any]
+_DI = "/api/DigitalIdentity/"
+
+
+def _by_otp(send: str, validate: str, otp_field: str) -> Callable[[Body], str]:
+    return lambda body: validate if body.has(otp_field) else send
+
+
+# path -> (handler, SDK operation name, or a function of the body giving it)
+ROUTES: dict[str, tuple[Handler, str | Callable[[Body], str]]] = {
+    _DI + "CheckExistenceOfEmailOrPhone": (
+        _registration.check_existence,
+        "registration.check_existence",
+    ),
+    _DI + "Register/StepVerifyPhone": (
+        _registration.verify_phone,
+        _by_otp("registration.send_phone_otp", "registration.validate_phone_otp", "phoneNumberOtp"),
+    ),
+    _DI + "Register/StepVerifyEmail": (
+        _registration.verify_email,
+        _by_otp("registration.send_email_otp", "registration.validate_email_otp", "emailOtp"),
+    ),
+    _DI + "Register/StepVerifyOAuthToken": (
+        _registration.verify_oauth,
+        "registration.verify_oauth_token",
+    ),
+    _DI + "VerifyOAuthToken": (
+        _registration.verify_oauth,
+        "registration.verify_oauth_token_skip_email",
+    ),
+    _DI + "Register": (_registration.register, "registration.complete"),
+    _DI + "UpdateEmailRequest": (_account.update_email, "profile.request_email_update"),
+    _DI + "ValidateUpdateEmailRequestOtp": (
+        _account.confirm_email_update,
+        "profile.confirm_email_update",
+    ),
+    _DI + "VerifyEmail": (
+        _account.verify_email_for_user,
+        _by_otp(
+            "profile.send_email_verification", "profile.confirm_email_verification", "emailOtp"
+        ),
+    ),
+    _DI + "SendPasswordResetCode": (_account.send_reset_code, "password_reset.send_reset_code"),
+    _DI + "ForgetPassword/SendEmailOtp": (
+        _account.forget_password_send("email"),
+        "password_reset.send_email_otp",
+    ),
+    _DI + "ForgetPassword/ValidateEmailOtp": (
+        _account.forget_password_validate("email"),
+        "password_reset.validate_email_otp",
+    ),
+    _DI + "ForgetPasswordByPhone/SendPhoneOtp": (
+        _account.forget_password_send("sms"),
+        "password_reset.send_phone_otp",
+    ),
+    _DI + "ForgetPasswordByPhone/ValidatePhoneOtp": (
+        _account.forget_password_validate("sms"),
+        "password_reset.validate_phone_otp",
+    ),
+    _DI + "ForgetPassword/Reset": (_account.reset_password, "password_reset.reset"),
+    "/api/credentials/Login": (_sessions.admin_login, "sessions.admin_login"),
+    "/api/credentials/RefreshToken": (_sessions.refresh, "sessions.refresh"),
+    _DI + "Login": (_sessions.login, "sessions.login"),
+}
+_ROUTES_LOWER = {path.lower(): path for path in ROUTES}
+
+_HTML_PAGE = (
+    "<html><head><title>{status} Error</title></head><body><center><h1>{status} Error</h1>"
+    "</center><hr><center>nginx</center></body></html>"
+)
+
+
+@attrs.frozen(kw_only=True)
+class Exchange:
+    """The sandbox's answer before it is put on a wire: a response, and maybe a fault to apply."""
+
+    status: int
+    content: bytes
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    fault: Fault | None = None
+
+
+class Sandbox:
+    """A stateful simulated Vlens: users, OTPs, an outbox, a clock, limits and faults.
+
+    Args:
+        api_keys: keys accepted in the ``ApiKey`` header (others get a 401 envelope).
+        tenancy_name: the tenant's name, for admin login.
+        otp_length: digits per OTP.
+        otp_ttl: seconds an OTP stays valid.
+        max_attempts: wrong codes allowed per OTP before it is locked (4003).
+        resend_cooldown: seconds before another code may go to the same recipient (4003).
+        seed: makes codes, ids and tokens reproducible.
+        rate_limits: ``(requests, seconds)`` windows per API key, e.g. ``[(10, 1), (60, 60)]``;
+            beyond them the answer is 429 with ``Retry-After``. ``None``: unlimited.
+        clock: the time source (default: a frozen :class:`SandboxClock`).
+        admins: admin user names and passwords for ``credentials/Login``.
+        default_sms_provider: the provider recorded when a call names none.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Sequence[str] = ("sandbox-key",),
+        tenancy_name: str = "sandbox",
+        otp_length: int = 6,
+        otp_ttl: float = 300,
+        max_attempts: int = 5,
+        resend_cooldown: float = 30,
+        seed: int | None = None,
+        rate_limits: Sequence[tuple[int, float]] | None = None,
+        clock: SandboxClock | None = None,
+        admins: Mapping[str, str] | None = None,
+        default_sms_provider: int = 1,
+        token_ttl: float = 3600,
+    ) -> None:
+        if not api_keys:
+            raise ValueError("a sandbox needs at least one API key")
+        self.api_keys = tuple(api_keys)
+        self.tenancy_name = tenancy_name
+        self.clock = clock or SandboxClock()
+        self.outbox = Outbox()
+        self.faults = Faults()
+        self.admins = dict(admins if admins is not None else {"admin": "sandbox-admin-password"})
+        self.default_sms_provider = default_sms_provider
+        self.rate_limits = tuple(rate_limits or ())
+        self._calls: dict[str, deque[float]] = {}
+        self.state = SandboxState(
+            clock=self.clock,
+            outbox=self.outbox,
+            rng=random.Random(seed),
+            otp_length=otp_length,
+            otp_ttl=otp_ttl,
+            max_attempts=max_attempts,
+            resend_cooldown=resend_cooldown,
+            token_ttl=token_ttl,
+        )
+        self.requests_seen = 0
+
+    # -- set-up helpers for tests -------------------------------------------------------------
+    @property
+    def users(self) -> list[UserRecord]:
+        """Registered accounts, oldest first."""
+        return list(self.state.users.values())
+
+    def add_user(
+        self,
+        phone_number: str,
+        password: str | None = None,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        surname: str | None = None,
+        id_number: str | None = None,
+        devices: Sequence[str] = (),
+    ) -> UserRecord:
+        """Create an account directly, skipping the registration steps."""
+        return self.state.add_user(
+            phone_number=phone_number,
+            password=password,
+            email=email.lower() if email else None,
+            name=name,
+            surname=surname,
+            id_number=id_number,
+            devices=set(devices),
+        )
+
+    def add_oauth_identity(self, provider: str, id_token: str, email: str) -> None:
+        """Make ``id_token`` from ``provider`` ("Google"/"Microsoft") verify as ``email``."""
+        self.state.oauth_identities[f"{provider}:{id_token}"] = email.lower()
+
+    def client(self, **options: Any) -> VlensClient:
+        """A real :class:`VlensClient` over ``FakeTransport(self.handle)``.
+
+        Retries do not sleep unless you pass your own ``retry=`` policy.
+        """
+        from .._client import VlensClient
+        from .._retry import RetryPolicy
+
+        options.setdefault("retry", RetryPolicy.no_wait())
+        options.setdefault("tenancy_name", self.tenancy_name)
+        options.setdefault("base_url", "https://sandbox.vlens.test")
+        api_key = options.pop("api_key", self.api_keys[0])
+        return VlensClient(api_key, transport=FakeTransport(self.handle), **options)
+
+    # -- the two ways in ------------------------------------------------------------------------
+    async def handle(self, request: Request) -> Response:
+        """The in-memory entry (a FakeTransport handler): faults become transport errors."""
+        exchange = await self.process(request)
+        fault = exchange.fault
+        if fault is not None:
+            if fault.kind is FaultKind.REFUSE:
+                raise ConnectError("sandbox: connection refused (fault)")
+            if fault.kind in (FaultKind.DROP_AFTER_PROCESSING, FaultKind.TRUNCATED_BODY):
+                raise RemoteDisconnected("sandbox: connection dropped after processing (fault)")
+            if fault.kind is FaultKind.OVERSIZED_BODY:
+                raise ResponseTooLarge(exchange.status, fault.size - 1)
+        return Response(status=exchange.status, headers=exchange.headers, content=exchange.content)
+
+    async def process(self, request: Request) -> Exchange:
+        """Answer one request, applying the fault schedule. Shared by both entries."""
+        self.requests_seen += 1
+        path = _ROUTES_LOWER.get(urlsplit(request.url).path.rstrip("/").lower())
+        if path is None:
+            return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
+        handler, naming = ROUTES[path]
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        try:
+            body = self._parse(request, headers)
+        except ApiFailure as failure:
+            return _failure(failure)
+        operation = naming if isinstance(naming, str) else naming(body)
+        fault = self.faults.draw(path, operation)
+        if fault is not None and fault.kind is FaultKind.LATENCY:
+            await asyncio.sleep(fault.delay)
+        if fault is not None and not fault.processed:
+            exchange = _fault_exchange(fault)
+        else:
+            exchange = self._run(handler, body, headers)
+            if fault is not None:
+                exchange = attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
+        logger.info(
+            "%s %s -> %s%s subject=%s",
+            operation,
+            path,
+            exchange.status,
+            f" fault={fault.kind.value}" if fault else "",
+            mask_contact(_subject(body)),
+        )
+        return exchange
+
+    def _parse(self, request: Request, headers: Mapping[str, str]) -> Body:
+        if request.method.upper() != "POST":
+            raise ApiFailure(405, "Every Vlens endpoint takes POST.")
+        if headers.get("apikey") not in self.api_keys:
+            raise ApiFailure(401, "Unauthorized: invalid API key.")
+        content_type = headers.get("content-type", "")
+        if not content_type.lower().startswith("application/json"):
+            raise ApiFailure(415, "Send the body as application/json.")
+        try:
+            fields = json.loads(request.content or b"null")
+        except ValueError:
+            raise ApiFailure(400, "Bad request: the body is not valid JSON.") from None
+        if not isinstance(fields, dict):
+            raise ApiFailure(400, "Bad request: the body must be a JSON object.")
+        return Body(fields)
+
+    def _run(self, handler: Handler, body: Body, headers: Mapping[str, str]) -> Exchange:
+        try:
+            self._count_call(headers["apikey"])
+            call = Call(
+                state=self.state,
+                body=body,
+                headers=headers,
+                tenancy_name=self.tenancy_name,
+                admins=self.admins,
+                default_provider=self.default_sms_provider,
+            )
+            data = handler(call)
+        except ApiFailure as failure:
+            return _failure(failure)
+        return Exchange(status=200, content=envelope_bytes(data), headers=_JSON)
+
+    def _count_call(self, api_key: str) -> None:
+        """Sliding windows per API key, on the sandbox clock; a refused call does not count."""
+        if not self.rate_limits:
+            return
+        now = self.clock.now()
+        calls = self._calls.setdefault(api_key, deque())
+        longest = max(seconds for _, seconds in self.rate_limits)
+        while calls and calls[0] <= now - longest:
+            calls.popleft()
+        for limit, seconds in self.rate_limits:
+            recent = [t for t in calls if t > now - seconds]
+            if len(recent) >= limit:
+                wait = recent[-limit] + seconds - now
+                raise ApiFailure(
+                    429,
+                    f"Too many requests: at most {limit} per {seconds:g} s.",
+                    headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+                )
+        calls.append(now)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Sandbox users={len(self.state.users)} outbox={len(self.outbox)} "
+            f"faults={self.faults.pending}>"
+        )
+
+
+_JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def _subject(body: Body) -> str | None:
+    for key in ("phoneNumber", "email", "emailOrPhoneNumber"):
+        value = body.fields.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _failure(failure: ApiFailure) -> Exchange:
+    content = envelope_bytes(
+        code=failure.code, message=failure.message, descriptions=failure.descriptions
+    )
+    return Exchange(
+        status=http_status_for(failure.code), content=content, headers={**_JSON, **failure.headers}
+    )
+
+
+def _fault_exchange(fault: Fault) -> Exchange:
+    """The answer of a fault that stops the request before processing."""
+    if fault.kind is FaultKind.RATE_LIMIT:
+        headers = dict(_JSON)
+        if fault.retry_after is not None:
+            headers["Retry-After"] = f"{fault.retry_after:g}"
+        body = envelope_bytes(code=429, message="Too many requests; slow down.")
+        return Exchange(status=429, content=body, headers=headers, fault=fault)
+    if fault.kind is FaultKind.REFUSE:
+        return Exchange(status=503, content=b"", fault=fault)
+    if fault.body == "html":
+        page = _HTML_PAGE.format(status=fault.status).encode()
+        return Exchange(
+            status=fault.status, content=page, headers={"Content-Type": "text/html"}, fault=fault
+        )
+    if fault.body == "empty":
+        return Exchange(status=fault.status, content=b"", fault=fault)
+    body = envelope_bytes(code=fault.status, message="The service failed; try again later.")
+    return Exchange(status=fault.status, content=body, headers=_JSON, fault=fault)
+
+
+def _spoil(fault: Fault, exchange: Exchange) -> dict[str, Any]:
+    """How a fault that lets processing happen changes the answer."""
+    if fault.kind is FaultKind.MALFORMED_JSON:
+        return {"status": 200, "content": exchange.content[: len(exchange.content) // 2] + b"<!--"}
+    if fault.kind is FaultKind.OVERSIZED_BODY:
+        padding = b" " * max(0, fault.size - len(exchange.content))
+        return {"content": exchange.content + padding}
+    return {}

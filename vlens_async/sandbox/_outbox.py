@@ -1,0 +1,78 @@
+"""The outbox: every SMS and e-mail the sandbox "sent"."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import attrs
+
+__all__ = ["Outbox", "OutboxMessage"]
+
+
+@attrs.frozen(kw_only=True)
+class OutboxMessage:
+    """One message the simulated Vlens sent.
+
+    Attributes:
+        channel: ``"sms"`` or ``"email"``.
+        recipient: the phone number (E.164) or e-mail address.
+        code: the OTP or reset code in the message.
+        request_id: the OTP request id the code belongs to (None for reset codes).
+        purpose: ``"registration"``, ``"login"``, ``"password_reset"``, ``"email_update"``,
+            ``"email_verification"`` or ``"reset_link"``.
+        provider: the SMS provider number used (SMS only).
+        sent_at: sandbox-clock time.
+    """
+
+    channel: str
+    recipient: str
+    code: str = attrs.field(repr=False)
+    request_id: uuid.UUID | None
+    purpose: str
+    provider: int | None
+    sent_at: float
+
+
+class Outbox:
+    """Messages in the order they were sent, with look-ups by recipient."""
+
+    def __init__(self) -> None:
+        self._messages: list[OutboxMessage] = []
+        self._listeners: list[Callable[[OutboxMessage], None]] = []
+
+    def append(self, message: OutboxMessage) -> None:
+        self._messages.append(message)
+        for listener in self._listeners:
+            listener(message)
+
+    def subscribe(self, listener: Callable[[OutboxMessage], None]) -> None:
+        """Call ``listener`` for every message sent from now on (``vlens sandbox`` prints them)."""
+        self._listeners.append(listener)
+
+    def to(self, recipient: str) -> list[OutboxMessage]:
+        """Every message sent to ``recipient``, oldest first."""
+        return [m for m in self._messages if m.recipient.lower() == recipient.lower()]
+
+    def last(self, recipient: str) -> OutboxMessage:
+        """The latest message to ``recipient``; LookupError if there is none."""
+        sent = self.to(recipient)
+        if not sent:
+            raise LookupError(f"the sandbox sent nothing to {recipient!r}")
+        return sent[-1]
+
+    def last_otp(self, recipient: str) -> str:
+        """The code in the latest message to ``recipient``."""
+        return self.last(recipient).code
+
+    def clear(self) -> None:
+        self._messages.clear()
+
+    def __iter__(self) -> Iterator[OutboxMessage]:
+        return iter(list(self._messages))
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __repr__(self) -> str:
+        return f"<Outbox messages={len(self._messages)}>"

@@ -1,0 +1,250 @@
+"""What the simulated Vlens remembers: users, OTPs, tokens, reset codes, OAuth verifications."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import attrs
+
+from ._clock import SandboxClock
+from ._outbox import Outbox, OutboxMessage
+from ._wire import ApiFailure
+
+__all__ = ["OtpRecord", "SandboxState", "UserRecord"]
+
+
+@attrs.define(kw_only=True)
+class UserRecord:
+    """A registered account."""
+
+    id: int
+    phone_number: str
+    email: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    name: str | None = None
+    surname: str | None = None
+    id_number: str | None = None
+    devices: set[str] = attrs.field(factory=set)
+
+    def wire(self) -> dict[str, Any]:
+        full_name = " ".join(part for part in (self.name, self.surname) if part) or None
+        return {
+            "id": self.id,
+            "name": self.name,
+            "surname": self.surname,
+            "fullName": full_name,
+            "userName": self.phone_number,
+            "emailAddress": self.email,
+            "phoneNumber": self.phone_number,
+            "idNumber": self.id_number,
+            "address": None,
+        }
+
+
+@attrs.define(kw_only=True)
+class OtpRecord:
+    """One issued OTP. ``validated`` after a correct code; ``consumed`` once used up."""
+
+    request_id: uuid.UUID
+    channel: str
+    recipient: str
+    code: str = attrs.field(repr=False)
+    purpose: str
+    expires_at: float
+    user_id: int | None = None
+    payload: str | None = None
+    attempts: int = 0
+    validated: bool = False
+    consumed: bool = False
+
+
+@attrs.define(kw_only=True)
+class Grant:
+    """An access/refresh token or a reset code, bound to a user (or an admin name)."""
+
+    subject: int | str
+    expires_at: float
+    used: bool = False
+
+
+class SandboxState:
+    """The sandbox's memory and the rules that apply to it (OTP lifetime, attempts, cooldown)."""
+
+    def __init__(
+        self,
+        *,
+        clock: SandboxClock,
+        outbox: Outbox,
+        rng: random.Random,
+        otp_length: int,
+        otp_ttl: float,
+        max_attempts: int,
+        resend_cooldown: float,
+        token_ttl: float,
+    ) -> None:
+        self.clock, self.outbox, self.rng = clock, outbox, rng
+        self.otp_length, self.otp_ttl = otp_length, otp_ttl
+        self.max_attempts, self.resend_cooldown, self.token_ttl = (
+            max_attempts,
+            resend_cooldown,
+            token_ttl,
+        )
+        self.users: dict[int, UserRecord] = {}
+        self.otps: dict[uuid.UUID, OtpRecord] = {}
+        self.last_sent: dict[tuple[str, str], float] = {}
+        self.access_tokens: dict[str, Grant] = {}
+        self.refresh_tokens: dict[str, Grant] = {}
+        self.reset_codes: dict[str, Grant] = {}
+        self.oauth_identities: dict[str, str] = {}
+        self.oauth_verifications: dict[uuid.UUID, str] = {}
+
+    # -- identifiers and secrets -------------------------------------------------------------
+    def new_uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+
+    def new_secret(self, prefix: str) -> str:
+        return f"{prefix}_{self.rng.getrandbits(192):048x}"
+
+    # -- users --------------------------------------------------------------------------------
+    def user_by_phone(self, phone: str) -> UserRecord | None:
+        return next((u for u in self.users.values() if u.phone_number == phone), None)
+
+    def user_by_email(self, email: str) -> UserRecord | None:
+        email = email.lower()
+        return next((u for u in self.users.values() if u.email == email), None)
+
+    def add_user(self, **fields: Any) -> UserRecord:
+        user = UserRecord(id=len(self.users) + 1, **fields)
+        self.users[user.id] = user
+        return user
+
+    # -- OTPs ---------------------------------------------------------------------------------
+    def issue_otp(
+        self,
+        channel: str,
+        recipient: str,
+        purpose: str,
+        *,
+        provider: int | None = None,
+        user_id: int | None = None,
+        payload: str | None = None,
+    ) -> OtpRecord:
+        """Send a new code, unless one went to the same recipient within the cooldown."""
+        now = self.clock.now()
+        key = (purpose, recipient.lower())
+        wait = self.last_sent.get(key, float("-inf")) + self.resend_cooldown - now
+        if wait > 0:
+            raise ApiFailure(
+                4003,
+                f"A code was sent to this {'number' if channel == 'sms' else 'address'} moments "
+                f"ago; try again in {int(wait + 0.999)} seconds.",
+                headers={"Retry-After": str(int(wait + 0.999))},
+            )
+        record = OtpRecord(
+            request_id=self.new_uuid(),
+            channel=channel,
+            recipient=recipient,
+            code=f"{self.rng.randrange(10**self.otp_length):0{self.otp_length}d}",
+            purpose=purpose,
+            expires_at=now + self.otp_ttl,
+            user_id=user_id,
+            payload=payload,
+        )
+        self.otps[record.request_id] = record
+        self.last_sent[key] = now
+        self.send(
+            channel,
+            recipient,
+            record.code,
+            purpose,
+            request_id=record.request_id,
+            provider=provider,
+        )
+        return record
+
+    def send(
+        self,
+        channel: str,
+        recipient: str,
+        code: str,
+        purpose: str,
+        *,
+        request_id: uuid.UUID | None = None,
+        provider: int | None = None,
+    ) -> None:
+        """Put a message in the outbox, stamped with the sandbox time."""
+        message = OutboxMessage(
+            channel=channel,
+            recipient=recipient,
+            code=code,
+            request_id=request_id,
+            purpose=purpose,
+            provider=provider,
+            sent_at=self.clock.now(),
+        )
+        self.outbox.append(message)
+
+    def find_otp(self, request_id: uuid.UUID, recipient: str | None, purpose: str) -> OtpRecord:
+        record = self.otps.get(request_id)
+        if record is None or record.purpose != purpose:
+            raise ApiFailure(400, "No code was sent with this request id.")
+        if recipient is not None and record.recipient.lower() != recipient.lower():
+            raise ApiFailure(400, "This request id belongs to another recipient.")
+        return record
+
+    def check_otp(self, record: OtpRecord, code: str) -> None:
+        """Apply the rules: once, before expiry, at most ``max_attempts`` wrong tries."""
+        if record.consumed or record.validated:
+            raise ApiFailure(400, "This code was already used; request a new one.")
+        if self.clock.now() >= record.expires_at:
+            raise ApiFailure(400, "This code has expired; request a new one.")
+        if record.attempts >= self.max_attempts:
+            raise ApiFailure(4003, "Too many wrong codes; request a new one.")
+        if code != record.code:
+            record.attempts += 1
+            left = self.max_attempts - record.attempts
+            if left <= 0:
+                raise ApiFailure(4003, "Too many wrong codes; request a new one.")
+            raise ApiFailure(400, f"The code is wrong; {left} attempt(s) left.")
+        record.validated = True
+
+    def validated_otp(
+        self,
+        request_id: uuid.UUID | None,
+        recipient: str,
+        code: str | None,
+        purpose: str,
+        field: str,
+    ) -> OtpRecord:
+        """For Register: the OTP must have been validated, be unused and match (not consumed here,
+        so that a registration refused for another reason does not burn it)."""
+        if request_id is None or code is None:
+            raise ApiFailure.invalid(field, "a validated OTP (request id and code) is required")
+        record = self.find_otp(request_id, recipient, purpose)
+        if not record.validated or record.consumed or record.code != code:
+            raise ApiFailure(400, f"The {field} was not validated for this registration.")
+        if self.clock.now() >= record.expires_at:
+            raise ApiFailure(400, f"The {field} has expired; validate a new one.")
+        return record
+
+    # -- tokens -------------------------------------------------------------------------------
+    def issue_tokens(self, subject: int | str) -> tuple[str, str]:
+        now = self.clock.now()
+        access, refresh = self.new_secret("sbx_at"), self.new_secret("sbx_rt")
+        self.access_tokens[access] = Grant(subject=subject, expires_at=now + self.token_ttl)
+        self.refresh_tokens[refresh] = Grant(subject=subject, expires_at=now + 30 * self.token_ttl)
+        return access, refresh
+
+    def user_for_token(self, authorization: str | None) -> UserRecord:
+        scheme, _, token = (authorization or "").partition(" ")
+        grant = self.access_tokens.get(token) if scheme.lower() == "bearer" else None
+        if grant is None or grant.used:
+            raise ApiFailure(403, "A valid user access token is required (Authorization: Bearer).")
+        if self.clock.now() >= grant.expires_at:
+            raise ApiFailure(403, "The access token has expired; refresh it or log in again.")
+        user = self.users.get(grant.subject) if isinstance(grant.subject, int) else None
+        if user is None:
+            raise ApiFailure(403, "This token does not belong to a user.")
+        return user
