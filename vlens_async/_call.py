@@ -117,6 +117,7 @@ class Lifecycle:
 class _Attempts:
     deadline: float | None
     count: int = 0
+    last_error: VlensError | None = None
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -124,7 +125,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -195,6 +196,9 @@ class Caller:
     async def _attempt(
         self, operation: Operation[T], request: Request, attempts: _Attempts, subject: str | None
     ) -> T:
+        if attempts.last_error is not None and (_remaining(attempts) or 1.0) <= 0:
+            # The wait used up the deadline: send nothing more, report the last (refused) attempt.
+            raise attempts.last_error
         attempts.count += 1
         started = time.perf_counter()
         response: Response | None = None
@@ -206,6 +210,7 @@ class Caller:
         except VlensError as error:
             outcome = type(error).__name__ if response is None else str(response.status)
             decided = self._classify(operation, error, response, attempts)
+            attempts.last_error = error
             if decided is error:
                 raise
             raise decided from error

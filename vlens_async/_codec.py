@@ -175,7 +175,7 @@ class Codec:
         ok_status = 200 <= status < 300
         try:
             body = json.loads(content) if content else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             body = None
         if not isinstance(body, dict):
             if ok_status:

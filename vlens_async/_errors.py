@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._redact import mask_contacts_in
+
 __all__ = [
     "AuthenticationError",
     "InvalidRequestError",
@@ -127,7 +129,7 @@ class VlensAPIError(VlensError):
         descriptions: Any = None,
         retry_after: float | None = None,
     ) -> None:
-        text = message or "no message"
+        text = mask_contacts_in(message) if message else "no message"
         super().__init__(f"{operation or 'call'} failed: [{code}] {text} (HTTP {http_status})")
         self.code = code
         self.message = message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["mask_contact", "mask_email", "mask_phone", "redact_excerpt"]
+__all__ = ["mask_contact", "mask_contacts_in", "mask_email", "mask_phone", "redact_excerpt"]
 
 EXCERPT_LENGTH = 160
 
@@ -12,6 +12,11 @@ EXCERPT_LENGTH = 160
 _SECRET_VALUE = re.compile(
     r'("(?:[A-Za-z_]*(?:otp|token|password|apikey|api_key|secret|code)[A-Za-z_]*)"\s*:\s*)'
     r'"(?:[^"\\]|\\.)*"',
+    re.IGNORECASE,
+)
+# The same keys' values sent as JSON numbers (an OTP like 918273); error_code stays visible.
+_SECRET_NUMBER = re.compile(
+    r'("(?!error_code")[A-Za-z_]*(?:otp|code|password|pin)"\s*:\s*)-?\d[\d.eE+-]*',
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -54,12 +59,18 @@ def _mask_digits(match: re.Match[str]) -> str:
     return mask_phone(match.group(0)) or ""
 
 
+def mask_contacts_in(text: str) -> str:
+    """Mask every e-mail address and phone-like digit run inside free text."""
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)) or "", text)
+    return _DIGIT_RUN.sub(_mask_digits, text)
+
+
 def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
     """A short, printable start of a response body with secrets and personal data hidden."""
     text = content[: limit * 4].decode("utf-8", errors="replace")
     text = _SECRET_VALUE.sub(r'\1"***"', text)
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)) or "", text)
-    text = _DIGIT_RUN.sub(_mask_digits, text)
+    text = _SECRET_NUMBER.sub(r'\1"***"', text)
+    text = mask_contacts_in(text)
     text = _LONG_OPAQUE.sub("***", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -39,7 +39,8 @@ class RetryPolicy:
         max_attempts: attempts in all, including the first (1 disables retries).
         base_delay: the first backoff step in seconds; steps double, with full jitter.
         max_delay: the cap on one backoff step.
-        retry_after_cap: the longest ``Retry-After`` honoured; a longer one ends the call.
+        retry_after_cap: the longest ``Retry-After`` honoured; a longer one is cut to this.
+            A wait that would outlast the deadline ends the call at once instead.
         deadline: seconds for the whole call, attempts and waits included (``None``: no bound).
     """
 

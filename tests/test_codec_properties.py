@@ -1,0 +1,249 @@
+"""Codec properties: every result model round-trips; any bytes in, only VlensError out."""
+
+from __future__ import annotations
+
+import json
+import typing
+import uuid
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vlens_async import (
+    AdminSession,
+    Codec,
+    EmailConfirmation,
+    EmailOtpRequest,
+    EmailVerification,
+    ExistenceResult,
+    LoginState,
+    OAuthVerification,
+    PhoneOtpRequest,
+    RefreshedToken,
+    RegistrationState,
+    ResetGrant,
+    SmsProvider,
+    User,
+    VlensError,
+    VlensResponseError,
+)
+
+CODEC = Codec()
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ROUND_TRIP = settings(max_examples=60, deadline=None)
+
+MODELS: list[type[Any]] = [
+    RegistrationState,
+    LoginState,
+    User,
+    ExistenceResult,
+    OAuthVerification,
+    EmailOtpRequest,
+    PhoneOtpRequest,
+    EmailConfirmation,
+    EmailVerification,
+    ResetGrant,
+    AdminSession,
+    RefreshedToken,
+]
+RESULT_TYPES: list[Any] = [
+    ExistenceResult,
+    RegistrationState,
+    LoginState,
+    OAuthVerification,
+    ResetGrant,
+    EmailVerification,
+    SmsProvider,
+    bool,
+    object,
+]
+WIRE_KEYS = [
+    "exists",
+    "isEmailExists",
+    "isPhoneNumberExists",
+    "isEmailConfirmed",
+    "phoneNumberOtp",
+    "phoneNumberOtpRequestId",
+    "emailOtpRequestId",
+    "phoneOtpExpireInSeconds",
+    "accessToken",
+    "expireInSeconds",
+    "transactionId",
+    "user",
+    "id",
+    "oAuthTokenVerificationRequestId",
+    "isVerified",
+    "userId",
+    "resetCode",
+    "refreshToken",
+    "hasPendingRequest",
+]
+SCALARS: dict[Any, st.SearchStrategy[Any]] = {
+    bool: st.booleans(),
+    int: st.integers(),
+    str: st.text(),
+    uuid.UUID: st.uuids(),
+}
+
+json_values: st.SearchStrategy[Any] = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(["true", "0", str(uuid.UUID(int=1)), "not-a-uuid"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(WIRE_KEYS) | st.text(max_size=8), children, max_size=6)
+    ),
+    max_leaves=16,
+)
+
+
+def field_strategy(annotation: Any) -> st.SearchStrategy[Any]:
+    """Values for an optional model field: None or a value of its declared type."""
+    (kind,) = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    base = model_strategy(kind) if attrs.has(kind) else SCALARS[kind]
+    return st.none() | base
+
+
+def model_strategy(cls: type[Any]) -> st.SearchStrategy[Any]:
+    """Instances of an attrs result model, each field None or a value of its type."""
+    attrs.resolve_types(cls)
+    fields = {field.name: field_strategy(field.type) for field in attrs.fields(cls)}
+    return st.builds(cls, **fields)
+
+
+def envelope_bytes(data: Any, error_code: Any = None) -> bytes:
+    """A JSON envelope around ``data``."""
+    return json.dumps({"data": data, "error_code": error_code, "error_message": None}).encode()
+
+
+def expected_existence(result: ExistenceResult) -> ExistenceResult:
+    """ExistenceResult as decoded: ``exists`` derived from the two flags when absent."""
+    flags = [result.email_exists, result.phone_number_exists]
+    if result.exists is not None or all(flag is None for flag in flags):
+        return result
+    return attrs.evolve(result, exists=any(flag is True for flag in flags))
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
+@ROUND_TRIP
+@given(data=st.data())
+def test_model_round_trips_through_envelope(model: type[Any], data: st.DataObject) -> None:
+    """unstructure -> envelope -> decode gives back an equal instance for every result model."""
+    instance = data.draw(model_strategy(model))
+    wire = CODEC.converter.unstructure(instance)
+    decoded = CODEC.decode(200, envelope_bytes(wire), model)
+    expected = expected_existence(instance) if model is ExistenceResult else instance
+    assert type(decoded) is model
+    assert decoded == expected
+
+
+@PROPERTY
+@given(provider=st.sampled_from(SmsProvider))
+def test_sms_provider_round_trips_to_its_int(provider: SmsProvider) -> None:
+    """SmsProvider unstructures to its plain int and decodes back to the member."""
+    wire = CODEC.converter.unstructure(provider)
+    assert type(wire) is int
+    assert wire == provider.value
+    assert CODEC.decode(200, envelope_bytes(wire), SmsProvider) is provider
+
+
+@pytest.mark.parametrize("value", [0, 8, -1, "2", True])
+def test_unknown_sms_provider_is_response_error(value: Any) -> None:
+    """A provider number outside 1-7 (or not an int) is a VlensResponseError, not a ValueError."""
+    with pytest.raises(VlensResponseError):
+        CODEC.decode(200, envelope_bytes(value), SmsProvider)
+
+
+def test_unstructure_uses_wire_names() -> None:
+    """Fields unstructure to the camelCase wire keys, with the documented exceptions."""
+    request_id = uuid.UUID(int=7)
+    state = RegistrationState(
+        phone_number_otp_request_id=request_id,
+        phone_otp_expire_in_seconds=300,
+        user=User(id=5, full_name="A B", email_address="a@example.com"),
+    )
+    assert CODEC.converter.unstructure(state) == {
+        "phoneNumberOtpRequestId": str(request_id),
+        "phoneOtpExpireInSeconds": 300,
+        "user": {"id": 5, "fullName": "A B", "emailAddress": "a@example.com"},
+    }
+    existence = ExistenceResult(email_exists=True, phone_number_exists=False)
+    assert CODEC.converter.unstructure(existence) == {
+        "isEmailExists": True,
+        "isPhoneNumberExists": False,
+    }
+    oauth = OAuthVerification(oauth_token_verification_request_id=request_id)
+    wire = {"oAuthTokenVerificationRequestId": str(request_id)}
+    assert CODEC.converter.unstructure(oauth) == wire
+
+
+def check_decode(status: int, content: bytes, result_type: Any) -> None:
+    """Decoding returns only for a 2xx status and otherwise raises only a VlensError."""
+    error: VlensError | None = None
+    try:
+        CODEC.decode(status, content, result_type, operation="fuzz")
+    except VlensError as raised:
+        error = raised
+    if error is None:
+        assert 200 <= status < 300
+    else:
+        assert error.operation == "fuzz"
+
+
+@PROPERTY
+@given(
+    status=st.integers(100, 599),
+    content=st.binary(max_size=300),
+    result_type=st.sampled_from(RESULT_TYPES),
+)
+def test_arbitrary_bytes_raise_only_vlens_errors(
+    status: int, content: bytes, result_type: Any
+) -> None:
+    """Any bytes with any status decode to a value (2xx only) or raise a VlensError."""
+    check_decode(status, content, result_type)
+
+
+@PROPERTY
+@given(
+    status=st.integers(100, 599),
+    data=json_values,
+    error_code=st.none() | st.just(0) | st.integers(-5, 6000) | json_values,
+    result_type=st.sampled_from(RESULT_TYPES),
+)
+def test_arbitrary_json_as_data_raises_only_vlens_errors(
+    status: int, data: Any, error_code: Any, result_type: Any
+) -> None:
+    """Any JSON value as ``data`` (and any error_code) never escapes as a foreign exception."""
+    check_decode(status, envelope_bytes(data, error_code), result_type)
+
+
+@PROPERTY
+@given(status=st.integers(100, 599), body=json_values, result_type=st.sampled_from(RESULT_TYPES))
+def test_arbitrary_json_as_body_raises_only_vlens_errors(
+    status: int, body: Any, result_type: Any
+) -> None:
+    """Any JSON value as the whole body never escapes as a foreign exception."""
+    check_decode(status, json.dumps(body).encode(), result_type)
+
+
+@PROPERTY
+@given(status=st.integers(200, 299), data=json_values)
+def test_valid_envelope_with_any_data_decodes_as_object(status: int, data: Any) -> None:
+    """With result type ``object``, any JSON ``data`` of a successful envelope comes back as is."""
+    assert CODEC.decode(status, envelope_bytes(data), object) == data
+
+
+@pytest.mark.parametrize("status", [200, 500])
+@pytest.mark.parametrize("where", ["body", "data"])
+def test_deeply_nested_json_is_a_vlens_error(status: int, where: str) -> None:
+    """Pathologically nested JSON raises a VlensError, not RecursionError."""
+    nested = b"[" * 100_000 + b"]" * 100_000
+    content = nested if where == "body" else b'{"data": ' + nested + b', "error_code": null}'
+    with pytest.raises(VlensError):
+        CODEC.decode(status, content, ExistenceResult)
