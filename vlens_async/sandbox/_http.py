@@ -9,9 +9,11 @@ from vlens_transports import Request
 from ._core import Exchange, Sandbox
 from ._faults import FaultKind
 
-__all__ = ["SANDBOX_KEY", "create_app"]
+__all__ = ["OUTBOX_PATH", "SANDBOX_KEY", "create_app"]
 
 SANDBOX_KEY = web.AppKey("vlens_sandbox", Sandbox)
+OUTBOX_PATH = "/_sandbox/outbox"
+"""Sandbox-only inspection route: ``GET ?recipient=`` lists what was "sent" there, with codes."""
 
 
 def create_app(sandbox: Sandbox, *, client_max_size: int = 1024 * 1024) -> web.Application:
@@ -22,8 +24,29 @@ def create_app(sandbox: Sandbox, *, client_max_size: int = 1024 * 1024) -> web.A
     """
     app = web.Application(client_max_size=client_max_size)
     app[SANDBOX_KEY] = sandbox
+    app.router.add_get(OUTBOX_PATH, _outbox)
     app.router.add_route("*", "/{tail:.*}", _serve)
     return app
+
+
+async def _outbox(request: web.Request) -> web.Response:
+    sandbox = request.app[SANDBOX_KEY]
+    if request.headers.get("ApiKey") not in sandbox.api_keys:
+        return web.json_response({"error": "invalid API key"}, status=401)
+    recipient = request.query.get("recipient", "")
+    messages = [
+        {
+            "channel": m.channel,
+            "recipient": m.recipient,
+            "code": m.code,
+            "requestId": str(m.request_id) if m.request_id else None,
+            "purpose": m.purpose,
+            "provider": m.provider,
+            "sentAt": m.sent_at,
+        }
+        for m in sandbox.outbox.to(recipient)
+    ]
+    return web.json_response({"messages": messages})
 
 
 async def _serve(request: web.Request) -> web.StreamResponse:
