@@ -1,0 +1,55 @@
+"""The ``vlens`` command: ``vlens demo``, ``vlens sandbox``.
+
+Exit codes: 0 success; 1 Vlens refused or answered badly; 2 bad arguments; 3 the server could
+not be reached or did not answer in time; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from .._errors import VlensError, VlensInputError, VlensTransportError
+from .._version import __version__
+
+__all__ = ["EXIT_API", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
+
+EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import _demo, _serve
+
+    parser = argparse.ArgumentParser(
+        prog="vlens", description="Vlens Digital Identity API: demo journey and local sandbox."
+    )
+    parser.add_argument("--version", action="version", version=f"vlens-async {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _demo.add_parser(commands)
+    _serve.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(asyncio.run(args.run(args)))
+    except KeyboardInterrupt:
+        print("vlens: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except VlensInputError as exc:
+        print(f"vlens: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except VlensTransportError as exc:
+        print(f"vlens: error: cannot reach the server: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except VlensError as exc:
+        print(f"vlens: error: {exc}", file=sys.stderr)
+        return EXIT_API
+    except OSError as exc:
+        print(f"vlens: error: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
