@@ -14,6 +14,8 @@ from vlens_transports import FakeTransport, Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+pytest_plugins = ["pytester"]
+
 API_KEY = "test-api-key-0123456789"
 
 

@@ -418,7 +418,7 @@ def test_transports_never_import_vlens_async() -> None:
 def test_importing_transports_does_not_load_vlens_async() -> None:
     """A fresh interpreter importing vlens_transports has no vlens_async module loaded."""
     code = "import sys, vlens_transports; print(json.dumps(sorted(sys.modules)))"
-    result = subprocess.run(  # noqa: S603 - runs this interpreter on fixed code
+    result = subprocess.run(
         [sys.executable, "-c", "import json; " + code],
         capture_output=True,
         text=True,
