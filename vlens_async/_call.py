@@ -247,9 +247,8 @@ class Caller:
             raise _DeadlineExceeded(message, operation=operation.name) from exc
 
     def _decode(self, operation: Operation[Any], response: Response) -> Any:
-        retry_after = None
-        if response.status in _REFUSED_STATUSES or response.status >= 500:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        # Read on any status: a 4003 "too many" may ride on HTTP 200. Retrying is decided elsewhere.
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         return self.codec.decode(
             response.status,
             response.content,
