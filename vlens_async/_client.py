@@ -17,6 +17,7 @@ from ._errors import VlensInputError
 from ._retry import RetryPolicy
 from ._validation import check_header_value
 from ._version import __version__
+from .bulk import BulkService
 from .services import PasswordResetService, ProfileService, RegistrationService, SessionsService
 
 __all__ = ["DEFAULT_BASE_URL", "VlensClient"]
@@ -114,6 +115,7 @@ class VlensClient:
         self.registration = RegistrationService(self._caller)
         self.password_reset = PasswordResetService(self._caller)
         self.sessions = SessionsService(self._caller)
+        self.bulk = BulkService(self)
 
     @classmethod
     def from_env(cls, **options: Any) -> VlensClient:

@@ -1,0 +1,120 @@
+"""A compact exact set of E.164 numbers, for "one send per number per run" in bounded memory."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from array import array
+
+__all__ = ["NumberSet"]
+
+_EMPTY = 0
+_SPREAD = 0x9E3779B97F4A7C15
+
+
+class NumberSet:
+    """Remembers numbers exactly: in memory while small, then in a temporary file.
+
+    In memory it is open addressing over an ``array('Q')`` (8 bytes a slot, at most 2/3 full):
+    an E.164 number has at most 15 digits, so its digits as an integer are an exact key (no
+    fingerprint collisions, unlike a Bloom filter). Past ``spill_after`` numbers the keys move to
+    an unlinked SQLite file whose page cache is capped at ``cache_kib``, so memory stays flat
+    however many numbers a run sees. Call :meth:`close` when done.
+    """
+
+    def __init__(self, *, spill_after: int = 16_384, cache_kib: int = 512) -> None:
+        self._slots = array("Q", [_EMPTY]) * 1024
+        self._mask = len(self._slots) - 1
+        self._count = 0
+        self._spill_after = spill_after
+        self._cache_kib = cache_kib
+        self._db: sqlite3.Connection | None = None
+
+    @staticmethod
+    def _key(number: str) -> int:
+        # The leading "1" keeps numbers that differ only by leading zeros apart, and is never 0.
+        return int("1" + number.lstrip("+"))
+
+    def add(self, number: str) -> bool:
+        """Add ``number``; False if it was already there."""
+        key = self._key(number)
+        if self._db is not None:
+            cursor = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
+            added = cursor.rowcount == 1
+        else:
+            added = self._insert(key)
+            if added and self._count > self._spill_after:
+                self._spill()
+        self._count += added
+        return added
+
+    def _insert(self, key: int) -> bool:
+        slots, mask = self._slots, self._mask
+        index = (key * _SPREAD >> 17) & mask
+        while (held := slots[index]) != _EMPTY:
+            if held == key:
+                return False
+            index = (index + 1) & mask
+        slots[index] = key
+        if (self._count + 1) * 3 > len(slots) * 2:
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        old = self._slots
+        self._slots = array("Q", [_EMPTY]) * (2 * len(old))
+        self._mask = len(self._slots) - 1
+        for key in old:
+            if key != _EMPTY:
+                self._place(key)
+
+    def _place(self, key: int) -> None:
+        slots, mask = self._slots, self._mask
+        index = (key * _SPREAD >> 17) & mask
+        while slots[index] != _EMPTY:
+            index = (index + 1) & mask
+        slots[index] = key
+
+    def _spill(self) -> None:
+        handle, path = tempfile.mkstemp(prefix="vlens-seen-", suffix=".sqlite3")
+        os.close(handle)
+        db = sqlite3.connect(path, isolation_level=None)
+        os.unlink(path)  # the open connection keeps the file; nothing is left behind
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
+        db.execute("CREATE TABLE seen (key INTEGER PRIMARY KEY)")
+        db.executemany("INSERT INTO seen VALUES (?)", ((k,) for k in self._slots if k != _EMPTY))
+        self._db = db
+        self._slots = array("Q")
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the numbers now live in the temporary file."""
+        return self._db is not None
+
+    def __contains__(self, number: object) -> bool:
+        if not isinstance(number, str):
+            return False
+        key = self._key(number)
+        if self._db is not None:
+            row = self._db.execute("SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone()
+            return row is not None
+        slots, mask = self._slots, self._mask
+        index = (key * _SPREAD >> 17) & mask
+        while (held := slots[index]) != _EMPTY:
+            if held == key:
+                return True
+            index = (index + 1) & mask
+        return False
+
+    def close(self) -> None:
+        """Release the temporary file, if any. Idempotent."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self._slots = array("Q")
+
+    def __len__(self) -> int:
+        return self._count
