@@ -11,7 +11,7 @@ EXCERPT_LENGTH = 160
 # JSON string values of keys that hold secrets: OTPs, tokens, passwords, keys, reset codes.
 _SECRET_VALUE = re.compile(
     r'("(?:[A-Za-z_]*(?:otp|token|password|apikey|api_key|secret|code)[A-Za-z_]*)"\s*:\s*)'
-    r'"(?:[^"\\]|\\.)*"',
+    r'"(?:[^"\\]|\\.)*"?',  # the closing quote may be cut off in a truncated body
     re.IGNORECASE,
 )
 # The same keys' values sent as JSON numbers (an OTP like 918273); error_code stays visible.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 import uuid
 from typing import Any
 
 from ._errors import VlensInputError
-from ._models import SmsProvider
+from ._models import GeoLocation, SmsProvider
 
 __all__ = [
     "check_email",
@@ -27,6 +29,10 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 def _require_str(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise VlensInputError(field, f"expected a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise VlensInputError(field, "contains characters that cannot be encoded") from None
     return value
 
 
@@ -46,7 +52,7 @@ def check_phone(field: str, value: object) -> str:
 def check_email(field: str, value: object) -> str:
     """Return the stripped e-mail address; it needs one @ and a dotted domain."""
     text = _require_str(field, value).strip()
-    if not _EMAIL.fullmatch(text):
+    if not _EMAIL.fullmatch(text) or any(unicodedata.category(ch) == "Cc" for ch in text):
         raise VlensInputError(field, "expected an e-mail address such as name@example.com")
     return text
 
@@ -101,3 +107,16 @@ def check_header_value(field: str, value: Any) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise VlensInputError(field, "must not contain CR, LF or other control characters")
     return text
+
+
+def check_geo(field: str, value: object) -> GeoLocation:
+    """A GeoLocation with finite latitude in [-90, 90] and longitude in [-180, 180]."""
+    if not isinstance(value, GeoLocation):
+        raise VlensInputError(field, "expected a GeoLocation(latitude=, longitude=)")
+    for name, limit in (("latitude", 90.0), ("longitude", 180.0)):
+        number = getattr(value, name)
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise VlensInputError(field, f"{name} must be a number")
+        if not math.isfinite(number) or abs(number) > limit:
+            raise VlensInputError(field, f"{name} must be finite and within ±{limit:g}")
+    return value

@@ -9,6 +9,7 @@ from .._errors import VlensInputError
 from .._models import AdminSession, GeoLocation, LoginState, RefreshedToken, SmsProvider
 from .._requests import AdminLoginBody, LoginBody, RefreshBody
 from .._validation import (
+    check_geo,
     check_header_value,
     check_otp,
     check_phone,
@@ -41,13 +42,11 @@ class SessionsService(Service):
         sms_provider: SmsProvider | int | str | None = None,
     ) -> LoginState:
         """Log a user in. From a new device the answer has ``otp_required``: repeat with the OTP."""
-        if geo_location is not None and not isinstance(geo_location, GeoLocation):
-            raise VlensInputError("geo_location", "expected a GeoLocation(latitude=, longitude=)")
         body = LoginBody(
             phone_number=check_phone("phone_number", phone_number),
             password=check_text("password", password),
             imei=check_text("imei", imei),
-            geo_location=geo_location,
+            geo_location=optional(check_geo, "geo_location", geo_location),
             phone_number_otp_request_id=optional_uuid(
                 "phone_number_otp_request_id", phone_number_otp_request_id
             ),
