@@ -75,12 +75,16 @@ class BulkService:
         sms_provider: SmsProvider | int | str | None = None,
         fallback_providers: Sequence[SmsProvider | int | str] = (),
         max_attempts: int = 5,
+        on_send: Callable[[str, str], object] | None = None,
     ) -> AsyncIterator[BulkOutcome]:
         """Send a registration OTP to each number, once per normalised number per run.
 
         A refusal (429/4003, 503, no connection) is retried on the same provider, slowing the
         whole run down for rate limits. An API refusal of the send moves the number to the next
         of ``fallback_providers``. An unknown outcome is reported, never retried.
+
+        ``on_send(input, number)`` runs just before a number's first request: a journal written
+        there (and flushed) lets a crashed run tell "never sent" from "maybe sent".
         """
         providers = [check_provider("sms_provider", sms_provider)] + [
             check_provider("fallback_providers", p) for p in fallback_providers
@@ -100,6 +104,8 @@ class BulkService:
 
         async def send(raw: str) -> BulkOutcome:
             number = check_phone("phone_number", raw)
+            if on_send is not None:
+                on_send(raw, number)
             used, outcome = 0, Attempted(None, None, 0)
             for provider in providers:
                 send_once = functools.partial(registration.send_phone_otp, number, provider)

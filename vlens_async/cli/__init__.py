@@ -1,6 +1,7 @@
-"""The ``vlens`` command: ``vlens demo``, ``vlens sandbox``.
+"""The ``vlens`` command: ``vlens demo``, ``vlens sandbox``, ``vlens otp bulk``.
 
-Exit codes: 0 success; 1 Vlens refused or answered badly; 2 bad arguments; 3 the server could
+Exit codes: 0 success; 1 Vlens refused or answered badly (for ``otp bulk``: any number
+failed, was invalid or is unknown); 2 bad arguments; 3 the server could
 not be reached or did not answer in time; 130 interrupted.
 """
 
@@ -20,7 +21,7 @@ EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import _demo, _serve
+    from . import _bulk, _demo, _serve
 
     parser = argparse.ArgumentParser(
         prog="vlens", description="Vlens Digital Identity API: demo journey and local sandbox."
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _demo.add_parser(commands)
     _serve.add_parser(commands)
+    _bulk.add_parser(commands)
     return parser
 
 

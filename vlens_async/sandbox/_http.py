@@ -13,7 +13,7 @@ __all__ = ["OUTBOX_PATH", "SANDBOX_KEY", "create_app"]
 
 SANDBOX_KEY = web.AppKey("vlens_sandbox", Sandbox)
 OUTBOX_PATH = "/_sandbox/outbox"
-"""Sandbox-only inspection route: ``GET ?recipient=`` lists what was "sent" there, with codes."""
+"""Sandbox-only route: ``GET [?recipient=]`` lists what was "sent" (there), with codes."""
 
 
 def create_app(sandbox: Sandbox, *, client_max_size: int = 1024 * 1024) -> web.Application:
@@ -33,7 +33,7 @@ async def _outbox(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX_KEY]
     if request.headers.get("ApiKey") not in sandbox.api_keys:
         return web.json_response({"error": "invalid API key"}, status=401)
-    recipient = request.query.get("recipient", "")
+    recipient = request.query.get("recipient")
     messages = [
         {
             "channel": m.channel,
@@ -44,7 +44,7 @@ async def _outbox(request: web.Request) -> web.Response:
             "provider": m.provider,
             "sentAt": m.sent_at,
         }
-        for m in sandbox.outbox.to(recipient)
+        for m in (sandbox.outbox.to(recipient) if recipient else sandbox.outbox)
     ]
     return web.json_response({"messages": messages})
 

@@ -1,0 +1,52 @@
+"""Progress on stderr: a tqdm bar on a terminal (with the ``cli`` extra), else a plain line."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TextIO
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    """Counts outcomes; draws a bar on a terminal, or prints a line every ``every`` seconds."""
+
+    def __init__(self, total: int | None, stream: TextIO, *, every: float = 2.0) -> None:
+        self.total, self.stream, self.every = total, stream, every
+        self.done = self.failed = 0
+        self.started = self._last = time.monotonic()
+        self._bar: Any = None
+        if stream.isatty():
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                pass
+            else:
+                self._bar = tqdm(total=total, file=stream, unit="num", dynamic_ncols=True)
+
+    def update(self, *, failed: bool) -> None:
+        self.done += 1
+        self.failed += failed
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(failed=self.failed, refresh=False)
+            return
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            print(self.line(now), file=self.stream, flush=True)
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max((now or time.monotonic()) - self.started, 1e-9)
+        rate = self.done / elapsed
+        of = f"/{self.total}" if self.total is not None else ""
+        eta = ""
+        if self.total is not None and rate > 0:
+            eta = f", ETA {max(self.total - self.done, 0) / rate:.0f} s"
+        return f"progress: {self.done}{of} done ({rate:.1f}/s{eta}), {self.failed} failed"
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.done:
+            print(self.line(), file=self.stream, flush=True)
