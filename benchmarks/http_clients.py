@@ -1,0 +1,192 @@
+"""Scenarios 1 and 2: the SDK over aiohttp against raw aiohttp and raw httpx, same server.
+
+Each client makes the same POST (the send-phone-OTP body) and decodes the JSON answer; the SDK
+also validates the number and decodes ``data`` into a ``RegistrationState``. The three clients
+are measured in interleaved rounds so that drift on the machine hits them alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+from collections.abc import AsyncIterator
+
+import aiohttp
+import attrs
+import httpx
+
+from vlens_async import RetryPolicy, VlensClient
+
+from ._common import (
+    API_KEY,
+    HEADERS,
+    PATH,
+    TENANCY,
+    Call,
+    percentile,
+    phone,
+    run_concurrently,
+    time_each,
+)
+from ._report import Check, Row, ScenarioResult, Settings, micros, rate
+from .server import running_server
+
+__all__ = ["CLIENTS", "latency", "open_clients", "throughput"]
+
+CONCURRENCY = 64
+CLIENTS = {"sdk": "SDK over AiohttpTransport", "aiohttp": "raw aiohttp", "httpx": "raw httpx"}
+# Both pools allow more connections than there are callers, as the SDK's default (100) does.
+POOL = 100
+
+
+@attrs.frozen(kw_only=True)
+class _Size:
+    requests: int
+    rounds: int
+
+
+def _sdk_call(client: VlensClient) -> Call:
+    async def call(index: int) -> object:
+        return await client.registration.send_phone_otp(phone(index))
+
+    return call
+
+
+def _aiohttp_call(session: aiohttp.ClientSession, url: str) -> Call:
+    async def call(index: int) -> object:
+        body = json.dumps({"phoneNumber": phone(index)}).encode()
+        async with session.post(url, data=body, headers=HEADERS) as response:
+            response.raise_for_status()
+            return json.loads(await response.read())
+
+    return call
+
+
+def _httpx_call(client: httpx.AsyncClient, url: str) -> Call:
+    async def call(index: int) -> object:
+        body = json.dumps({"phoneNumber": phone(index)}).encode()
+        response = await client.post(url, content=body, headers=HEADERS)
+        response.raise_for_status()
+        return json.loads(response.content)
+
+    return call
+
+
+@contextlib.asynccontextmanager
+async def open_clients(base_url: str) -> AsyncIterator[dict[str, Call]]:
+    """The three clients, open and pointed at ``base_url``, as one call function each."""
+    async with contextlib.AsyncExitStack() as stack:
+        sdk = await stack.enter_async_context(
+            VlensClient(API_KEY, base_url=base_url, tenancy_name=TENANCY, retry=RetryPolicy())
+        )
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL, keepalive_timeout=15))
+        )
+        limits = httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL)
+        raw_httpx = await stack.enter_async_context(httpx.AsyncClient(limits=limits))
+        url = base_url + PATH
+        yield {
+            "sdk": _sdk_call(sdk),
+            "aiohttp": _aiohttp_call(session, url),
+            "httpx": _httpx_call(raw_httpx, url),
+        }
+
+
+def _requests_for(name: str, size: _Size) -> int:
+    """httpx is slow at high concurrency (encode/httpx#3215): give it a tenth of the requests."""
+    return max(size.requests // 10, 200) if name == "httpx" else size.requests
+
+
+async def _measure_throughput(base_url: str, size: _Size) -> dict[str, list[float]]:
+    """Requests per second of each client in each round; the order flips every round."""
+    rates: dict[str, list[float]] = {name: [] for name in CLIENTS}
+    async with open_clients(base_url) as calls:
+        for call in calls.values():  # open the pool's connections before timing
+            await run_concurrently(call, CONCURRENCY * 4, CONCURRENCY)
+        order = list(calls.items())
+        for _ in range(size.rounds):
+            for name, call in order:
+                count = _requests_for(name, size)
+                seconds = await run_concurrently(call, count, CONCURRENCY)
+                rates[name].append(count / seconds)
+            order.reverse()
+    return rates
+
+
+def throughput(settings: Settings) -> ScenarioResult:
+    """Scenario 1: requests per second at concurrency 64."""
+    size = _Size(requests=1_000, rounds=2) if settings.quick else _Size(requests=2_000, rounds=10)
+    with running_server(settings.server_cpu) as base_url:
+        rates = asyncio.run(_measure_throughput(base_url, size))
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    # Each round's SDK figure against the raw figure measured next to it cancels slow drift.
+    paired = [sdk / raw for sdk, raw in zip(rates["sdk"], rates["aiohttp"], strict=True)]
+    versus_aiohttp = Check("SDK/raw aiohttp", statistics.median(paired), 0.90)
+    versus_httpx = median["sdk"] / median["httpx"]
+    rows = [
+        Row(CLIENTS["sdk"], rate(median["sdk"]), str(versus_aiohttp)),
+        Row(CLIENTS["aiohttp"], rate(median["aiohttp"])),
+        Row(CLIENTS["httpx"], rate(median["httpx"]), f"SDK/raw httpx = {versus_httpx:.2f}"),
+    ]
+    figures: dict[str, float] = {
+        "requests": size.requests,
+        "httpx_requests": _requests_for("httpx", size),
+        "rounds": size.rounds,
+        "concurrency": CONCURRENCY,
+        **{f"{name}_rps": value for name, value in median.items()},
+        "sdk_vs_aiohttp": versus_aiohttp.ratio,
+        "sdk_vs_aiohttp_min": min(paired),
+        "sdk_vs_aiohttp_max": max(paired),
+        "sdk_vs_httpx": versus_httpx,
+    }
+    title = f"1. Throughput, c={CONCURRENCY}, {size.rounds} rounds of N={size.requests:,} (median)"
+    return ScenarioResult(
+        name="throughput",
+        title=title,
+        figures=figures,
+        rows=rows,
+        checks=[versus_aiohttp],
+        notes=[
+            f"SDK/raw aiohttp per round ranged {min(paired):.2f}-{max(paired):.2f}; the ratio "
+            "shown is the median of the rounds' ratios.",
+            f"raw httpx made {_requests_for('httpx', size):,} requests a round, not "
+            f"{size.requests:,}: its pool is slow at high concurrency (encode/httpx#3215).",
+        ],
+    )
+
+
+async def _measure_latency(base_url: str, size: _Size) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in CLIENTS}
+    async with open_clients(base_url) as calls:
+        for call in calls.values():
+            await time_each(call, 100)
+        for _ in range(size.rounds):
+            for name, call in calls.items():
+                samples[name] += await time_each(call, size.requests)
+    return samples
+
+
+def latency(settings: Settings) -> ScenarioResult:
+    """Scenario 2: p50 and p99 of one call at a time."""
+    size = _Size(requests=300, rounds=1) if settings.quick else _Size(requests=3_000, rounds=3)
+    with running_server(settings.server_cpu) as base_url:
+        samples = asyncio.run(_measure_latency(base_url, size))
+    p50 = {name: percentile(values, 50) for name, values in samples.items()}
+    p99 = {name: percentile(values, 99) for name, values in samples.items()}
+    rows = []
+    for name, label in CLIENTS.items():
+        comparison = ""
+        if name != "sdk":
+            comparison = (
+                f"SDK/{label} p50 = {p50['sdk'] / p50[name]:.2f}, "
+                f"p99 = {p99['sdk'] / p99[name]:.2f} (lower is faster)"
+            )
+        rows.append(Row(label, f"p50 {micros(p50[name])}, p99 {micros(p99[name])}", comparison))
+    figures: dict[str, float] = {"requests": size.requests * size.rounds}
+    for name in CLIENTS:
+        figures[f"{name}_p50_us"] = p50[name] * 1e6
+        figures[f"{name}_p99_us"] = p99[name] * 1e6
+    title = f"2. Latency, c=1, N={size.requests * size.rounds:,}"
+    return ScenarioResult(name="latency", title=title, figures=figures, rows=rows)

@@ -1,0 +1,82 @@
+"""The benchmark suite runs end to end in quick mode and reports every scenario's figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EXPECTED_FIGURES = {
+    "throughput": {"sdk_rps", "aiohttp_rps", "httpx_rps", "sdk_vs_aiohttp", "sdk_vs_httpx"},
+    "latency": {
+        f"{client}_{percentile}_us"
+        for client in ("sdk", "aiohttp", "httpx")
+        for percentile in ("p50", "p99")
+    },
+    "suite_speed": {"in_memory_us", "served_us", "speedup"},
+    "codec": {"decode_us", "json_loads_us", "encode_us", "json_dumps_us"},
+    "bulk": {
+        f"{backend}_{size}_{figure}"
+        for backend in ("fixed", "sandbox")
+        for size in ("small", "large")
+        for figure in ("outcomes_per_s", "peak_bytes")
+    }
+    | {"fixed_peak_ratio", "sandbox_peak_ratio"},
+}
+TARGETS = {"throughput": 1, "suite_speed": 1, "bulk": 1}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    """Run ``python -m benchmarks --quick --json PATH`` once; its stdout and its JSON."""
+    path = tmp_path_factory.mktemp("bench") / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "benchmarks", "--quick", "--json", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout, json.loads(path.read_text())
+
+
+def test_quick_run_reports_every_scenarios_figures(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    """Every scenario is in the JSON with its figures, all of them positive numbers."""
+    _, report = quick_run
+    assert report["failed"] == []
+    scenarios = report["scenarios"]
+    assert set(scenarios) == set(EXPECTED_FIGURES)
+    for name, expected in EXPECTED_FIGURES.items():
+        figures = scenarios[name]["figures"]
+        assert expected <= set(figures), f"{name}: missing {expected - set(figures)}"
+        assert all(figures[key] > 0 for key in expected), name
+
+
+def test_quick_run_states_each_target_as_a_ratio(quick_run: tuple[str, dict[str, Any]]) -> None:
+    """Each target comes back as a ratio with its verdict, whatever the verdict is."""
+    _, report = quick_run
+    scenarios = report["scenarios"]
+    for name, count in TARGETS.items():
+        checks = scenarios[name]["checks"]
+        assert len(checks) == count
+        assert all(check["text"].endswith(("PASS", "BELOW")) for check in checks)
+
+
+def test_quick_run_prints_the_markdown_table(quick_run: tuple[str, dict[str, Any]]) -> None:
+    """The table on stdout has a header and a titled row for every scenario."""
+    stdout, _ = quick_run
+    lines = stdout.splitlines()
+    assert "| Scenario | Subject | Figure | Comparison |" in lines
+    for number in range(1, 6):
+        assert any(line.startswith(f"| {number}. ") for line in lines), number
+    assert "SDK/raw aiohttp = " in stdout
