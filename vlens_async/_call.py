@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -50,27 +50,9 @@ logger = logging.getLogger("vlens_async")
 _REFUSED_STATUSES = frozenset({429, 503})
 _UNKNOWN_STATUSES = frozenset({500, 502, 504})
 
-if sys.version_info >= (3, 11):
-    _timeout_scope = asyncio.timeout
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import contextlib
 
-    @contextlib.asynccontextmanager
-    async def _timeout_scope(delay: float | None) -> Any:
-        task = asyncio.current_task()
-        assert task is not None
-        handle = (
-            None if delay is None else asyncio.get_running_loop().call_later(delay, task.cancel)
-        )
-        try:
-            yield
-        except asyncio.CancelledError:
-            if handle is not None and handle.when() <= asyncio.get_running_loop().time():
-                raise TimeoutError from None
-            raise
-        finally:
-            if handle is not None:
-                handle.cancel()
+_DEADLINE = "vlens-async: the call's deadline passed"
+"""The message the deadline timer cancels with, so that it is told from any other cancel."""
 
 
 @attrs.frozen
@@ -154,10 +136,11 @@ class Caller:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
+        self._frozen_headers = MappingProxyType(self.headers)
         self.timeout = timeout
         self.retry = retry
         self.codec = codec
-        self._retrying = retry.decorate(self._attempt)
+        self._retrying: Callable[..., Awaitable[Any]] | None = retry.decorate_retries(self._attempt)
 
     async def call(
         self,
@@ -173,7 +156,7 @@ class Caller:
         ``subject`` (a phone number or e-mail) is only logged, masked.
         """
         self.lifecycle.enter()
-        headers = self.headers
+        headers: Mapping[str, str] = self._frozen_headers
         if token is not None or extra_headers:
             headers = {**headers, **(extra_headers or {})}
             if token is not None:
@@ -187,6 +170,24 @@ class Caller:
         )
         deadline = self.retry.deadline
         attempts = _Attempts(None if deadline is None else time.monotonic() + deadline)
+        try:
+            result: T = await self._attempt(operation, request, attempts, subject)
+        except Retryable as first:
+            result = await self._retry(first, operation, request, attempts, subject)
+        return result
+
+    async def _retry(
+        self,
+        first: Retryable,
+        operation: Operation[T],
+        request: Request,
+        attempts: _Attempts,
+        subject: str | None,
+    ) -> T:
+        """The attempts after a retryable first failure, under ``backoff``."""
+        if self._retrying is None or self.retry.give_up(first):
+            raise first.error from first.error.__cause__
+        await asyncio.sleep(self.retry.wait_before(1, first))
         try:
             result: T = await self._retrying(operation, request, attempts, subject)
         except Retryable as signal:
@@ -229,9 +230,22 @@ class Caller:
         self, operation: Operation[Any], request: Request, attempts: _Attempts
     ) -> Response:
         remaining = _remaining(attempts)
+        timer = task = None
+        if remaining is not None:
+            # A lighter asyncio.timeout: one timer that cancels this task with a marked message.
+            task = asyncio.current_task()
+            assert task is not None
+            timer = asyncio.get_running_loop().call_later(
+                max(remaining, 0.0), task.cancel, _DEADLINE
+            )
         try:
-            async with _timeout_scope(remaining):
-                return await self.transport.send(request)
+            return await self.transport.send(request)
+        except asyncio.CancelledError as exc:
+            mine = exc.args[:1] == (_DEADLINE,)
+            if task is None or not mine or (hasattr(task, "uncancel") and task.uncancel() > 0):
+                raise  # the caller's own cancellation: never turned into an error
+            message = f"{operation.name}: the call's deadline of {self.retry.deadline}s passed"
+            raise _DeadlineExceeded(message, operation=operation.name) from None
         except ResponseTooLarge as exc:
             raise VlensResponseError(
                 str(exc), http_status=exc.status, excerpt="", operation=operation.name
@@ -242,9 +256,9 @@ class Caller:
             raise VlensTimeoutError(str(exc), operation=operation.name) from exc
         except TransportError as exc:
             raise VlensTransportError(str(exc), operation=operation.name) from exc
-        except TimeoutError as exc:
-            message = f"{operation.name}: the call's deadline of {self.retry.deadline}s passed"
-            raise _DeadlineExceeded(message, operation=operation.name) from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def _decode(self, operation: Operation[Any], response: Response) -> Any:
         # Read on any status: a 4003 "too many" may ride on HTTP 200. Retrying is decided elsewhere.

@@ -60,19 +60,25 @@ class RetryPolicy:
         """A policy that retries without sleeping: for tests."""
         return cls(max_attempts=max_attempts, base_delay=0.0, max_delay=0.0, retry_after_cap=0.0)
 
-    def _waits(self) -> Generator[float, Retryable, None]:
-        step = 0
+    def wait_before(self, step: int, signal: Retryable) -> float:
+        """Seconds to wait after the ``step``-th failed attempt: full jitter on an exponential
+        step, at least ``Retry-After`` (capped), never past the deadline."""
+        delay = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (step - 1)))
+        if signal.retry_after is not None:
+            delay = max(delay, min(signal.retry_after, self.retry_after_cap))
+        if signal.remaining is not None:
+            delay = min(delay, max(signal.remaining, 0.0))
+        return delay
+
+    def _waits(self, first_step: int = 1) -> Generator[float, Retryable, None]:
+        step = first_step - 1
         signal = yield 0.0  # backoff primes the generator with send(None)
         while True:
             step += 1
-            delay = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (step - 1)))
-            if signal.retry_after is not None:
-                delay = max(delay, min(signal.retry_after, self.retry_after_cap))
-            if signal.remaining is not None:
-                delay = min(delay, max(signal.remaining, 0.0))
-            signal = yield delay
+            signal = yield self.wait_before(step, signal)
 
-    def _give_up(self, signal: Exception) -> bool:
+    def give_up(self, signal: Exception) -> bool:
+        """True when no retry can fit: the deadline has passed or Retry-After outlasts it."""
         assert isinstance(signal, Retryable)  # the only exception the decorator catches
         remaining = signal.remaining
         if remaining is None:
@@ -82,15 +88,23 @@ class RetryPolicy:
         wait = signal.retry_after
         return wait is not None and min(wait, self.retry_after_cap) >= remaining
 
-    def decorate(self, attempt: F) -> F:
-        """Wrap ``attempt`` so that it is retried on :class:`Retryable` per this policy."""
+    def decorate_retries(self, attempt: F) -> F | None:
+        """Wrap ``attempt`` for the attempts after the first (None if there are none).
+
+        The first attempt runs undecorated, so that a call that succeeds pays nothing for the
+        retry machinery; after a retryable failure the caller waits ``wait_before(1, ...)`` and
+        hands over to this backoff loop, whose steps continue from the second.
+        """
+        if self.max_attempts < 2:
+            return None
         decorator = backoff.on_exception(
             # backoff sends each caught exception into the generator, typed as None in its stubs
             self._waits,  # type: ignore[arg-type]
             Retryable,
-            max_tries=self.max_attempts,
+            max_tries=self.max_attempts - 1,
             jitter=None,
-            giveup=self._give_up,
+            giveup=self.give_up,
             logger=None,
+            first_step=2,
         )
         return decorator(attempt)

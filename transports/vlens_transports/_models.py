@@ -12,6 +12,8 @@ __all__ = ["Request", "Response", "Timeout"]
 
 
 def _frozen_headers(value: Mapping[str, str]) -> Mapping[str, str]:
+    if type(value) is MappingProxyType:
+        return value  # already read-only: callers that reuse one header set skip the copy
     return MappingProxyType(dict(value))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -240,7 +241,7 @@ class Sandbox:
     async def process(self, request: Request) -> Exchange:
         """Answer one request, applying the fault schedule. Shared by both entries."""
         self.requests_seen += 1
-        path = _ROUTES_LOWER.get(urlsplit(request.url).path.rstrip("/").lower())
+        path = _route(request.url)
         if path is None:
             return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
         handler, naming = ROUTES[path]
@@ -259,14 +260,15 @@ class Sandbox:
             exchange = self._run(handler, body, headers)
             if fault is not None:
                 exchange = attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
-        logger.info(
-            "%s %s -> %s%s subject=%s",
-            operation,
-            path,
-            exchange.status,
-            f" fault={fault.kind.value}" if fault else "",
-            mask_contact(_subject(body)),
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s %s -> %s%s subject=%s",
+                operation,
+                path,
+                exchange.status,
+                f" fault={fault.kind.value}" if fault else "",
+                mask_contact(_subject(body)),
+            )
         return exchange
 
     def _parse(self, request: Request, headers: Mapping[str, str]) -> Body:
@@ -329,6 +331,12 @@ class Sandbox:
 
 
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+@functools.lru_cache(maxsize=256)
+def _route(url: str) -> str | None:
+    """The route for a URL (cached: a test suite calls the same few URLs many times)."""
+    return _ROUTES_LOWER.get(urlsplit(url).path.rstrip("/").lower())
 
 
 def _subject(body: Body) -> str | None:
