@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -45,7 +44,7 @@ async def dispatch(
     *,
     concurrency: int,
     finalize: Callable[[], object] | None = None,
-) -> AsyncIterator[R]:
+) -> AsyncGenerator[R, None]:
     """Yield ``work(item)`` results as they finish, with at most ``concurrency`` in flight.
 
     ``intake`` runs first, as each item is pulled: it may answer at once (bad or repeated input)

@@ -40,9 +40,11 @@ class RateLimit:
     def parse(cls, text: str) -> RateLimit:
         """``"10/s"``, ``"60/min"``, ``"1000/h"``, ``"5/2s"``."""
         match = _SPEC.fullmatch(text.lower())
-        if match is None or match.group(3).rstrip("s") not in {u.rstrip("s") for u in _UNITS}:
+        name = match.group(3) if match else ""
+        plural = name[:-1] if len(name) > 2 and name.endswith("s") else None  # "mins", not "ms"
+        unit = _UNITS.get(name) or _UNITS.get(plural or "")
+        if match is None or unit is None:
             raise ValueError(f"expected a rate such as 10/s or 60/min, got {text!r}")
-        unit = _UNITS.get(match.group(3)) or _UNITS[match.group(3).rstrip("s")]
         return cls(int(match.group(1)), float(match.group(2) or 1) * unit)
 
     def __str__(self) -> str:

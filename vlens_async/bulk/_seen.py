@@ -44,9 +44,9 @@ class NumberSet:
             added = cursor.rowcount == 1
         else:
             added = self._insert(key)
-            if added and self._count > self._spill_after:
-                self._spill()
         self._count += added
+        if added and self._db is None and self._count > self._spill_after:
+            self._spill()
         return added
 
     def _insert(self, key: int) -> bool:

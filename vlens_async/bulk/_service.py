@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import AuthenticationError, RateLimitedError, VlensError, VlensInputError
@@ -76,7 +76,7 @@ class BulkService:
         fallback_providers: Sequence[SmsProvider | int | str] = (),
         max_attempts: int = 5,
         on_send: Callable[[str, str], object] | None = None,
-    ) -> AsyncIterator[BulkOutcome]:
+    ) -> AsyncGenerator[BulkOutcome, None]:
         """Send a registration OTP to each number, once per normalised number per run.
 
         A refusal (429/4003, 503, no connection) is retried on the same provider, slowing the
@@ -124,7 +124,7 @@ class BulkService:
         concurrency: int = 32,
         rate_limits: RateLimits = DEFAULT,
         max_attempts: int = 5,
-    ) -> AsyncIterator[BulkOutcome]:
+    ) -> AsyncGenerator[BulkOutcome, None]:
         """Check many phone numbers or e-mails (one argument each) for existing accounts.
 
         ``outcome.result`` is the :class:`ExistenceResult`; ``outcome.phone_number`` holds the
@@ -161,7 +161,7 @@ class BulkService:
         rate_limits: RateLimits = DEFAULT,
         max_attempts: int = 5,
         retryable: Callable[[VlensError], bool] = is_refusal,
-    ) -> AsyncIterator[BulkOutcome]:
+    ) -> AsyncGenerator[BulkOutcome, None]:
         """Run ``call(client, item)`` for many items: the generic form of the helpers above.
 
         ``call`` gets a copy of the client that makes one attempt per call, so that every

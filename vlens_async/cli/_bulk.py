@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -15,14 +16,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._client import VlensClient
-from .._errors import VlensAPIError, VlensError, VlensInputError
+from .._errors import VlensAPIError, VlensInputError
 from .._validation import check_phone
 from ..bulk import BulkOutcome, BulkStatus, RateLimit
 from ..bulk._service import DEFAULT
 from ..sandbox import Sandbox
 from ._progress import Progress
 
-__all__ = ["add_parser", "read_inputs", "run"]
+__all__ = ["Journal", "add_parser", "read_inputs", "record_of", "run"]
 
 FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
 
@@ -92,7 +93,10 @@ class Journal:
                     "--out", f"{path} already has results; pass --resume or choose another file"
                 )
             recovered = self._read()
+        cut = _ends_mid_line(path)
         self.file = path.open("a", encoding="utf-8")
+        if cut:
+            self.file.write("\n")  # end the line the crash cut, so the next record stands alone
         for pending in recovered.values():  # sent or not, we cannot know: never resend
             self.write(
                 {
@@ -120,7 +124,7 @@ class Journal:
                     continue
                 if record.get("status") == "pending":
                     pending[key] = record
-                else:
+                elif record.get("status") != "duplicate":  # a repeat settles nothing
                     pending.pop(key, None)
                     self.done.add(key)
         self.done.update(pending)
@@ -140,6 +144,15 @@ class Journal:
 
     def close(self) -> None:
         self.file.close()
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """Whether a crash cut the file's last line (its last byte is not a newline)."""
+    if not path.exists() or not path.stat().st_size:
+        return False
+    with path.open("rb") as tail:
+        tail.seek(-1, os.SEEK_END)
+        return tail.read(1) != b"\n"
 
 
 def record_of(outcome: BulkOutcome) -> dict[str, Any]:
@@ -176,8 +189,18 @@ def _open_input(name: str) -> tuple[TextIO, int | None]:
 async def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise VlensInputError("--concurrency", "must be at least 1")
-    stream, total = _open_input(args.input)
-    journal = Journal(args.out, args.resume)
+    with contextlib.ExitStack() as cleanup:
+        stream, total = _open_input(args.input)
+        cleanup.callback(stream.close)
+        journal = Journal(args.out, args.resume)
+        cleanup.callback(journal.close)
+        code = await _send_all(args, stream, total, journal)
+    return code
+
+
+async def _send_all(
+    args: argparse.Namespace, stream: TextIO, total: int | None, journal: Journal
+) -> int:
     sandbox = Sandbox() if args.sandbox else None
     client = sandbox.client() if sandbox else VlensClient.from_env()
     rates = args.rate if args.rate else (None if sandbox else DEFAULT)
@@ -216,8 +239,6 @@ async def run(args: argparse.Namespace) -> int:
                 progress.update(failed=outcome.status in FAILING)
     finally:
         progress.close()
-        journal.close()
-        stream.close()
     elapsed = time.perf_counter() - started
     done = sum(counts.values())
     summary = ", ".join(
@@ -228,11 +249,3 @@ async def run(args: argparse.Namespace) -> int:
         f"{summary or 'nothing to do'}" + (f"; {skipped} already recorded" if skipped else "")
     )
     return 1 if any(counts[s.value] for s in FAILING) else 0
-
-
-def _env_note() -> str:  # pragma: no cover - documentation helper
-    return os.environ.get("VLENS_BASE_URL", "https://api.vlenseg.com")
-
-
-__all__ += ["Journal", "record_of"]
-_ = VlensError

@@ -1,0 +1,306 @@
+"""`vlens otp bulk`: inputs, the JSON lines, the summary and exit code, the journal and --resume."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, main
+from vlens_async.cli._bulk import Journal
+
+from .conftest import API_KEY, number
+
+FIELDS = {"input", "phone_number", "status", "request_id", "provider", "attempts", "error"}
+SUMMARY = re.compile(r"^(\d+) numbers in [\d.]+ s \([\d.]+/s\): (.+)$")
+HANG_GUARD = 30.0
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON records of a results file (a line cut short by a crash is not one)."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError):
+            records.append(json.loads(line))
+    return records
+
+
+def _final(path: Path) -> list[dict[str, Any]]:
+    """The records of a results file that are outcomes (not write-ahead "pending" lines)."""
+    return [record for record in _lines(path) if record["status"] != "pending"]
+
+
+def _bulk(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Any:
+    """Run ``python -m vlens_async otp bulk ARGS`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "vlens_async", "otp", "bulk", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning", **(env or {})},
+        check=False,
+    )
+
+
+def test_text_file_gives_one_json_line_per_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A text file (comments and blanks skipped): one line per number, summary, exit code 0."""
+    source = tmp_path / "numbers.txt"
+    source.write_text(f"# to text\n{number(1)}\n\n+20 100 000 0002\n00201000000001\n")
+    out = tmp_path / "results.jsonl"
+    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"])
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    records = _final(out)
+    assert sorted(r["input"] for r in records) == ["+20 100 000 0002", number(1), "00201000000001"]
+    for record in records:
+        assert set(record) >= FIELDS
+    by_input = {r["input"]: r for r in records}
+    sent = by_input["+20 100 000 0002"]
+    assert sent["status"] == "sent"
+    assert sent["phone_number"] == number(2)
+    assert sent["attempts"] == 1
+    assert sent["error"] is None
+    assert re.fullmatch(r"[0-9a-f-]{36}", sent["request_id"])
+    assert by_input["00201000000001"]["status"] == "duplicate"
+    assert by_input["00201000000001"]["request_id"] is None
+    summary = SUMMARY.match(captured.out.strip().splitlines()[-1])
+    assert summary is not None
+    assert summary.group(1) == "3"
+    assert summary.group(2) == "sent 2, duplicate 1"
+
+
+def test_csv_with_a_phone_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CSV's 'phone' column is read; a bad number is invalid, with its error, and exit code 1."""
+    source = tmp_path / "people.csv"
+    source.write_text(
+        f'name,Phone,city\n"Doe, Jane",{number(1)},Cairo\nBob,12345,Giza\nAmr,,Giza\n'
+        f"Ola,{number(2)},Alexandria\n"
+    )
+    out = tmp_path / "results.jsonl"
+    code = main(
+        ["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--provider", "vodafone"]
+    )
+    captured = capsys.readouterr()
+    assert code == EXIT_API
+    records = {r["input"]: r for r in _final(out)}
+    assert set(records) == {number(1), "12345", number(2)}
+    assert records[number(1)]["status"] == "sent"
+    assert records[number(1)]["provider"] == "vodafone"
+    invalid = records["12345"]
+    assert (invalid["status"], invalid["phone_number"], invalid["attempts"]) == ("invalid", None, 0)
+    assert invalid["error"]["code"] is None
+    assert "E.164" in invalid["error"]["message"]
+    assert captured.out.strip().splitlines()[-1].endswith("sent 2, invalid 1")
+
+
+def test_stdin_input_and_plain_progress_line(tmp_path: Path) -> None:
+    """INPUT '-' reads stdin; on a non-terminal stderr progress is a plain line, not a bar."""
+    out = tmp_path / "results.jsonl"
+    numbers = [number(i) for i in range(5)]
+    result = _bulk("-", "--out", str(out), "--sandbox", stdin="\n".join(numbers) + "\n")
+    assert result.returncode == EXIT_OK, result.stderr
+    assert sorted(r["phone_number"] for r in _final(out)) == numbers
+    assert {r["status"] for r in _final(out)} == {"sent"}
+    assert re.search(r"^progress: 5 done \(.*\), 0 failed$", result.stderr, re.MULTILINE)
+    assert "\r" not in result.stderr
+    assert SUMMARY.match(result.stdout.strip().splitlines()[-1])
+
+
+def test_refuses_to_append_to_results_without_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An existing results file is left alone unless --resume is given: exit code 2."""
+    source = tmp_path / "numbers.txt"
+    source.write_text(f"{number(1)}\n")
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"input": "x", "status": "sent"}\n')
+    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"])
+    assert code == EXIT_USAGE
+    assert "--resume" in capsys.readouterr().err
+    assert out.read_text() == '{"input": "x", "status": "sent"}\n'
+    gc.collect()  # a file the refused run left open would warn here, inside this test
+
+
+def test_missing_api_key_exits_2_and_leaves_no_file_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without VLENS_API_KEY (and no --sandbox) the run stops with exit code 2, leaking nothing."""
+    monkeypatch.delenv("VLENS_API_KEY", raising=False)
+    source = tmp_path / "numbers.txt"
+    source.write_text(f"{number(1)}\n")
+    code = main(["otp", "bulk", str(source), "--out", str(tmp_path / "results.jsonl")])
+    assert code == EXIT_USAGE
+    assert "VLENS_API_KEY" in capsys.readouterr().err
+    gc.collect()  # an input or results file left open would warn here, inside this test
+
+
+def test_error_lines_carry_code_and_message_but_never_an_otp(tmp_path: Path) -> None:
+    """Every error is {type, code, message}; no line holds an OTP or an otp-named field."""
+    out = tmp_path / "results.jsonl"
+    source = tmp_path / "numbers.txt"
+    source.write_text(f"{number(1)}\nnot-a-number\n")
+    assert main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"]) == EXIT_API
+    for record in _lines(out):
+        assert not any("otp" in key.lower() for key in record)
+        if record.get("error") is not None:
+            assert set(record["error"]) == {"type", "code", "message"}
+
+
+def test_resume_turns_pending_lines_into_unknown_and_skips_recorded_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--resume: a number left pending is recorded unknown (never resent), done ones skipped."""
+    source = tmp_path / "numbers.txt"
+    source.write_text("".join(f"{number(i)}\n" for i in range(4)))
+    out = tmp_path / "results.jsonl"
+    lines = [
+        {"input": number(0), "phone_number": number(0), "status": "pending"},
+        {"input": number(1), "phone_number": number(1), "status": "pending"},
+        {"input": number(1), "phone_number": number(1), "status": "sent", "attempts": 1},
+    ]
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"input": "+20')
+    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
+    captured = capsys.readouterr()
+    assert code == EXIT_API  # the interrupted number is unknown
+    final = [r for r in _final(out) if "phone_number" in r]
+    assert Counter(r["phone_number"] for r in final) == {number(i): 1 for i in range(4)}
+    statuses = {r["phone_number"]: r["status"] for r in final}
+    assert statuses == {
+        number(0): "unknown",
+        number(1): "sent",
+        number(2): "sent",
+        number(3): "sent",
+    }
+    assert "2 already recorded" in captured.out
+
+
+def test_duplicate_line_does_not_settle_a_pending_number(tmp_path: Path) -> None:
+    """A crash after 'pending X' and 'duplicate X' (a repeat of X) still leaves X unknown."""
+    out = tmp_path / "results.jsonl"
+    lines = [
+        {"input": number(1), "phone_number": number(1), "status": "pending"},
+        {"input": "0020 100 000 0001", "phone_number": number(1), "status": "duplicate"},
+    ]
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    journal = Journal(out, resume=True)
+    journal.close()
+    assert journal.recovered_unknown == 1
+    assert [r["status"] for r in _lines(out)] == ["pending", "duplicate", "unknown"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _served_sandbox() -> Iterator[int]:
+    """``vlens sandbox`` in a subprocess on a free loopback port; yields the port."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vlens_async", "sandbox", "--port", str(port), "--seed", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert server.stdout is not None
+    try:
+        banner = server.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner, banner
+        yield port
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def _outbox(port: int) -> Counter[str]:
+    """SMS per recipient, from the served sandbox's GET /_sandbox/outbox."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/_sandbox/outbox", headers={"ApiKey": API_KEY})
+        response = connection.getresponse()
+        assert response.status == 200
+        messages = json.loads(response.read())["messages"]
+    finally:
+        connection.close()
+    return Counter(m["recipient"] for m in messages if m["channel"] == "sms")
+
+
+def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
+    """Killed mid-run and resumed: every number has one final line, and at most one SMS."""
+    numbers = [number(i) for i in range(200)]
+    source = tmp_path / "numbers.txt"
+    source.write_text("\n".join(numbers) + "\n")
+    out = tmp_path / "results.jsonl"
+    with _served_sandbox() as port:
+        env = {
+            **os.environ,
+            "VLENS_API_KEY": API_KEY,
+            "VLENS_BASE_URL": f"http://127.0.0.1:{port}",
+            "PYTHONWARNINGS": "error::ResourceWarning",
+        }
+        args = [sys.executable, "-m", "vlens_async", "otp", "bulk", str(source)]
+        args += ["--out", str(out), "--rate", "40/s", "--concurrency", "8"]
+        run = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            give_up = time.monotonic() + HANG_GUARD
+            while not (out.exists() and len(_final_lines(out)) >= 30):
+                assert run.poll() is None, "the run ended before it could be killed"
+                assert time.monotonic() < give_up, "hang guard: no results appeared"
+                time.sleep(0.02)
+            run.send_signal(signal.SIGKILL)
+            assert run.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait(timeout=10)
+            assert run.stderr is not None
+            run.stderr.close()
+        killed_at = len(_final_lines(out))
+        assert killed_at < len(numbers), "the run finished before it was killed"
+
+        resumed = subprocess.run(
+            [*args, "--resume"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD,
+            check=False,
+        )
+        sms = _outbox(port)
+
+    final = _final(out)
+    assert Counter(r["phone_number"] for r in final) == dict.fromkeys(numbers, 1)
+    status = {r["phone_number"]: r["status"] for r in final}
+    assert set(status.values()) <= {"sent", "unknown"}
+    assert max(sms.values()) == 1  # nobody was texted twice
+    assert set(sms) <= set(numbers)
+    assert all(sms[n] == 1 for n in numbers if status[n] == "sent")
+    interrupted = [r for r in final if (r["error"] or {}).get("type") == "Interrupted"]
+    assert all(r["status"] == "unknown" for r in interrupted)
+    assert resumed.returncode == (EXIT_API if interrupted else EXIT_OK), resumed.stderr
+
+
+def _final_lines(path: Path) -> list[str]:
+    """Complete, non-pending lines (the file may end in a half-written line)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.endswith("}") and '"pending"' not in line]

@@ -1,0 +1,113 @@
+"""RateLimit parsing and the RateLimiter's windows and slow-downs, on a fake time source."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from vlens_async.bulk import DEFAULT_RATE_LIMITS, RateLimit, RateLimiter
+
+from .conftest import FakeTime, RecordingLimiter, assert_windows
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10/s", RateLimit(10, 1.0)),
+        ("60/min", RateLimit(60, 60.0)),
+        ("1000/h", RateLimit(1000, 3600.0)),
+        ("5/2s", RateLimit(5, 2.0)),
+        ("3 / 10 sec", RateLimit(3, 10.0)),
+        ("7/MINUTE", RateLimit(7, 60.0)),
+        ("2/hours", RateLimit(2, 3600.0)),
+    ],
+)
+def test_parse_accepts_the_documented_forms(text: str, expected: RateLimit) -> None:
+    """Counts per second, minute and hour, with an optional multiple of the unit, parse."""
+    assert RateLimit.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "10", "/s", "ten/s", "10/x", "10/ms", "10/ss", "0/s", "10/0s", "-1/s", "10/s/s"]
+)
+def test_parse_rejects_bad_rates_with_value_error(text: str) -> None:
+    """Anything that is not a positive count per known unit is a ValueError, never another error."""
+    with pytest.raises(ValueError, match=r"rate"):
+        RateLimit.parse(text)
+
+
+def test_default_limits_are_vlens_published_ones() -> None:
+    """The default limiter holds 10 a second and 60 a minute."""
+    assert set(DEFAULT_RATE_LIMITS) == {RateLimit(10, 1.0), RateLimit(60, 60.0)}
+    assert RateLimiter().limits == DEFAULT_RATE_LIMITS
+
+
+def _earliest_grants(limits: list[RateLimit], count: int) -> list[float]:
+    """Reference: each permit at the first moment every window allows it."""
+    times: list[float] = []
+    for i in range(count):
+        at = times[-1] if times else 0.0
+        for limit in limits:
+            if i >= limit.count:
+                at = max(at, times[i - limit.count] + limit.seconds)
+        times.append(at)
+    return times
+
+
+async def test_several_windows_hold_at_once_and_permits_come_as_early_as_allowed() -> None:
+    """With 3/s and 5/10s together, every window holds and no permit waits longer than needed."""
+    limits = [RateLimit.parse("3/s"), RateLimit.parse("5/10s")]
+    limiter = RecordingLimiter(limits, FakeTime())
+    for _ in range(23):
+        await limiter.acquire()
+    assert_windows(limiter.grants, limits)
+    assert limiter.grants == _earliest_grants(limits, 23)
+    assert limiter.granted == 23
+
+
+async def test_concurrent_callers_share_the_windows() -> None:
+    """Forty tasks asking at once still get permits that respect every window."""
+    limits = [RateLimit(4, 1.0), RateLimit(10, 5.0)]
+    limiter = RecordingLimiter(limits, FakeTime())
+    await asyncio.wait_for(asyncio.gather(*(limiter.acquire() for _ in range(40))), 10)
+    assert_windows(limiter.grants, limits)
+    assert limiter.grants == _earliest_grants(limits, 40)
+
+
+async def test_slow_down_pauses_every_caller_for_retry_after() -> None:
+    """After slow_down(4), no permit is granted until four (fake) seconds have passed."""
+    time = FakeTime()
+    limiter = RecordingLimiter([RateLimit(100, 1.0)], time)
+    await limiter.acquire()
+    assert limiter.slow_down(4.0) == 4.0
+    await asyncio.gather(limiter.acquire(), limiter.acquire())
+    assert limiter.grants == [0.0, 4.0, 4.0]
+
+
+async def test_slow_down_without_retry_after_backs_off_and_resets_on_success() -> None:
+    """Header-less slow-downs double (1, 2, 4 s), are capped, and start over after a success."""
+    limiter = RateLimiter([], clock=FakeTime().now, sleep=FakeTime().sleep, max_pause=60.0)
+    assert [limiter.slow_down(None) for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert max(limiter.slow_down(None) for _ in range(10)) == 30.0
+    limiter.succeeded()
+    assert limiter.slow_down(None) == 1.0
+
+
+def test_slow_down_caps_retry_after_at_max_pause() -> None:
+    """A huge Retry-After is cut to max_pause; a negative one means no pause."""
+    time = FakeTime()
+    limiter = RateLimiter([], clock=time.now, sleep=time.sleep, max_pause=60.0)
+    assert limiter.slow_down(3600.0) == 60.0
+    assert limiter.slow_down(-5.0) == 0.0
+
+
+async def test_unlimited_limiter_never_sleeps() -> None:
+    """No limits: permits are granted at once, without sleeping."""
+    time = FakeTime()
+    limiter = RateLimiter([], clock=time.now, sleep=time.sleep)
+    for _ in range(1000):
+        await limiter.acquire()
+    assert time.slept == []
+    assert limiter.granted == 1000
+    assert "unlimited" in repr(limiter)
