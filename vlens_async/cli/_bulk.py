@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import json
@@ -189,13 +188,15 @@ def _open_input(name: str) -> tuple[TextIO, int | None]:
 async def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise VlensInputError("--concurrency", "must be at least 1")
-    with contextlib.ExitStack() as cleanup:
-        stream, total = _open_input(args.input)
-        cleanup.callback(stream.close)
+    stream, total = _open_input(args.input)
+    try:
         journal = Journal(args.out, args.resume)
-        cleanup.callback(journal.close)
-        code = await _send_all(args, stream, total, journal)
-    return code
+        try:
+            return await _send_all(args, stream, total, journal)
+        finally:
+            journal.close()
+    finally:
+        stream.close()
 
 
 async def _send_all(
