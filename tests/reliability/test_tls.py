@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import shutil
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import trustme
 from aiohttp import web
 
 from vlens_async import ExistenceResult, RetryPolicy, VlensClient, VlensConnectionError
@@ -23,43 +22,22 @@ SOURCE = Path(inspect.getfile(AiohttpTransport))
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
-    openssl = shutil.which("openssl")
-    assert openssl is not None, "the TLS tests need the openssl command"
+    """A test CA and a certificate it issued for 127.0.0.1: (CA file, server key + chain file)."""
+    authority = trustme.CA()
+    server = authority.issue_cert("127.0.0.1")
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
+    ca_file, server_file = folder / "ca.pem", folder / "server.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    server.private_key_and_cert_chain_pem.write_to_path(str(server_file))
+    return ca_file, server_file
 
 
 @pytest.fixture
 async def https_url(certificate: tuple[Path, Path]) -> AsyncIterator[tuple[str, Sandbox]]:
-    """The sandbox served over HTTPS on 127.0.0.1 with the self-signed certificate."""
-    cert, key = certificate
+    """The sandbox served over HTTPS on 127.0.0.1 with a certificate from an untrusted CA."""
+    _, server_file = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context.load_cert_chain(server_file)
     sandbox = Sandbox(seed=8)
     runner = web.AppRunner(create_app(sandbox), shutdown_timeout=0.1)
     await runner.setup()
@@ -82,7 +60,7 @@ def _causes(error: BaseException) -> list[BaseException]:
 async def test_default_client_refuses_an_untrusted_certificate(
     https_url: tuple[str, Sandbox],
 ) -> None:
-    """A self-signed certificate fails verification: VlensConnectionError, nothing processed."""
+    """An untrusted certificate fails verification: VlensConnectionError, nothing processed."""
     url, sandbox = https_url
     async with VlensClient("sandbox-key", base_url=url, retry=RetryPolicy.no_wait()) as client:
         with pytest.raises(VlensConnectionError) as caught:
