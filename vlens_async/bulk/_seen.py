@@ -49,15 +49,20 @@ class NumberSet:
             self._spill()
         return added
 
-    def _insert(self, key: int) -> bool:
+    def _probe(self, key: int) -> int:
+        """The slot holding ``key``, or the empty slot where it belongs (linear probing)."""
         slots, mask = self._slots, self._mask
         index = (key * _SPREAD >> 17) & mask
-        while (held := slots[index]) != _EMPTY:
-            if held == key:
-                return False
+        while (held := slots[index]) != _EMPTY and held != key:
             index = (index + 1) & mask
-        slots[index] = key
-        if (self._count + 1) * 3 > len(slots) * 2:
+        return index
+
+    def _insert(self, key: int) -> bool:
+        index = self._probe(key)
+        if self._slots[index] == key:
+            return False
+        self._slots[index] = key
+        if (self._count + 1) * 3 > len(self._slots) * 2:
             self._grow()
         return True
 
@@ -67,14 +72,7 @@ class NumberSet:
         self._mask = len(self._slots) - 1
         for key in old:
             if key != _EMPTY:
-                self._place(key)
-
-    def _place(self, key: int) -> None:
-        slots, mask = self._slots, self._mask
-        index = (key * _SPREAD >> 17) & mask
-        while slots[index] != _EMPTY:
-            index = (index + 1) & mask
-        slots[index] = key
+                self._slots[self._probe(key)] = key
 
     def _spill(self) -> None:
         handle, path = tempfile.mkstemp(prefix="vlens-seen-", suffix=".sqlite3")
@@ -101,13 +99,7 @@ class NumberSet:
         if self._db is not None:
             row = self._db.execute("SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone()
             return row is not None
-        slots, mask = self._slots, self._mask
-        index = (key * _SPREAD >> 17) & mask
-        while (held := slots[index]) != _EMPTY:
-            if held == key:
-                return True
-            index = (index + 1) & mask
-        return False
+        return bool(self._slots) and self._slots[self._probe(key)] == key
 
     def close(self) -> None:
         """Release the temporary file, if any. Idempotent."""
