@@ -201,7 +201,8 @@ class Caller:
             # The wait used up the deadline: send nothing more, report the last (refused) attempt.
             raise attempts.last_error
         attempts.count += 1
-        started = time.perf_counter()
+        logged = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if logged else 0.0
         response: Response | None = None
         outcome: str = "error"
         try:
@@ -216,7 +217,7 @@ class Caller:
                 raise
             raise decided from error
         finally:
-            if logger.isEnabledFor(logging.DEBUG):
+            if logged:
                 logger.debug(
                     "%s attempt=%d status=%s elapsed=%.1fms subject=%s",
                     operation.name,

@@ -107,7 +107,7 @@ class VlensClient:
             headers=headers,
             timeout=timeout or Timeout(),
             retry=retry or RetryPolicy(),
-            codec=Codec(),
+            codec=Codec.default(),
         )
         self._bind_services()
 
