@@ -10,6 +10,7 @@ import asyncio
 import email.utils
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -95,11 +96,62 @@ class Lifecycle:
             )
 
 
-@attrs.define
 class _Attempts:
-    deadline: float | None
-    count: int = 0
-    last_error: VlensError | None = None
+    """One call's progress: its deadline, attempts made, the task to cancel while one runs."""
+
+    __slots__ = ("count", "deadline", "last_error", "sending")
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.count = 0
+        self.last_error: VlensError | None = None
+        self.sending: asyncio.Task[Any] | None = None  # set while an attempt awaits the transport
+
+
+class _Watchdog:
+    """Enforces the deadlines of one Caller's calls with one timer, not one timer per attempt.
+
+    Every call's deadline is its start plus the same span, so calls fall due in the order they
+    started: an insertion-ordered map holds the calls in flight, and a single timer waits for
+    the oldest. When it fires, the calls that are due and still waiting on the transport are
+    cancelled with the :data:`_DEADLINE` message, and the timer is set for the next oldest.
+    Adding and removing a call costs two dict operations instead of a heap push and a cancelled
+    ``TimerHandle``, which is what the event loop's timer heap charges under load.
+    """
+
+    __slots__ = ("_calls", "_timer")
+
+    def __init__(self) -> None:
+        self._calls: OrderedDict[_Attempts, None] = OrderedDict()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, attempts: _Attempts) -> None:
+        self._calls[attempts] = None
+        if self._timer is None:
+            assert attempts.deadline is not None
+            self._arm(attempts.deadline)
+
+    def remove(self, attempts: _Attempts) -> None:
+        self._calls.pop(attempts, None)
+
+    def _arm(self, when: float) -> None:
+        # loop.time() is time.monotonic(), the clock the deadlines are computed on.
+        self._timer = asyncio.get_running_loop().call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = time.monotonic()
+        calls = self._calls
+        while calls:
+            attempts = next(iter(calls))
+            assert attempts.deadline is not None
+            if attempts.deadline > now:
+                self._arm(attempts.deadline)
+                return
+            del calls[attempts]
+            if attempts.sending is not None:
+                attempts.sending.cancel(_DEADLINE)
+            # A call between attempts needs no cancel: it sends nothing more once it is due.
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -141,6 +193,7 @@ class Caller:
         self.retry = retry
         self.codec = codec
         self._retrying: Callable[..., Awaitable[Any]] | None = retry.decorate_retries(self._attempt)
+        self._watchdog = _Watchdog()
 
     async def call(
         self,
@@ -169,11 +222,18 @@ class Caller:
             timeout=self.timeout,
         )
         deadline = self.retry.deadline
-        attempts = _Attempts(None if deadline is None else time.monotonic() + deadline)
+        if deadline is None:
+            attempts = _Attempts(None)
+        else:
+            attempts = _Attempts(time.monotonic() + deadline)
+            self._watchdog.add(attempts)
         try:
             result: T = await self._attempt(operation, request, attempts, subject)
         except Retryable as first:
             result = await self._retry(first, operation, request, attempts, subject)
+        finally:
+            if deadline is not None:
+                self._watchdog.remove(attempts)
         return result
 
     async def _retry(
@@ -206,7 +266,19 @@ class Caller:
         response: Response | None = None
         outcome: str = "error"
         try:
-            response = await self._send(operation, request, attempts)
+            if attempts.deadline is not None:
+                attempts.sending = asyncio.current_task()
+            try:
+                response = await self.transport.send(request)
+            except asyncio.CancelledError as exc:
+                if not _deadline_cancel(exc, attempts.sending):
+                    raise  # the caller's own cancellation: never turned into an error
+                message = f"{operation.name}: the call's deadline of {self.retry.deadline}s passed"
+                raise _DeadlineExceeded(message, operation=operation.name) from None
+            except TransportError as exc:
+                raise _transport_error(operation, exc) from exc
+            finally:
+                attempts.sending = None
             outcome = str(response.status)
             return self._decode(operation, response)  # type: ignore[no-any-return]
         except VlensError as error:
@@ -226,40 +298,6 @@ class Caller:
                     (time.perf_counter() - started) * 1000,
                     mask_contact(subject),
                 )
-
-    async def _send(
-        self, operation: Operation[Any], request: Request, attempts: _Attempts
-    ) -> Response:
-        remaining = _remaining(attempts)
-        timer = task = None
-        if remaining is not None:
-            # A lighter asyncio.timeout: one timer that cancels this task with a marked message.
-            task = asyncio.current_task()
-            assert task is not None
-            timer = asyncio.get_running_loop().call_later(
-                max(remaining, 0.0), task.cancel, _DEADLINE
-            )
-        try:
-            return await self.transport.send(request)
-        except asyncio.CancelledError as exc:
-            mine = exc.args[:1] == (_DEADLINE,)
-            if task is None or not mine or (hasattr(task, "uncancel") and task.uncancel() > 0):
-                raise  # the caller's own cancellation: never turned into an error
-            message = f"{operation.name}: the call's deadline of {self.retry.deadline}s passed"
-            raise _DeadlineExceeded(message, operation=operation.name) from None
-        except ResponseTooLarge as exc:
-            raise VlensResponseError(
-                str(exc), http_status=exc.status, excerpt="", operation=operation.name
-            ) from exc
-        except ConnectError as exc:
-            raise VlensConnectionError(str(exc), operation=operation.name) from exc
-        except TransportTimeout as exc:
-            raise VlensTimeoutError(str(exc), operation=operation.name) from exc
-        except TransportError as exc:
-            raise VlensTransportError(str(exc), operation=operation.name) from exc
-        finally:
-            if timer is not None:
-                timer.cancel()
 
     def _decode(self, operation: Operation[Any], response: Response) -> Any:
         # Read on any status: a 4003 "too many" may ride on HTTP 200. Retrying is decided elsewhere.
@@ -300,6 +338,25 @@ class Caller:
 
 class _DeadlineExceeded(VlensTimeoutError):
     """The call's overall deadline passed during an attempt."""
+
+
+def _deadline_cancel(exc: asyncio.CancelledError, task: asyncio.Task[Any] | None) -> bool:
+    """Whether the watchdog's cancel, and no other, ended the attempt ``task`` was making."""
+    if task is None or exc.args[:1] != (_DEADLINE,):
+        return False
+    return not (hasattr(task, "uncancel") and task.uncancel() > 0)
+
+
+def _transport_error(operation: Operation[Any], exc: TransportError) -> VlensError:
+    if isinstance(exc, ResponseTooLarge):
+        return VlensResponseError(
+            str(exc), http_status=exc.status, excerpt="", operation=operation.name
+        )
+    if isinstance(exc, ConnectError):
+        return VlensConnectionError(str(exc), operation=operation.name)
+    if isinstance(exc, TransportTimeout):
+        return VlensTimeoutError(str(exc), operation=operation.name)
+    return VlensTransportError(str(exc), operation=operation.name)
 
 
 def _remaining(attempts: _Attempts) -> float | None:
