@@ -20,6 +20,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._errors import VlensAPIError, VlensError, VlensResponseError, error_class_for_code
+from ._json import compact_dumps
 from ._models import WIRE_NAME, ExistenceResult, SmsProvider
 from ._redact import redact_excerpt
 
@@ -329,23 +330,7 @@ class Codec:
 _DEFAULT: Codec | None = None
 
 
-def _make_dumps() -> Callable[[Any], str]:
-    """Compact JSON text, non-ASCII kept: ``json.dumps(value, ensure_ascii=False,
-    separators=(",", ":"))``, without building an encoder on every call (4x faster)."""
-    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-    make_encoder = getattr(json.encoder, "c_make_encoder", None)
-    if make_encoder is None:  # pragma: no cover - CPython always has the C accelerator
-        return encoder.encode
-    # The arguments JSONEncoder.iterencode passes to the C encoder; no circular check: a
-    # request body comes from attrs models, which cannot contain themselves.
-    iterencode = make_encoder(
-        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-    join = "".join
-    return lambda value: join(iterencode(value, 0))
-
-
-_dumps = _make_dumps()
+_dumps = compact_dumps(ensure_ascii=False)
 
 
 class _Invalid(Exception):

@@ -39,7 +39,7 @@ class Call:
     def transaction_id(self) -> str:
         """The caller's transactionId, or a new one (older API generations tie steps with it)."""
         given = self.body.uuid("transactionId", required=False)
-        return str(given or self.state.new_uuid())
+        return self.state.new_uuid_text() if given is None else str(given)
 
     def user(self) -> UserRecord:
         """The user whose bearer token authorises this call."""
@@ -80,12 +80,15 @@ _REGISTRATION_KEYS = (
 )
 
 
+_REGISTRATION_EXTRA_KEYS = frozenset({"hasPendingRequest", "refreshToken", "redirectUri"})
+_REGISTRATION_ALLOWED = frozenset(_REGISTRATION_KEYS) | _REGISTRATION_EXTRA_KEYS
+_REGISTRATION_TEMPLATE = dict.fromkeys(_REGISTRATION_KEYS)
+
+
 def registration_state(**fields: Any) -> dict[str, Any]:
     """The ``ApiOutputRegister`` shape with every key present (null where not set)."""
-    unknown = (
-        set(fields) - set(_REGISTRATION_KEYS) - {"hasPendingRequest", "refreshToken", "redirectUri"}
-    )
-    assert not unknown, unknown
-    return dict.fromkeys(_REGISTRATION_KEYS) | {
-        k: str(v) if isinstance(v, uuid.UUID) else v for k, v in fields.items()
-    }
+    assert fields.keys() <= _REGISTRATION_ALLOWED, fields.keys() - _REGISTRATION_ALLOWED
+    state = _REGISTRATION_TEMPLATE.copy()
+    for key, value in fields.items():
+        state[key] = str(value) if isinstance(value, uuid.UUID) else value
+    return state

@@ -280,7 +280,7 @@ class Sandbox:
         if not content_type.lower().startswith("application/json"):
             raise ApiFailure(415, "Send the body as application/json.")
         try:
-            fields = json.loads(request.content or b"null")
+            fields = json.loads(_text(request.content))
         except ValueError:
             raise ApiFailure(400, "Bad request: the body is not valid JSON.") from None
         if not isinstance(fields, dict):
@@ -334,6 +334,16 @@ _JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
 @functools.lru_cache(maxsize=256)
+def _text(content: bytes) -> str | bytes:
+    """The body as text when it is UTF-8 (what clients send), else as bytes for json.loads
+    to detect UTF-16/32; decoding first skips that detection on every request."""
+    try:
+        text = content.decode() if content else "null"
+    except UnicodeDecodeError:
+        return content
+    return content if text.startswith("\ufeff") else text  # json.loads(bytes) skips a BOM
+
+
 def _route(url: str) -> str | None:
     """The route for a URL (cached: a test suite calls the same few URLs many times)."""
     return _ROUTES_LOWER.get(urlsplit(url).path.rstrip("/").lower())

@@ -14,6 +14,10 @@ from ._wire import ApiFailure
 
 __all__ = ["OtpRecord", "SandboxState", "UserRecord"]
 
+# What uuid.UUID(int=..., version=4) does to the bits: version nibble 4, variant bits 10.
+_CLEAR_VERSION_AND_VARIANT = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_VERSION_4_RFC_4122 = (4 << 76) | (0x8000 << 48)
+
 
 @attrs.define(kw_only=True)
 class UserRecord:
@@ -102,7 +106,15 @@ class SandboxState:
 
     # -- identifiers and secrets -------------------------------------------------------------
     def new_uuid(self) -> uuid.UUID:
-        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        """A random version-4 UUID from the sandbox's seeded generator."""
+        bits = self.rng.getrandbits(128) & _CLEAR_VERSION_AND_VARIANT
+        return uuid.UUID(int=bits | _VERSION_4_RFC_4122)
+
+    def new_uuid_text(self) -> str:
+        """``str(self.new_uuid())``, without building the UUID object."""
+        bits = self.rng.getrandbits(128) & _CLEAR_VERSION_AND_VARIANT
+        hex_ = f"{bits | _VERSION_4_RFC_4122:032x}"
+        return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
 
     def new_secret(self, prefix: str) -> str:
         return f"{prefix}_{self.rng.getrandbits(192):048x}"
@@ -134,7 +146,8 @@ class SandboxState:
         """Send a new code, unless one went to the same recipient within the cooldown."""
         now = self.clock.now()
         key = (purpose, recipient.lower())
-        wait = self.last_sent.get(key, float("-inf")) + self.resend_cooldown - now
+        last = self.last_sent.get(key)
+        wait = 0.0 if last is None else last + self.resend_cooldown - now
         if wait > 0:
             raise ApiFailure(
                 4003,
@@ -146,7 +159,7 @@ class SandboxState:
             request_id=self.new_uuid(),
             channel=channel,
             recipient=recipient,
-            code=f"{self.rng.randrange(10**self.otp_length):0{self.otp_length}d}",
+            code=str(self.rng.randrange(10**self.otp_length)).zfill(self.otp_length),
             purpose=purpose,
             expires_at=now + self.otp_ttl,
             user_id=user_id,

@@ -3,13 +3,15 @@ implementations check each other: envelopes, failures, and reading request field
 
 from __future__ import annotations
 
-import json
 import re
 import uuid as _uuid
 from typing import Any
 
+from .._json import compact_dumps
+
 __all__ = ["ApiFailure", "Body", "envelope_bytes", "http_status_for"]
 
+_dumps = compact_dumps(ensure_ascii=True)
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
@@ -55,7 +57,7 @@ def envelope_bytes(
         "error_message": message,
         "error_descriptions": descriptions,
     }
-    return json.dumps(body, separators=(",", ":")).encode()
+    return _dumps(body).encode()
 
 
 class Body:
