@@ -45,6 +45,12 @@ async def sent_body(call: Call) -> dict[str, Any]:
 
 # --- phone numbers ----------------------------------------------------------------------------
 
+
+def in_digits(text: str, zero: int) -> str:
+    """``text`` with its ASCII digits written in the script whose zero is ``chr(zero)``."""
+    return text.translate({ord("0") + d: chr(zero + d) for d in range(10)})
+
+
 BAD_PHONES = [
     "01001234567",  # no country code
     "201001234567",  # no + or 00
@@ -55,6 +61,8 @@ BAD_PHONES = [
     "+20/100/123/4567",
     "",
     "phone",
+    in_digits("+201001234567", 0x09E6),  # Bengali: a \d pattern would take them; E.164 is ASCII
+    in_digits("+201001234567", 0xFF10),  # fullwidth digits
 ]
 
 
@@ -106,6 +114,9 @@ async def test_non_e164_phone_is_refused(call: Call, field: str) -> None:
         pytest.param("+20 (100) 123-4567", "phoneNumber", id="parentheses"),
         pytest.param("00201001234567", "phoneNumber", id="double-zero"),
         pytest.param("0020 100 123 4567", "phoneNumber", id="double-zero-spaced"),
+        pytest.param(in_digits("+201001234567", 0x0660), "phoneNumber", id="arabic-indic"),
+        pytest.param(in_digits("0020 100 123 4567", 0x0660), "phoneNumber", id="arabic-indic-00"),
+        pytest.param(in_digits("+201001234567", 0x06F0), "phoneNumber", id="eastern-arabic-indic"),
     ],
 )
 async def test_phone_is_normalised_to_e164(given: str, key: str) -> None:

@@ -264,7 +264,7 @@ class Caller:
         logged = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if logged else 0.0
         response: Response | None = None
-        outcome: str = "error"
+        failure: VlensError | None = None
         try:
             if attempts.deadline is not None:
                 attempts.sending = asyncio.current_task()
@@ -279,10 +279,9 @@ class Caller:
                 raise _transport_error(operation, exc) from exc
             finally:
                 attempts.sending = None
-            outcome = str(response.status)
             return self._decode(operation, response)  # type: ignore[no-any-return]
         except VlensError as error:
-            outcome = type(error).__name__ if response is None else str(response.status)
+            failure = error
             decided = self._classify(operation, error, response, attempts)
             attempts.last_error = error
             if decided is error:
@@ -294,14 +293,15 @@ class Caller:
                     "%s attempt=%d status=%s elapsed=%.1fms subject=%s",
                     operation.name,
                     attempts.count,
-                    outcome,
+                    _outcome(response, failure),
                     (time.perf_counter() - started) * 1000,
                     mask_contact(subject),
                 )
 
     def _decode(self, operation: Operation[Any], response: Response) -> Any:
         # Read on any status: a 4003 "too many" may ride on HTTP 200. Retrying is decided elsewhere.
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        header = response.headers.get("retry-after")
+        retry_after = None if header is None else parse_retry_after(header)
         return self.codec.decode(
             response.status,
             response.content,
@@ -338,6 +338,13 @@ class Caller:
 
 class _DeadlineExceeded(VlensTimeoutError):
     """The call's overall deadline passed during an attempt."""
+
+
+def _outcome(response: Response | None, failure: VlensError | None) -> str:
+    """What the DEBUG log says an attempt ended with: the HTTP status, else the error's type."""
+    if response is not None:
+        return str(response.status)
+    return "error" if failure is None else type(failure).__name__
 
 
 def _deadline_cancel(exc: asyncio.CancelledError, task: asyncio.Task[Any] | None) -> bool:

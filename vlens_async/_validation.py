@@ -22,24 +22,30 @@ __all__ = [
 ]
 
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
-_E164 = re.compile(r"\+[1-9]\d{7,14}")
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")  # ASCII digits only: \d would pass any script's
+# Arabic-Indic and Eastern Arabic-Indic (Persian/Urdu) digits, as Egyptian keyboards type them.
+_ARABIC_DIGITS = {zero + d: str(d) for zero in (0x0660, 0x06F0) for d in range(10)}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def _require_str(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise VlensInputError(field, f"expected a string, got {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise VlensInputError(field, "contains characters that cannot be encoded") from None
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates
+            raise VlensInputError(field, "contains characters that cannot be encoded") from None
     return value
 
 
 def check_phone(field: str, value: object) -> str:
-    """Return the E.164 form of a phone number, after removing spaces, dashes and parentheses."""
+    """Return the E.164 form of a phone number, after removing spaces, dashes and parentheses
+    and writing Arabic-Indic digits as ASCII ones."""
+    if type(value) is str and _E164.fullmatch(value):
+        return value  # already E.164, the usual case
     text = _require_str(field, value)
-    compact = _PHONE_SEPARATORS.sub("", text)
+    compact = _PHONE_SEPARATORS.sub("", text.translate(_ARABIC_DIGITS))
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if not _E164.fullmatch(compact):

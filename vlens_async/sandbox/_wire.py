@@ -12,7 +12,7 @@ from .._json import compact_dumps
 __all__ = ["ApiFailure", "Body", "envelope_bytes", "http_status_for"]
 
 _dumps = compact_dumps(ensure_ascii=True)
-_E164 = re.compile(r"\+[1-9]\d{7,14}")
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
