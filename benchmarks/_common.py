@@ -83,19 +83,12 @@ async def _answer(request: Request) -> Response:
     return _ANSWER
 
 
-class _Unrecorded(FakeTransport):
-    """A FakeTransport that keeps no record of requests (its ``requests`` list grows with N)."""
-
-    async def send(self, request: Request) -> Response:
-        return await self.handler(request)
-
-
 def fixed_answer_client() -> VlensClient:
     """A client whose every call gets the StepVerifyPhone envelope at once, in memory."""
     return VlensClient(
         API_KEY,
         base_url="https://bench.vlens.test",
         tenancy_name=TENANCY,
-        transport=_Unrecorded(_answer),
+        transport=FakeTransport(_answer, record=False),
         retry=RetryPolicy.no_wait(),
     )

@@ -40,6 +40,23 @@ async def test_records_every_request_in_order() -> None:
     assert all(got is want for got, want in zip(transport.requests, sent, strict=True))
 
 
+async def test_record_false_keeps_no_requests_but_counts_them() -> None:
+    """record=False: the handler sees every request, .requests stays empty, .sent counts."""
+    handled: list[Request] = []
+
+    async def handler(request: Request) -> Response:
+        handled.append(request)
+        return Response(status=200)
+
+    async with FakeTransport(handler, record=False) as transport:
+        for index in range(3):
+            await transport.send(Request(method="POST", url=f"{URL}/{index}"))
+    assert transport.requests == []
+    assert transport.sent == 3
+    assert [request.url for request in handled] == [f"{URL}/{index}" for index in range(3)]
+    assert repr(transport) == "<FakeTransport requests=3 closed=True>"
+
+
 async def test_records_the_request_before_calling_the_handler() -> None:
     """The handler already sees its own request as the last entry of .requests."""
     seen: list[list[Request]] = []

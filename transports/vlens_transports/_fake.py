@@ -17,22 +17,28 @@ class FakeTransport(Transport):
 
     The handler may return a :class:`Response` or raise a
     :class:`~vlens_transports.TransportError` to simulate a failed exchange. Every request is
-    appended to :attr:`requests` before the handler runs, so tests can count attempts.
+    appended to :attr:`requests` before the handler runs, so tests can count attempts; with
+    ``record=False`` (long in-memory runs, where that list would grow with every call) only
+    :attr:`sent` counts them.
     """
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, record: bool = True) -> None:
         self.handler = handler
+        self.record = record
         self.requests: list[Request] = []
+        self.sent = 0
         self.closed = False
 
     async def send(self, request: Request) -> Response:
         if self.closed:
             raise RuntimeError("FakeTransport.send() called after aclose()")
-        self.requests.append(request)
+        self.sent += 1
+        if self.record:
+            self.requests.append(request)
         return await self.handler(request)
 
     async def aclose(self) -> None:
         self.closed = True
 
     def __repr__(self) -> str:
-        return f"<FakeTransport requests={len(self.requests)} closed={self.closed}>"
+        return f"<FakeTransport requests={self.sent} closed={self.closed}>"

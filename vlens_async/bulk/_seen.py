@@ -20,10 +20,11 @@ class NumberSet:
     an E.164 number has at most 15 digits, so its digits as an integer are an exact key (no
     fingerprint collisions, unlike a Bloom filter). Past ``spill_after`` numbers the keys move to
     an unlinked SQLite file whose page cache is capped at ``cache_kib``, so memory stays flat
-    however many numbers a run sees. Call :meth:`close` when done.
+    however many numbers a run sees: at the default, a table of at most 16,384 slots (128 KiB)
+    plus that cache. Call :meth:`close` when done.
     """
 
-    def __init__(self, *, spill_after: int = 16_384, cache_kib: int = 512) -> None:
+    def __init__(self, *, spill_after: int = 8_192, cache_kib: int = 512) -> None:
         self._slots = array("Q", [_EMPTY]) * 1024
         self._mask = len(self._slots) - 1
         self._count = 0
