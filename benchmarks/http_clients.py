@@ -18,6 +18,10 @@ import attrs
 import httpx
 
 from vlens_async import RetryPolicy, VlensClient
+from vlens_async._call import Operation
+from vlens_async._requests import PhoneOtpBody
+from vlens_async._validation import check_phone
+from vlens_async.services.registration import SEND_PHONE_OTP
 
 from ._common import (
     API_KEY,
@@ -37,6 +41,12 @@ __all__ = ["CLIENTS", "latency", "open_clients", "throughput"]
 
 CONCURRENCY = 64
 CLIENTS = {"sdk": "SDK over AiohttpTransport", "aiohttp": "raw aiohttp", "httpx": "raw httpx"}
+# Throughput only: the SDK's pipeline (validation, encode, deadline, retry rules, envelope checks)
+# with ``data`` returned as the parsed dict, to show what typed results cost on top of it.
+UNTYPED = "SDK pipeline, data left as a dict (diagnostic)"
+_UNTYPED_OPERATION = Operation(
+    "registration.send_phone_otp", SEND_PHONE_OTP.path, SEND_PHONE_OTP.effect, object
+)
 # Both pools allow more connections than there are callers, as the SDK's default (100) does.
 POOL = 100
 
@@ -50,6 +60,16 @@ class _Size:
 def _sdk_call(client: VlensClient) -> Call:
     async def call(index: int) -> object:
         return await client.registration.send_phone_otp(phone(index))
+
+    return call
+
+
+def _sdk_untyped_call(client: VlensClient) -> Call:
+    caller = client._caller  # internal on purpose: no public call skips the typed result
+
+    async def call(index: int) -> object:
+        body = PhoneOtpBody(phone_number=check_phone("phone_number", phone(index)))
+        return await caller.call(_UNTYPED_OPERATION, body)
 
     return call
 
@@ -91,6 +111,7 @@ async def open_clients(base_url: str) -> AsyncIterator[dict[str, Call]]:
             "sdk": _sdk_call(sdk),
             "aiohttp": _aiohttp_call(session, url),
             "httpx": _httpx_call(raw_httpx, url),
+            "sdk_untyped": _sdk_untyped_call(sdk),
         }
 
 
@@ -100,24 +121,33 @@ def _requests_for(name: str, size: _Size) -> int:
 
 
 async def _measure_throughput(base_url: str, size: _Size) -> dict[str, list[float]]:
-    """Requests per second of each client in each round; the order flips every round."""
-    rates: dict[str, list[float]] = {name: [] for name in CLIENTS}
+    """Requests per second of each client in each round.
+
+    Raw aiohttp runs between the two SDK variants, whose order flips every round, so that each
+    is compared with a measurement taken right next to it. httpx runs in rounds of its own
+    afterwards: interleaved, its slow rounds changed the figures of whichever client came next
+    by up to 15%, depending on the order.
+    """
+    rates: dict[str, list[float]] = {name: [] for name in (*CLIENTS, "sdk_untyped")}
     async with open_clients(base_url) as calls:
         for call in calls.values():  # open the pool's connections before timing
             await run_concurrently(call, CONCURRENCY * 4, CONCURRENCY)
-        order = list(calls.items())
+        paired = ["sdk", "aiohttp", "sdk_untyped"]
         for _ in range(size.rounds):
-            for name, call in order:
-                count = _requests_for(name, size)
-                seconds = await run_concurrently(call, count, CONCURRENCY)
-                rates[name].append(count / seconds)
-            order.reverse()
+            for name in paired:
+                seconds = await run_concurrently(calls[name], size.requests, CONCURRENCY)
+                rates[name].append(size.requests / seconds)
+            paired.reverse()
+        count = _requests_for("httpx", size)
+        for _ in range(size.rounds):
+            seconds = await run_concurrently(calls["httpx"], count, CONCURRENCY)
+            rates["httpx"].append(count / seconds)
     return rates
 
 
 def throughput(settings: Settings) -> ScenarioResult:
     """Scenario 1: requests per second at concurrency 64."""
-    size = _Size(requests=1_000, rounds=2) if settings.quick else _Size(requests=2_000, rounds=10)
+    size = _Size(requests=1_000, rounds=2) if settings.quick else _Size(requests=2_000, rounds=20)
     with running_server(settings.server_cpu) as base_url:
         rates = asyncio.run(_measure_throughput(base_url, size))
     median = {name: statistics.median(values) for name, values in rates.items()}
@@ -125,10 +155,14 @@ def throughput(settings: Settings) -> ScenarioResult:
     paired = [sdk / raw for sdk, raw in zip(rates["sdk"], rates["aiohttp"], strict=True)]
     versus_aiohttp = Check("SDK/raw aiohttp", statistics.median(paired), 0.90)
     versus_httpx = median["sdk"] / median["httpx"]
+    untyped = statistics.median(
+        [sdk / raw for sdk, raw in zip(rates["sdk_untyped"], rates["aiohttp"], strict=True)]
+    )
     rows = [
         Row(CLIENTS["sdk"], rate(median["sdk"]), str(versus_aiohttp)),
         Row(CLIENTS["aiohttp"], rate(median["aiohttp"])),
         Row(CLIENTS["httpx"], rate(median["httpx"]), f"SDK/raw httpx = {versus_httpx:.2f}"),
+        Row(UNTYPED, rate(median["sdk_untyped"]), f"untyped/raw aiohttp = {untyped:.2f}"),
     ]
     figures: dict[str, float] = {
         "requests": size.requests,
@@ -140,6 +174,7 @@ def throughput(settings: Settings) -> ScenarioResult:
         "sdk_vs_aiohttp_min": min(paired),
         "sdk_vs_aiohttp_max": max(paired),
         "sdk_vs_httpx": versus_httpx,
+        "sdk_untyped_vs_aiohttp": untyped,
     }
     title = f"1. Throughput, c={CONCURRENCY}, {size.rounds} rounds of N={size.requests:,} (median)"
     return ScenarioResult(
@@ -163,8 +198,8 @@ async def _measure_latency(base_url: str, size: _Size) -> dict[str, list[float]]
         for call in calls.values():
             await time_each(call, 100)
         for _ in range(size.rounds):
-            for name, call in calls.items():
-                samples[name] += await time_each(call, size.requests)
+            for name in CLIENTS:
+                samples[name] += await time_each(calls[name], size.requests)
     return samples
 
 

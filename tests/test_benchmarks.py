@@ -13,7 +13,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED_FIGURES = {
-    "throughput": {"sdk_rps", "aiohttp_rps", "httpx_rps", "sdk_vs_aiohttp", "sdk_vs_httpx"},
+    "throughput": {
+        "sdk_rps",
+        "aiohttp_rps",
+        "httpx_rps",
+        "sdk_untyped_rps",
+        "sdk_vs_aiohttp",
+        "sdk_vs_httpx",
+        "sdk_untyped_vs_aiohttp",
+    },
     "latency": {
         f"{client}_{percentile}_us"
         for client in ("sdk", "aiohttp", "httpx")
