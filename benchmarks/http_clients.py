@@ -125,8 +125,8 @@ async def _measure_throughput(base_url: str, size: _Size) -> dict[str, list[floa
 
     Raw aiohttp runs between the two SDK variants, whose order flips every round, so that each
     is compared with a measurement taken right next to it. httpx runs in rounds of its own
-    afterwards: interleaved, its slow rounds changed the figures of whichever client came next
-    by up to 15%, depending on the order.
+    afterwards: interleaved, one of each pair was measured right after its slow,
+    connection-heavy rounds, and quick runs swung by more than 10% with the order alone.
     """
     rates: dict[str, list[float]] = {name: [] for name in (*CLIENTS, "sdk_untyped")}
     async with open_clients(base_url) as calls:
