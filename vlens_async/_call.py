@@ -99,13 +99,14 @@ class Lifecycle:
 class _Attempts:
     """One call's progress: its deadline, attempts made, the task to cancel while one runs."""
 
-    __slots__ = ("count", "deadline", "last_error", "sending")
+    __slots__ = ("count", "deadline", "expired", "last_error", "sending")
 
     def __init__(self, deadline: float | None) -> None:
         self.deadline = deadline
         self.count = 0
         self.last_error: VlensError | None = None
         self.sending: asyncio.Task[Any] | None = None  # set while an attempt awaits the transport
+        self.expired = False  # the watchdog cancelled the attempt in flight
 
 
 class _Watchdog:
@@ -135,8 +136,10 @@ class _Watchdog:
         self._calls.pop(attempts, None)
 
     def _arm(self, when: float) -> None:
-        # loop.time() is time.monotonic(), the clock the deadlines are computed on.
-        self._timer = asyncio.get_running_loop().call_at(when, self._fire)
+        # A delay, not loop.call_at(when): deadlines are on time.monotonic(), and a loop's own
+        # clock (uvloop's, a test loop's) need not share its origin.
+        delay = max(when - time.monotonic(), 0.0)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
@@ -150,6 +153,7 @@ class _Watchdog:
                 return
             del calls[attempts]
             if attempts.sending is not None:
+                attempts.expired = True
                 attempts.sending.cancel(_DEADLINE)
             # A call between attempts needs no cancel: it sends nothing more once it is due.
 
@@ -257,7 +261,8 @@ class Caller:
     async def _attempt(
         self, operation: Operation[T], request: Request, attempts: _Attempts, subject: str | None
     ) -> T:
-        if attempts.last_error is not None and (_remaining(attempts) or 1.0) <= 0:
+        remaining = _remaining(attempts)
+        if attempts.last_error is not None and remaining is not None and remaining <= 0:
             # The wait used up the deadline: send nothing more, report the last (refused) attempt.
             raise attempts.last_error
         attempts.count += 1
@@ -271,7 +276,7 @@ class Caller:
             try:
                 response = await self.transport.send(request)
             except asyncio.CancelledError as exc:
-                if not _deadline_cancel(exc, attempts.sending):
+                if not _deadline_cancel(exc, attempts):
                     raise  # the caller's own cancellation: never turned into an error
                 message = f"{operation.name}: the call's deadline of {self.retry.deadline}s passed"
                 raise _DeadlineExceeded(message, operation=operation.name) from None
@@ -347,11 +352,19 @@ def _outcome(response: Response | None, failure: VlensError | None) -> str:
     return "error" if failure is None else type(failure).__name__
 
 
-def _deadline_cancel(exc: asyncio.CancelledError, task: asyncio.Task[Any] | None) -> bool:
-    """Whether the watchdog's cancel, and no other, ended the attempt ``task`` was making."""
-    if task is None or exc.args[:1] != (_DEADLINE,):
+def _deadline_cancel(exc: asyncio.CancelledError, attempts: _Attempts) -> bool:
+    """Whether the watchdog's cancel, and no other, ended the attempt in flight.
+
+    The watchdog's own cancel is always withdrawn: when the caller cancelled too (their
+    ``asyncio.timeout`` due in the same loop iteration), the error may carry the caller's
+    message, and a cancel left pending would break ``asyncio.timeout`` and task groups.
+    """
+    task = attempts.sending
+    if task is None or not attempts.expired:
         return False
-    return not (hasattr(task, "uncancel") and task.uncancel() > 0)
+    if not hasattr(task, "uncancel"):  # Python 3.10: only the message can tell
+        return exc.args[:1] == (_DEADLINE,)
+    return bool(task.uncancel() == 0)
 
 
 def _transport_error(operation: Operation[Any], exc: TransportError) -> VlensError:
