@@ -1,4 +1,4 @@
-"""The ``vlens`` command: ``vlens demo``, ``vlens sandbox``, ``vlens otp bulk``.
+"""The ``vlens`` command: ``vlens demo``, ``vlens sandbox``, ``vlens otp send``, ``vlens otp bulk``.
 
 Exit codes: 0 success; 1 Vlens refused or answered badly (for ``otp bulk``: any number
 failed, was invalid or is unknown); 2 bad arguments; 3 the server could
@@ -21,7 +21,7 @@ EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import _bulk, _demo, _serve
+    from . import _bulk, _demo, _send, _serve
 
     parser = argparse.ArgumentParser(
         prog="vlens", description="Vlens Digital Identity API: demo journey and local sandbox."
@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _demo.add_parser(commands)
     _serve.add_parser(commands)
-    _bulk.add_parser(commands)
+    otp = commands.add_parser("otp", help="send phone OTPs").add_subparsers(
+        dest="otp_command", required=True, metavar="COMMAND"
+    )
+    _send.add_parser(otp)
+    _bulk.add_parser(otp)
     return parser
 
 

@@ -27,11 +27,8 @@ __all__ = ["Journal", "add_parser", "read_inputs", "record_of", "run"]
 FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
 
 
-def add_parser(commands: Any) -> None:
-    otp = commands.add_parser("otp", help="send phone OTPs").add_subparsers(
-        dest="otp_command", required=True, metavar="COMMAND"
-    )
-    parser = otp.add_parser(
+def add_parser(otp_commands: Any) -> None:
+    parser = otp_commands.add_parser(
         "bulk",
         help="send an OTP to every number in a file",
         description="Send a registration OTP to every number in INPUT (one per line, or a CSV "
