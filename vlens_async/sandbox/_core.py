@@ -333,17 +333,21 @@ class Sandbox:
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
-@functools.lru_cache(maxsize=256)
 def _text(content: bytes) -> str | bytes:
-    """The body as text when it is UTF-8 (what clients send), else as bytes for json.loads
-    to detect UTF-16/32; decoding first skips that detection on every request."""
+    """The body as text when it is UTF-8 (what clients send), else as bytes, for json.loads to
+    detect a BOM or UTF-16/32 (a NUL in the first four bytes, as json.detect_encoding does);
+    decoding first skips that detection on every request."""
+    if not content:
+        return "null"
+    if content.startswith(b"\xef\xbb\xbf") or b"\x00" in content[:4]:
+        return content
     try:
-        text = content.decode() if content else "null"
+        return content.decode()
     except UnicodeDecodeError:
         return content
-    return content if text.startswith("\ufeff") else text  # json.loads(bytes) skips a BOM
 
 
+@functools.lru_cache(maxsize=256)
 def _route(url: str) -> str | None:
     """The route for a URL (cached: a test suite calls the same few URLs many times)."""
     return _ROUTES_LOWER.get(urlsplit(url).path.rstrip("/").lower())
