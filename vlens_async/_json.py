@@ -1,7 +1,7 @@
 """Compact JSON text without building a ``json.JSONEncoder`` on every call.
 
 ``json.dumps`` with any option (``separators``, ``ensure_ascii``) constructs an encoder per call,
-which costs more than encoding a small body; these functions build the C encoder once.
+which costs more than encoding a small body; :func:`compact_dumps` builds the C encoder once.
 """
 
 from __future__ import annotations

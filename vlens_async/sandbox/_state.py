@@ -105,15 +105,16 @@ class SandboxState:
         self.oauth_verifications: dict[uuid.UUID, str] = {}
 
     # -- identifiers and secrets -------------------------------------------------------------
+    def _uuid_bits(self) -> int:
+        """The 128 bits of a random version-4 UUID, from the sandbox's seeded generator."""
+        return self.rng.getrandbits(128) & _CLEAR_VERSION_AND_VARIANT | _VERSION_4_RFC_4122
+
     def new_uuid(self) -> uuid.UUID:
-        """A random version-4 UUID from the sandbox's seeded generator."""
-        bits = self.rng.getrandbits(128) & _CLEAR_VERSION_AND_VARIANT
-        return uuid.UUID(int=bits | _VERSION_4_RFC_4122)
+        return uuid.UUID(int=self._uuid_bits())
 
     def new_uuid_text(self) -> str:
         """``str(self.new_uuid())``, without building the UUID object."""
-        bits = self.rng.getrandbits(128) & _CLEAR_VERSION_AND_VARIANT
-        hex_ = f"{bits | _VERSION_4_RFC_4122:032x}"
+        hex_ = f"{self._uuid_bits():032x}"
         return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
 
     def new_secret(self, prefix: str) -> str:
