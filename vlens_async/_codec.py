@@ -8,7 +8,6 @@ bool, ``1.5`` is not an int) and tolerant of unknown and missing keys.
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 import uuid
@@ -20,7 +19,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._errors import VlensAPIError, VlensError, VlensResponseError, error_class_for_code
-from ._json import compact_dumps
+from ._json import compact_dumps, loads
 from ._models import WIRE_NAME, ExistenceResult, SmsProvider
 from ._redact import redact_excerpt
 
@@ -271,7 +270,7 @@ class Codec:
         """Return the decoded ``data`` of a successful envelope, or raise the typed error."""
         ok_status = 200 <= status < 300
         try:
-            body = json.loads(content.decode()) if content else None
+            body = loads(content.decode()) if content else None
         except (
             ValueError,
             RecursionError,

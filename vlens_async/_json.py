@@ -1,16 +1,23 @@
-"""Compact JSON text without building a ``json.JSONEncoder`` on every call.
+"""JSON in and out with the C accelerators called directly, shared by the SDK and the sandbox.
 
 ``json.dumps`` with any option (``separators``, ``ensure_ascii``) constructs an encoder per call,
 which costs more than encoding a small body; :func:`compact_dumps` builds the C encoder once.
+``json.loads`` spends about a third of the time of decoding an envelope on type checks and two
+whitespace regex matches around the C scanner; :func:`loads` calls the scanner first and leaves
+every other case to ``json.loads``.
 """
 
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-__all__ = ["compact_dumps"]
+__all__ = ["compact_dumps", "loads"]
+
+# What json.loads runs underneath: the C scanner, with the default decoder's options.
+_scan_once = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))  # typeshed: wrong arg type
 
 
 def compact_dumps(*, ensure_ascii: bool) -> Callable[[Any], str]:
@@ -31,3 +38,18 @@ def compact_dumps(*, ensure_ascii: bool) -> Callable[[Any], str]:
     iterencode = make_encoder(None, encoder.default, escape, None, ":", ",", False, False, True)
     join = "".join
     return lambda value: join(iterencode(value, 0))
+
+
+def loads(text: str) -> Any:
+    """``json.loads(text)``, same result and same errors, faster for a value spanning ``text``.
+
+    The scanner is tried at index 0; leading or trailing whitespace, an empty text and anything
+    that is not JSON fall back to ``json.loads``, which accepts or words the error as usual.
+    """
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value

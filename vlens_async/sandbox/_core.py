@@ -23,6 +23,7 @@ from vlens_transports import (
     ResponseTooLarge,
 )
 
+from .._json import loads
 from .._redact import mask_contact
 from . import _account, _registration, _sessions
 from ._clock import SandboxClock
@@ -280,7 +281,8 @@ class Sandbox:
         if not content_type.lower().startswith("application/json"):
             raise ApiFailure(415, "Send the body as application/json.")
         try:
-            fields = json.loads(_text(request.content))
+            text = _text(request.content)
+            fields = loads(text) if type(text) is str else json.loads(text)
         except ValueError:
             raise ApiFailure(400, "Bad request: the body is not valid JSON.") from None
         if not isinstance(fields, dict):
