@@ -1,6 +1,9 @@
 """Request bodies, one class per wire shape. Internal: services build them from checked input.
 
-``None`` fields are left out of the JSON. No repr, so a traceback never prints a secret.
+``None`` fields are left out of the JSON. No repr, so a traceback never prints a secret. A body
+lives for one call (built, encoded, dropped), so the classes are slotted but not frozen: a
+frozen attrs ``__init__`` sets every field through ``object.__setattr__``, which doubled the
+cost of building one.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ import attrs
 from ._models import WIRE_NAME, GeoLocation, SmsProvider, wire
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class ExistenceBody:
     phone_number: str | None = None
     email: str | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class PhoneOtpBody:
     phone_number: str
     sms_provider: SmsProvider | None = wire("smsProviders")
@@ -27,7 +30,7 @@ class PhoneOtpBody:
     transaction_id: uuid.UUID | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class EmailOtpBody:
     email: str
     email_otp_request_id: uuid.UUID | None = None
@@ -35,14 +38,14 @@ class EmailOtpBody:
     transaction_id: uuid.UUID | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class OAuthBody:
     provider: str
     id_token: str = attrs.field(metadata={WIRE_NAME: "IdToken"})
     transaction_id: uuid.UUID | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class RegisterBody:
     phone_number: str
     phone_number_otp_request_id: uuid.UUID | None = None
@@ -55,18 +58,18 @@ class RegisterBody:
     transaction_id: uuid.UUID | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class EmailBody:
     email: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class ConfirmEmailUpdateBody:
     email_otp_request_id: uuid.UUID
     email_otp: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class ForgetPasswordEmailBody:
     email_or_phone_number: str
     id_number: str | None = None
@@ -74,7 +77,7 @@ class ForgetPasswordEmailBody:
     email_otp: str | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class ForgetPasswordPhoneBody:
     phone_number: str
     id_number: str | None = None
@@ -82,26 +85,26 @@ class ForgetPasswordPhoneBody:
     phone_number_otp: str | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class ResetBody:
     user_id: int
     reset_code: str
     password: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class AdminLoginBody:
     tenancy_name: str
     user_name_or_email_address: str
     password: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class RefreshBody:
     refresh_token: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class LoginBody:
     phone_number: str
     password: str

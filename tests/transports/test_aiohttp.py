@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import MappingProxyType
 
 import aiohttp
 import pytest
@@ -137,6 +138,41 @@ async def test_request_arrives_exactly_and_response_comes_back(serve: Serve) -> 
     assert all(name == name.lower() for name in response.headers)
     assert isinstance(response.elapsed, float)
     assert response.elapsed > 0
+
+
+async def test_headers_follow_each_request_when_the_map_is_reused_or_changed(
+    serve: Serve,
+) -> None:
+    """The transport keeps the last header map prepared for aiohttp; a reused map sends the
+    same headers, a map changed through the dict it proxies sends the new values, and another
+    map sends its own."""
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append((request.headers.get("ApiKey"), request.headers.get("X-Extra")))
+        return web.Response(text="ok")
+
+    base = await serve(app_with("/h", handler))
+    backing = {"ApiKey": "first"}
+    shared = MappingProxyType(backing)
+    async with AiohttpTransport() as transport:
+        for _ in range(2):
+            await transport.send(Request(method="POST", url=f"{base}/h", headers=shared))
+        backing["ApiKey"] = "changed"
+        await transport.send(Request(method="POST", url=f"{base}/h", headers=shared))
+        backing["X-Extra"] = "added"
+        await transport.send(Request(method="POST", url=f"{base}/h", headers=shared))
+        await transport.send(Request(method="POST", url=f"{base}/h", headers={"ApiKey": "other"}))
+        await transport.send(Request(method="POST", url=f"{base}/h", headers=shared))
+
+    assert seen == [
+        ("first", None),
+        ("first", None),
+        ("changed", None),
+        ("changed", "added"),
+        ("other", None),
+        ("changed", "added"),
+    ]
 
 
 async def test_error_status_is_an_ordinary_response(serve: Serve) -> None:

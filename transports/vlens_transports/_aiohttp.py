@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._base import Transport
 from ._errors import (
@@ -81,6 +83,11 @@ class AiohttpTransport(Transport):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._last_timeout: Timeout | None = None
+        self._last_headers: Mapping[str, str] | None = None
+        self._last_headers_copy: dict[str, str] = {}
+        self._last_prepared_headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+        self._last_client_timeout: aiohttp.ClientTimeout | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -115,19 +122,45 @@ class AiohttpTransport(Transport):
             self._timeouts[timeout] = cached
         return cached
 
+    def _prepare_headers(self, headers: Mapping[str, str]) -> None:
+        """Keep ``headers`` as the multidict aiohttp works with, for the requests that follow.
+
+        A client sends the same header map with every request, and aiohttp copies any other
+        mapping into a ``CIMultiDict`` on every request (twice the work for a read-only
+        ``MappingProxyType``). The map is compared by identity, then by value, so a change
+        made to it through a dict it proxies is still seen.
+        """
+        self._last_prepared_headers = CIMultiDictProxy(CIMultiDict(headers))
+        self._last_headers_copy = dict(headers)
+        self._last_headers = headers
+
     async def send(self, request: Request) -> Response:
-        session = self._get_session()
+        session = self._session
+        if session is None or self._loop is not asyncio.get_running_loop():
+            session = self._get_session()  # opens it, or says why it cannot be used here
+        headers = request.headers
+        if headers is not self._last_headers or headers != self._last_headers_copy:
+            self._prepare_headers(headers)
+        timeout = request.timeout
+        if timeout is not self._last_timeout:  # a client sends with one Timeout: skip hashing it
+            self._last_client_timeout = self._client_timeout(timeout)
+            self._last_timeout = timeout
         started = time.perf_counter()
         try:
             async with session.request(
                 request.method,
                 request.url,
                 data=request.content,
-                headers=request.headers,
-                timeout=self._client_timeout(request.timeout),
+                headers=self._last_prepared_headers,
+                timeout=self._last_client_timeout,
                 allow_redirects=False,
             ) as response:
-                content = await self._read_body(response)
+                declared = response.content_length
+                if declared is not None and declared <= self._max_response_bytes:
+                    # aiohttp stops at Content-Length, which is within the limit: one read.
+                    content = await response.read()
+                else:
+                    content = await self._read_body(response, declared)
                 return Response(
                     status=response.status,
                     headers=response.headers,
@@ -139,16 +172,15 @@ class AiohttpTransport(Transport):
         except Exception as exc:  # noqa: BLE001 - mapped below, CancelledError is not an Exception
             _raise_mapped(exc, request)
 
-    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+    async def _read_body(self, response: aiohttp.ClientResponse, declared: int | None) -> bytes:
+        """The body when its length is not declared, or is declared over the limit."""
         limit = self._max_response_bytes
-        declared = response.content_length
         # HEAD, 1xx, 204 and 304 answers have no body whatever Content-Length says (RFC 9110 8.6).
         has_body = response.method != "HEAD" and response.status not in (204, 304)
         if has_body and response.status >= 200 and declared is not None and declared > limit:
             raise ResponseTooLarge(response.status, limit)
         if declared is not None:
-            # aiohttp stops at Content-Length, which is within the limit: one read is enough.
-            return await response.read()
+            return await response.read()  # an answer without a body: aiohttp reads nothing
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(64 * 1024):
