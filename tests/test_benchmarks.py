@@ -88,3 +88,32 @@ def test_quick_run_prints_the_markdown_table(quick_run: tuple[str, dict[str, Any
     for number in range(1, 6):
         assert any(line.startswith(f"| {number}. ") for line in lines), number
     assert "SDK/raw aiohttp = " in stdout
+
+
+def test_instruction_count_is_read_from_callgrinds_collected_line() -> None:
+    """``benchmarks.instructions`` reads the one ``Collected`` total valgrind prints."""
+    from benchmarks.instructions import collected
+
+    stderr = (
+        "==123== Callgrind, a call-graph generating cache profiler\n"
+        "==123== Events    : Ir\n"
+        "==123== Collected : 611928441\n"
+        "==123==\n"
+        "==123== I   refs:      611,928,441\n"
+    )
+    assert collected(stderr) == 611_928_441
+    with pytest.raises(ValueError, match="Collected"):
+        collected("==1== I   refs:      5\n")
+    with pytest.raises(ValueError, match="Collected"):
+        collected("==1== Collected : 5\n==2== Collected : 6\n")
+
+
+def test_instruction_count_says_what_it_needs_without_valgrind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without valgrind on the PATH it says so and exits 2, before starting any server."""
+    from benchmarks import instructions
+
+    monkeypatch.setenv("PATH", "")
+    assert instructions.main([]) == 2
+    assert "valgrind" in capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -253,17 +254,23 @@ async def test_fault_matches_only_its_operation(connect: Connect) -> None:
         await client.registration.send_phone_otp(PHONE)
 
 
-@pytest.fixture
-async def slow_client(serve: Serve) -> tuple[Sandbox, VlensClient]:
-    """Over HTTP: every call is answered after 0.3 s, and the client reads for 0.1 s only."""
+@pytest.fixture(params=["http", "memory"])
+async def slow_client(request: pytest.FixtureRequest, serve: Serve) -> tuple[Sandbox, VlensClient]:
+    """Every call is answered after 0.3 s, and the client reads for 0.1 s only: over HTTP, and
+    in memory (``sandbox.client()``), where the sandbox stands in for the socket's timeout."""
     sandbox = Sandbox(seed=SEED)
     sandbox.faults.latency(0.3, times=None)
+    options: dict[str, Any] = {
+        "timeout": Timeout(read=0.1),
+        "retry": RetryPolicy.no_wait(max_attempts=2),
+    }
+    if request.param == "memory":
+        return sandbox, sandbox.client(**options)
     client = VlensClient(
         "sandbox-key",
         base_url=await serve(create_app(sandbox)),
         tenancy_name=sandbox.tenancy_name,
-        timeout=Timeout(read=0.1),
-        retry=RetryPolicy.no_wait(max_attempts=2),
+        **options,
     )
     return sandbox, client
 
@@ -280,7 +287,7 @@ async def delivered(sandbox: Sandbox, recipient: str) -> int:
 async def test_latency_beyond_read_timeout_fails_a_read_call(
     slow_client: tuple[Sandbox, VlensClient],
 ) -> None:
-    """Over HTTP, an answer slower than the read timeout is a VlensTimeoutError after retries."""
+    """An answer slower than the read timeout is a VlensTimeoutError after retries."""
     sandbox, client = slow_client
     async with client:
         with pytest.raises(VlensTimeoutError) as caught:
@@ -293,7 +300,8 @@ async def test_latency_beyond_read_timeout_fails_a_read_call(
 async def test_latency_beyond_read_timeout_leaves_an_effect_call_unknown(
     slow_client: tuple[Sandbox, VlensClient],
 ) -> None:
-    """Over HTTP, an effect call that times out is OutcomeUnknownError and is not resent."""
+    """An effect call that times out is OutcomeUnknownError and is not resent; the request is
+    processed when the delay ends."""
     sandbox, client = slow_client
     async with client:
         with pytest.raises(OutcomeUnknownError) as caught:
@@ -301,4 +309,5 @@ async def test_latency_beyond_read_timeout_leaves_an_effect_call_unknown(
     assert caught.value.reason == "no response before the read timeout"
     assert isinstance(caught.value.__cause__, VlensTimeoutError)
     assert sandbox.requests_seen == 1
+    assert not sandbox.outbox.to(PHONE)  # the client gave up while the server was still waiting
     assert await delivered(sandbox, PHONE) == 1  # processed once the delay ended, never twice

@@ -19,7 +19,8 @@ class FakeTransport(Transport):
     :class:`~vlens_transports.TransportError` to simulate a failed exchange. Every request is
     appended to :attr:`requests` before the handler runs, so tests can count attempts; with
     ``record=False`` (long in-memory runs, where that list would grow with every call) only
-    :attr:`sent` counts them.
+    :attr:`sent` counts them. ``request.timeout`` reaches the handler as it is, not enforced:
+    a handler that simulates slowness decides when that is a timeout (the sandbox does).
     """
 
     def __init__(self, handler: Handler, *, record: bool = True) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 import logging
@@ -21,6 +22,7 @@ from vlens_transports import (
     Request,
     Response,
     ResponseTooLarge,
+    TransportTimeout,
 )
 
 from .._json import loads
@@ -227,8 +229,20 @@ class Sandbox:
 
     # -- the two ways in ------------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
-        """The in-memory entry (a FakeTransport handler): faults become transport errors."""
-        exchange = await self.process(request)
+        """The in-memory entry (a FakeTransport handler): faults become transport errors.
+
+        A latency fault longer than the request's read timeout raises ``TransportTimeout``
+        once that timeout has passed, as the socket would; the request is still processed when
+        the delay ends, as a real server goes on with a request whose client gave up.
+        """
+        if self.faults.pending:  # only a latency fault reads the client's read timeout
+            token = _CLIENT_READ_TIMEOUT.set(request.timeout.read)
+            try:
+                exchange = await self.process(request)
+            finally:
+                _CLIENT_READ_TIMEOUT.reset(token)
+        else:
+            exchange = await self.process(request)
         fault = exchange.fault
         if fault is not None:
             if fault.kind is FaultKind.REFUSE:
@@ -254,6 +268,15 @@ class Sandbox:
         operation = naming if isinstance(naming, str) else naming(body)
         fault = self.faults.draw(path, operation)
         if fault is not None and fault.kind is FaultKind.LATENCY:
+            read_timeout = _CLIENT_READ_TIMEOUT.get()  # set by the in-memory entry only
+            if read_timeout is not None and fault.delay > read_timeout:
+                loop = asyncio.get_running_loop()
+                loop.call_later(fault.delay, self._run, handler, body, headers)
+                await asyncio.sleep(read_timeout)
+                raise TransportTimeout(
+                    f"sandbox: no answer within the read timeout of {read_timeout}s "
+                    f"(latency fault of {fault.delay}s; the request is processed when it ends)"
+                )
             await asyncio.sleep(fault.delay)
         if fault is not None and not fault.processed:
             exchange = _fault_exchange(fault)
@@ -333,6 +356,12 @@ class Sandbox:
 
 
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
+_CLIENT_READ_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "vlens_sandbox_client_read_timeout", default=None
+)
+"""The read timeout of the request :meth:`Sandbox.handle` is answering: in memory no socket
+enforces it, so a latency fault does. A context variable, not a parameter, so that subclasses
+overriding ``process(request)`` keep working."""
 
 
 def _text(content: bytes) -> str | bytes:
