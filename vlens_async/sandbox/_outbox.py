@@ -35,14 +35,26 @@ class OutboxMessage:
 
 
 class Outbox:
-    """Messages in the order they were sent, with look-ups by recipient."""
+    """Messages in the order they were sent, with look-ups by recipient.
+
+    Look-ups go through an index by lower-cased recipient, so that a test that sends to many
+    numbers and then reads each one's code takes time in proportion to the numbers, not to
+    their square.
+    """
 
     def __init__(self) -> None:
         self._messages: list[OutboxMessage] = []
+        self._by_recipient: dict[str, list[OutboxMessage]] = {}
         self._listeners: list[Callable[[OutboxMessage], None]] = []
 
     def append(self, message: OutboxMessage) -> None:
         self._messages.append(message)
+        key = message.recipient.lower()
+        sent = self._by_recipient.get(key)
+        if sent is None:
+            self._by_recipient[key] = [message]
+        else:
+            sent.append(message)
         for listener in self._listeners:
             listener(message)
 
@@ -52,11 +64,11 @@ class Outbox:
 
     def to(self, recipient: str) -> list[OutboxMessage]:
         """Every message sent to ``recipient``, oldest first."""
-        return [m for m in self._messages if m.recipient.lower() == recipient.lower()]
+        return list(self._by_recipient.get(recipient.lower(), ()))
 
     def last(self, recipient: str) -> OutboxMessage:
         """The latest message to ``recipient``; LookupError if there is none."""
-        sent = self.to(recipient)
+        sent = self._by_recipient.get(recipient.lower())
         if not sent:
             raise LookupError(f"the sandbox sent nothing to {recipient!r}")
         return sent[-1]
@@ -67,6 +79,7 @@ class Outbox:
 
     def clear(self) -> None:
         self._messages.clear()
+        self._by_recipient.clear()
 
     def __iter__(self) -> Iterator[OutboxMessage]:
         return iter(list(self._messages))
