@@ -51,6 +51,9 @@ def envelope_bytes(
     message: str | None = None,
     descriptions: Any = None,
 ) -> bytes:
+    if code is None and message is None and descriptions is None:
+        # A success: only ``data`` varies, so the rest of the envelope is written as is.
+        return b"".join((b'{"data":', _dumps(data).encode(), _SUCCESS_TAIL))
     body = {
         "data": data,
         "error_code": code,
@@ -58,6 +61,9 @@ def envelope_bytes(
         "error_descriptions": descriptions,
     }
     return _dumps(body).encode()
+
+
+_SUCCESS_TAIL = b',"error_code":null,"error_message":null,"error_descriptions":null}'
 
 
 class Body:
