@@ -117,3 +117,11 @@ def test_instruction_count_says_what_it_needs_without_valgrind(
     monkeypatch.setenv("PATH", "")
     assert instructions.main([]) == 2
     assert "valgrind" in capsys.readouterr().out
+
+
+def test_instruction_count_wants_at_least_one_request() -> None:
+    from benchmarks import instructions
+
+    with pytest.raises(SystemExit) as exited:
+        instructions.main(["--requests", "0"])
+    assert exited.value.code == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
+import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ __all__ = ["compact_dumps", "loads"]
 
 # What json.loads runs underneath: the C scanner, with the default decoder's options.
 _scan_once = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))  # typeshed: wrong arg type
+_only_whitespace = re.compile(r"[ \t\n\r]*\Z").match  # json.loads skips this after the value
 
 
 def compact_dumps(*, ensure_ascii: bool) -> Callable[[Any], str]:
@@ -50,6 +52,6 @@ def loads(text: str) -> Any:
         value, end = _scan_once(text, 0)
     except StopIteration:
         return json.loads(text)
-    if end != len(text):
+    if end != len(text) and _only_whitespace(text, end) is None:
         return json.loads(text)
     return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from vlens_async import (
     VlensTimeoutError,
 )
 from vlens_async.sandbox import Faults, Sandbox, create_app
+from vlens_async.sandbox import _core as sandbox_core
 
 from .conftest import SEED, Connect, Serve
 
@@ -311,3 +313,47 @@ async def test_latency_beyond_read_timeout_leaves_an_effect_call_unknown(
     assert sandbox.requests_seen == 1
     assert not sandbox.outbox.to(PHONE)  # the client gave up while the server was still waiting
     assert await delivered(sandbox, PHONE) == 1  # processed once the delay ended, never twice
+
+
+async def test_a_request_the_client_gave_up_on_is_logged_when_processed(
+    slow_client: tuple[Sandbox, VlensClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The late processing of a timed-out request is logged like any other, number masked."""
+    sandbox, client = slow_client
+    caplog.set_level(logging.INFO, logger="vlens_async.sandbox")
+    async with client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.registration.send_phone_otp(PHONE)
+    assert await delivered(sandbox, PHONE) == 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "vlens_async.sandbox"]
+    assert any("registration.send_phone_otp" in line and "fault=latency" in line for line in lines)
+    assert not any(PHONE in line for line in lines)
+
+
+async def test_a_handler_failing_after_the_client_gave_up_is_logged_without_secrets(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In memory, an error in the late processing is logged by the sandbox, and no log line
+    carries the request's headers (the API key)."""
+    path = "/api/DigitalIdentity/Register/StepVerifyPhone"
+    route = sandbox_core.ROUTES[path]
+
+    def broken(call: Any) -> Any:
+        raise KeyError("handler bug")
+
+    monkeypatch.setitem(sandbox_core.ROUTES, path, (broken, route[1]))
+    api_key = "live-key-0123456789abcdef"
+    sandbox = Sandbox(seed=SEED, api_keys=[api_key])
+    sandbox.faults.latency(0.2)
+    caplog.set_level(logging.INFO)
+    async with sandbox.client(timeout=Timeout(read=0.05)) as client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.registration.send_phone_otp(PHONE)
+        for _ in range(100):
+            if any(r.levelno >= logging.ERROR for r in caplog.records):
+                break
+            await asyncio.sleep(0.01)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.name for r in errors] == ["vlens_async.sandbox"]
+    assert "failed after the client gave up" in errors[0].getMessage()
+    assert api_key[:12] not in caplog.text

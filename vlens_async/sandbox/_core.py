@@ -270,8 +270,16 @@ class Sandbox:
         if fault is not None and fault.kind is FaultKind.LATENCY:
             read_timeout = _CLIENT_READ_TIMEOUT.get()  # set by the in-memory entry only
             if read_timeout is not None and fault.delay > read_timeout:
-                loop = asyncio.get_running_loop()
-                loop.call_later(fault.delay, self._run, handler, body, headers)
+
+                def process_late() -> None:  # a closure: a TimerHandle's repr shows its args
+                    try:
+                        late = self._run(handler, body, headers)
+                    except Exception:
+                        logger.exception("%s %s: failed after the client gave up", operation, path)
+                        return
+                    self._log(operation, path, late, fault, body)
+
+                asyncio.get_running_loop().call_later(fault.delay, process_late)
                 await asyncio.sleep(read_timeout)
                 raise TransportTimeout(
                     f"sandbox: no answer within the read timeout of {read_timeout}s "
@@ -284,6 +292,13 @@ class Sandbox:
             exchange = self._run(handler, body, headers)
             if fault is not None:
                 exchange = attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
+        self._log(operation, path, exchange, fault, body)
+        return exchange
+
+    @staticmethod
+    def _log(
+        operation: str, path: str, exchange: Exchange, fault: Fault | None, body: Body
+    ) -> None:
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s %s -> %s%s subject=%s",
@@ -293,7 +308,6 @@ class Sandbox:
                 f" fault={fault.kind.value}" if fault else "",
                 mask_contact(_subject(body)),
             )
-        return exchange
 
     def _parse(self, request: Request, headers: Mapping[str, str]) -> Body:
         if request.method.upper() != "POST":
