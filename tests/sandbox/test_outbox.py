@@ -76,3 +76,14 @@ def test_listeners_hear_each_message_once_in_order() -> None:
     for code in ("1", "2", "3"):
         outbox.append(message("+201000000001", code))
     assert heard == ["1", "2", "3"]
+
+
+def test_messages_sent_after_a_look_up_are_found_too() -> None:
+    """The index is built at the first look-up and kept up to date by later messages."""
+    outbox = Outbox()
+    outbox.append(message("+201000000001", "111111"))
+    assert outbox.last_otp("+201000000001") == "111111"
+    outbox.append(message("+201000000001", "222222"))
+    outbox.append(message("+201000000002", "333333"))
+    assert outbox.last_otp("+201000000001") == "222222"
+    assert [m.code for m in outbox.to("+201000000002")] == ["333333"]
