@@ -45,8 +45,9 @@ def compact_dumps(*, ensure_ascii: bool) -> Callable[[Any], str]:
 def loads(text: str) -> Any:
     """``json.loads(text)``, same result and same errors, faster for a value spanning ``text``.
 
-    The scanner is tried at index 0; leading or trailing whitespace, an empty text and anything
-    that is not JSON fall back to ``json.loads``, which accepts or words the error as usual.
+    The scanner is tried at index 0, and JSON whitespace after the value is skipped as
+    ``json.loads`` skips it; leading whitespace, an empty text, extra data and anything that is
+    not JSON fall back to ``json.loads``, which accepts it or words the error as usual.
     """
     try:
         value, end = _scan_once(text, 0)
