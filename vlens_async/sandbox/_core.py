@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import json
 import logging
@@ -235,14 +234,7 @@ class Sandbox:
         once that timeout has passed, as the socket would; the request is still processed when
         the delay ends, as a real server goes on with a request whose client gave up.
         """
-        if self.faults.pending:  # only a latency fault reads the client's read timeout
-            token = _CLIENT_READ_TIMEOUT.set(request.timeout.read)
-            try:
-                exchange = await self.process(request)
-            finally:
-                _CLIENT_READ_TIMEOUT.reset(token)
-        else:
-            exchange = await self.process(request)
+        exchange = await self.process(request)
         fault = exchange.fault
         if fault is not None:
             if fault.kind is FaultKind.REFUSE:
@@ -254,7 +246,12 @@ class Sandbox:
         return Response(status=exchange.status, headers=exchange.headers, content=exchange.content)
 
     async def process(self, request: Request) -> Exchange:
-        """Answer one request, applying the fault schedule. Shared by both entries."""
+        """Answer one request, applying the fault schedule. Shared by both entries.
+
+        A latency fault longer than ``request.timeout.read`` times out after that long, as the
+        client's socket would; the HTTP entry passes no read timeout, since there the socket
+        does it.
+        """
         self.requests_seen += 1
         path = _route(request.url)
         if path is None:
@@ -268,7 +265,7 @@ class Sandbox:
         operation = naming if isinstance(naming, str) else naming(body)
         fault = self.faults.draw(path, operation)
         if fault is not None and fault.kind is FaultKind.LATENCY:
-            read_timeout = _CLIENT_READ_TIMEOUT.get()  # set by the in-memory entry only
+            read_timeout = request.timeout.read
             if read_timeout is not None and fault.delay > read_timeout:
 
                 def process_late() -> None:  # a closure: a TimerHandle's repr shows its args
@@ -370,12 +367,6 @@ class Sandbox:
 
 
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
-_CLIENT_READ_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "vlens_sandbox_client_read_timeout", default=None
-)
-"""The read timeout of the request :meth:`Sandbox.handle` is answering: in memory no socket
-enforces it, so a latency fault does. A context variable, not a parameter, so that subclasses
-overriding ``process(request)`` keep working."""
 
 
 def _text(content: bytes) -> str | bytes:

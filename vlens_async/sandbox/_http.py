@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vlens_transports import Request
+from vlens_transports import Request, Timeout
 
 from ._core import Exchange, Sandbox
 from ._faults import FaultKind
@@ -57,6 +57,8 @@ async def _serve(request: web.Request) -> web.StreamResponse:
             url=str(request.url),
             headers=dict(request.headers),
             content=await request.read(),
+            # The client's timeouts are its socket's business, not the simulator's.
+            timeout=Timeout(connect=None, read=None),
         )
     )
     kind = exchange.fault.kind if exchange.fault else None
