@@ -25,9 +25,10 @@ from vlens_async import (
     VlensError,
     VlensTimeoutError,
 )
-from vlens_async._call import _Attempts, _Watchdog
+from vlens_async._call import _Attempts
 from vlens_async.testing import envelope_response, error_response
 from vlens_transports import Request, Response
+from vlens_transports._watchdog import Watchdog as _Watchdog
 
 from .conftest import make_client
 
@@ -112,7 +113,7 @@ async def spawn() -> AsyncIterator[Tasks]:
     await asyncio.gather(*tasks.started, return_exceptions=True)
 
 
-def watchdog(client: VlensClient) -> _Watchdog:
+def watchdog(client: VlensClient) -> _Watchdog[_Attempts]:
     return client._caller._watchdog
 
 

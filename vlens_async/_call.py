@@ -10,7 +10,6 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -27,6 +26,7 @@ from vlens_transports import (
     TransportError,
     TransportTimeout,
 )
+from vlens_transports._watchdog import Deadline, Watchdog
 
 from ._codec import Codec
 from ._errors import (
@@ -96,66 +96,15 @@ class Lifecycle:
             )
 
 
-class _Attempts:
+class _Attempts(Deadline):
     """One call's progress: its deadline, attempts made, the task to cancel while one runs."""
 
-    __slots__ = ("count", "deadline", "expired", "last_error", "sending")
+    __slots__ = ("count", "last_error")
 
     def __init__(self, deadline: float | None) -> None:
-        self.deadline = deadline
+        super().__init__(deadline)
         self.count = 0
         self.last_error: VlensError | None = None
-        self.sending: asyncio.Task[Any] | None = None  # set while an attempt awaits the transport
-        self.expired = False  # the watchdog cancelled the attempt in flight
-
-
-class _Watchdog:
-    """Enforces the deadlines of one Caller's calls with one timer, not one timer per attempt.
-
-    Every call's deadline is its start plus the same span, so calls fall due in the order they
-    started: an insertion-ordered map holds the calls in flight, and a single timer waits for
-    the oldest. When it fires, the calls that are due and still waiting on the transport are
-    cancelled with the :data:`_DEADLINE` message, and the timer is set for the next oldest.
-    Adding and removing a call costs two dict operations instead of a heap push and a cancelled
-    ``TimerHandle``, which is what the event loop's timer heap charges under load.
-    """
-
-    __slots__ = ("_calls", "_timer")
-
-    def __init__(self) -> None:
-        self._calls: OrderedDict[_Attempts, None] = OrderedDict()
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, attempts: _Attempts) -> None:
-        self._calls[attempts] = None
-        if self._timer is None:
-            assert attempts.deadline is not None
-            self._arm(attempts.deadline)
-
-    def remove(self, attempts: _Attempts) -> None:
-        self._calls.pop(attempts, None)
-
-    def _arm(self, when: float) -> None:
-        # A delay, not loop.call_at(when): deadlines are on time.monotonic(), and a loop's own
-        # clock (uvloop's, a test loop's) need not share its origin.
-        delay = max(when - time.monotonic(), 0.0)
-        self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
-
-    def _fire(self) -> None:
-        self._timer = None
-        now = time.monotonic()
-        calls = self._calls
-        while calls:
-            attempts = next(iter(calls))
-            assert attempts.deadline is not None
-            if attempts.deadline > now:
-                self._arm(attempts.deadline)
-                return
-            del calls[attempts]
-            if attempts.sending is not None:
-                attempts.expired = True
-                attempts.sending.cancel(_DEADLINE)
-            # A call between attempts needs no cancel: it sends nothing more once it is due.
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -197,7 +146,7 @@ class Caller:
         self.retry = retry
         self.codec = codec
         self._retrying: Callable[..., Awaitable[Any]] | None = retry.decorate_retries(self._attempt)
-        self._watchdog = _Watchdog()
+        self._watchdog: Watchdog[_Attempts] = Watchdog(_DEADLINE)
 
     async def call(
         self,
@@ -272,18 +221,18 @@ class Caller:
         failure: VlensError | None = None
         try:
             if attempts.deadline is not None:
-                attempts.sending = asyncio.current_task()
+                attempts.task = asyncio.current_task()
             try:
                 response = await self.transport.send(request)
             except asyncio.CancelledError as exc:
-                if not _deadline_cancel(exc, attempts):
+                if not self._watchdog.cancelled(exc, attempts):
                     raise  # the caller's own cancellation: never turned into an error
                 message = f"{operation.name}: the call's deadline of {self.retry.deadline}s passed"
                 raise _DeadlineExceeded(message, operation=operation.name) from None
             except TransportError as exc:
                 raise _transport_error(operation, exc) from exc
             finally:
-                attempts.sending = None
+                attempts.task = None
             return self._decode(operation, response)  # type: ignore[no-any-return]
         except VlensError as error:
             failure = error
@@ -350,21 +299,6 @@ def _outcome(response: Response | None, failure: VlensError | None) -> str:
     if response is not None:
         return str(response.status)
     return "error" if failure is None else type(failure).__name__
-
-
-def _deadline_cancel(exc: asyncio.CancelledError, attempts: _Attempts) -> bool:
-    """Whether the watchdog's cancel, and no other, ended the attempt in flight.
-
-    The watchdog's own cancel is always withdrawn: when the caller cancelled too (their
-    ``asyncio.timeout`` due in the same loop iteration), the error may carry the caller's
-    message, and a cancel left pending would break ``asyncio.timeout`` and task groups.
-    """
-    task = attempts.sending
-    if task is None or not attempts.expired:
-        return False
-    if not hasattr(task, "uncancel"):  # Python 3.10: only the message can tell
-        return exc.args[:1] == (_DEADLINE,)
-    return bool(task.uncancel() == 0)
 
 
 def _transport_error(operation: Operation[Any], exc: TransportError) -> VlensError:

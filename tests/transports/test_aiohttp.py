@@ -224,22 +224,6 @@ async def test_connection_refused_is_connect_error() -> None:
     assert url in str(caught.value)
 
 
-async def test_read_timeout_is_transport_timeout(serve: Serve) -> None:
-    """No response within Timeout(read=0.2) raises TransportTimeout, which may have reached."""
-
-    async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(10)
-        return web.Response(text="too late")
-
-    base = await serve(app_with("/", slow))
-    async with AiohttpTransport() as transport:
-        with pytest.raises(TransportTimeout) as caught:
-            await transport.send(Request(method="GET", url=f"{base}/", timeout=Timeout(read=0.2)))
-    assert type(caught.value) is TransportTimeout
-    assert isinstance(caught.value.__cause__, aiohttp.SocketTimeoutError)
-    assert caught.value.may_have_reached_server is True
-
-
 async def test_read_timeout_mid_body_is_transport_timeout() -> None:
     """A body that stalls after the headers longer than the read timeout raises TransportTimeout."""
 

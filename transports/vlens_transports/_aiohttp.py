@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any, NoReturn
 
 import aiohttp
@@ -20,6 +21,7 @@ from ._errors import (
     TransportTimeout,
 )
 from ._models import Request, Response, Timeout
+from ._watchdog import Deadline, Watchdog
 
 __all__ = ["AiohttpTransport"]
 
@@ -39,6 +41,47 @@ _ERROR_MAP: tuple[tuple[type[BaseException], type[TransportError]], ...] = (
 )
 
 
+_READ_TIMEOUT = "vlens-transports: the read timeout passed"
+"""The message read-timeout cancels carry, so that they are told from any other cancel."""
+
+
+class _Exchange(Deadline):
+    """One send's read timeout: its clock starts when the connection is handed over."""
+
+    __slots__ = ("read", "watchdog")
+
+    def __init__(
+        self, task: asyncio.Task[Any] | None, read: float, watchdog: Watchdog[_Exchange]
+    ) -> None:
+        super().__init__(None)
+        self.task = task
+        self.read = read
+        self.watchdog = watchdog
+
+
+_EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
+    "vlens_transports_exchange", default=None
+)
+
+
+class _ClockedRequest(aiohttp.ClientRequest):
+    """Starts the send's read clock at the moment aiohttp writes the request.
+
+    That is the one moment the read timeout may start from: earlier, the wait for a pooled
+    connection would count, and a request never sent could be reported as one that may have
+    reached the server. aiohttp calls ``send`` right after it has the connection.
+    """
+
+    def send(self, conn: Any) -> Coroutine[Any, Any, aiohttp.ClientResponse]:
+        exchange = _EXCHANGE.get()
+        if exchange is not None:
+            watchdog = exchange.watchdog
+            watchdog.remove(exchange)  # a send aiohttp repeats on a new connection starts anew
+            exchange.deadline = time.monotonic() + exchange.read
+            watchdog.add(exchange)
+        return super().send(conn)
+
+
 def _raise_mapped(exc: Exception, request: Request) -> NoReturn:
     """Translate an aiohttp/asyncio failure into exactly one TransportError, chained."""
     for source, target in _ERROR_MAP:
@@ -54,6 +97,13 @@ class AiohttpTransport(Transport):
     The ``ClientSession`` is created lazily, on the running event loop, the first time a request
     is sent. A ``session`` passed in is borrowed: it is used as is and never closed here, which
     is also the explicit way to change TLS settings (pass a session with your own connector).
+
+    ``Timeout.read`` bounds the whole response: from the moment the request is written until
+    its body is read in full, so a server that trickles bytes cannot stretch it. The transport
+    enforces it with one timer for all its requests instead of aiohttp's ``sock_read``, which
+    re-arms a timer on every chunk (under load that costs more than anything else the SDK
+    does). A borrowed session, which the transport cannot make tell it when a request is
+    written, keeps aiohttp's ``sock_read``: the same limit, per chunk of the response.
 
     Args:
         session: an existing session to borrow instead of creating one.
@@ -88,6 +138,9 @@ class AiohttpTransport(Transport):
         self._last_headers_copy: dict[str, str] = {}
         self._last_prepared_headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
         self._last_client_timeout: aiohttp.ClientTimeout | None = None
+        # One per read span: a watchdog needs its deadlines to fall due in the order added.
+        self._read_watchdogs: dict[float, Watchdog[_Exchange]] = {}
+        self._last_read_watchdog: Watchdog[_Exchange] | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -106,7 +159,10 @@ class AiohttpTransport(Transport):
                 keepalive_timeout=self._keepalive_timeout,
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, trust_env=False
+                connector=connector,
+                auto_decompress=True,
+                trust_env=False,
+                request_class=_ClockedRequest,
             )
         return self._session
 
@@ -117,10 +173,20 @@ class AiohttpTransport(Transport):
                 total=None,
                 connect=timeout.pool,
                 sock_connect=timeout.connect,
-                sock_read=timeout.read,
+                # An owned session's requests are timed by the transport's own watchdog.
+                sock_read=None if self._owns_session else timeout.read,
             )
             self._timeouts[timeout] = cached
         return cached
+
+    def _read_watchdog(self, read: float | None) -> Watchdog[_Exchange] | None:
+        """The watchdog timing reads of ``read`` seconds (None: aiohttp times them, or nobody)."""
+        if read is None or not self._owns_session:
+            return None
+        watchdog = self._read_watchdogs.get(read)
+        if watchdog is None:
+            watchdog = self._read_watchdogs[read] = Watchdog(_READ_TIMEOUT)
+        return watchdog
 
     def _prepare_headers(self, headers: Mapping[str, str]) -> None:
         """Keep ``headers`` as the multidict aiohttp works with, for the requests that follow.
@@ -144,7 +210,14 @@ class AiohttpTransport(Transport):
         timeout = request.timeout
         if timeout is not self._last_timeout:  # a client sends with one Timeout: skip hashing it
             self._last_client_timeout = self._client_timeout(timeout)
+            self._last_read_watchdog = self._read_watchdog(timeout.read)
             self._last_timeout = timeout
+        watchdog = self._last_read_watchdog
+        exchange = None
+        if watchdog is not None:
+            assert timeout.read is not None
+            exchange = _Exchange(asyncio.current_task(), timeout.read, watchdog)
+        token = _EXCHANGE.set(exchange)
         started = time.perf_counter()
         try:
             async with session.request(
@@ -169,8 +242,19 @@ class AiohttpTransport(Transport):
                 )
         except TransportError:
             raise
+        except asyncio.CancelledError as exc:
+            if exchange is None or not exchange.watchdog.cancelled(exc, exchange):
+                raise  # the caller's own cancellation: never turned into an error
+            raise TransportTimeout(
+                f"{request.method} {request.url}: no complete response within the read "
+                f"timeout of {exchange.read}s"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - mapped below, CancelledError is not an Exception
             _raise_mapped(exc, request)
+        finally:
+            _EXCHANGE.reset(token)
+            if exchange is not None:
+                exchange.watchdog.remove(exchange)
 
     async def _read_body(self, response: aiohttp.ClientResponse, declared: int | None) -> bytes:
         """The body when its length is not declared, or is declared over the limit."""

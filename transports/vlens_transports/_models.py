@@ -34,7 +34,9 @@ class Timeout:
 
     Attributes:
         connect: establishing the TCP/TLS connection.
-        read: waiting for each chunk of the response once the request is sent.
+        read: waiting for the response once the request is written, until its body is read
+            in full (with a borrowed aiohttp session: for each chunk of it, aiohttp's
+            ``sock_read``).
         pool: waiting for a free pooled connection (plus connecting, if a new one is needed).
     """
 

@@ -1,0 +1,207 @@
+"""AiohttpTransport's read timeout: when its clock starts, what it bounds, what it leaves behind.
+
+Real servers on 127.0.0.1: the behaviour lives in the socket (a pool wait, a stalled body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from vlens_transports import AiohttpTransport, Request, Timeout, TransportTimeout
+
+from .test_aiohttp import Serve, app_with, raw_server, read_request_head
+
+KINDS = ["owned", "borrowed"]
+
+
+@contextlib.asynccontextmanager
+async def transport_of(kind: str, *, limit: int = 100) -> AsyncIterator[AiohttpTransport]:
+    """An owned transport (timed by its watchdog), or one borrowing a session (aiohttp's timer)."""
+    if kind == "owned":
+        async with AiohttpTransport(limit=limit) as transport:
+            yield transport
+        return
+    connector = aiohttp.TCPConnector(limit=limit)
+    session = aiohttp.ClientSession(connector=connector)
+    async with session, AiohttpTransport(session=session) as transport:
+        yield transport
+
+
+def watched(transport: AiohttpTransport) -> int:
+    """How many sends the transport's read watchdogs are timing."""
+    return sum(len(watchdog._calls) for watchdog in transport._read_watchdogs.values())
+
+
+def live_timers(callback_name: str) -> int:
+    """Live timers on the running loop whose callback has this name."""
+    scheduled: list[Any] = getattr(asyncio.get_running_loop(), "_scheduled", [])
+    return sum(
+        1
+        for handle in scheduled
+        if not handle.cancelled()
+        and getattr(getattr(handle, "_callback", None), "__name__", "") == callback_name
+    )
+
+
+def not_cancelling() -> None:
+    """The current task carries no pending cancellation (a stray one breaks later awaits)."""
+    if sys.version_info >= (3, 11):
+        task = asyncio.current_task()
+        assert task is not None
+        assert task.cancelling() == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_no_answer_within_read_is_transport_timeout(serve: Serve, kind: str) -> None:
+    """No response within Timeout(read=0.2) raises TransportTimeout, which may have reached."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(10)
+        return web.Response(text="too late")
+
+    base = await serve(app_with("/", slow))
+    async with transport_of(kind) as transport:
+        with pytest.raises(TransportTimeout) as caught:
+            await transport.send(Request(method="GET", url=f"{base}/", timeout=Timeout(read=0.2)))
+        not_cancelling()
+    assert type(caught.value) is TransportTimeout
+    assert caught.value.may_have_reached_server is True
+    assert f"{base}/" in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_waiting_for_a_pooled_connection_is_not_read_time(serve: Serve, kind: str) -> None:
+    """A send queued behind the pool's only connection for longer than its read timeout, and
+    answered at once when it gets it, succeeds: the clock starts when the request is written."""
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/hold":
+            await release.wait()
+        return web.Response(text=request.path)
+
+    app = app_with("/hold", handler)
+    app.router.add_get("/quick", handler)
+    base = await serve(app)
+    async with transport_of(kind, limit=1) as transport:
+        holder = asyncio.create_task(transport.send(Request(method="GET", url=f"{base}/hold")))
+        await asyncio.sleep(0.05)  # the holder has the pool's one connection
+        queued = asyncio.create_task(
+            transport.send(Request(method="GET", url=f"{base}/quick", timeout=Timeout(read=0.3)))
+        )
+        await asyncio.sleep(0.6)  # twice the queued send's read timeout, spent in the pool
+        assert not queued.done()
+        release.set()
+        assert (await holder).content == b"/hold"
+        assert (await queued).content == b"/quick"
+
+
+async def test_a_trickling_body_cannot_stretch_the_read_timeout() -> None:
+    """A body arriving a byte every 50 ms (2.5 s in all) ends in TransportTimeout at read=0.5."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n")
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            writer.write(b"x")
+            await writer.drain()
+
+    async with raw_server(trickle) as base, AiohttpTransport() as transport:
+        with pytest.raises(TransportTimeout):
+            await transport.send(Request(method="GET", url=f"{base}/", timeout=Timeout(read=0.5)))
+        assert watched(transport) == 0
+
+
+async def test_after_a_read_timeout_the_transport_works_and_holds_nothing(serve: Serve) -> None:
+    """A timed-out send leaves no pending cancel, no watched entry, and a usable transport."""
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/slow":
+            await asyncio.sleep(10)
+        return web.Response(text=request.path)
+
+    app = app_with("/slow", handler)
+    app.router.add_get("/fast", handler)
+    base = await serve(app)
+    async with AiohttpTransport() as transport:
+        timeout = Timeout(read=0.2)
+        with pytest.raises(TransportTimeout):
+            await transport.send(Request(method="GET", url=f"{base}/slow", timeout=timeout))
+        not_cancelling()
+        assert watched(transport) == 0
+        response = await transport.send(Request(method="GET", url=f"{base}/fast", timeout=timeout))
+        assert response.content == b"/fast"
+        assert watched(transport) == 0
+
+
+async def test_read_spans_are_timed_separately(serve: Serve) -> None:
+    """A short read timeout fires on time while a longer one's send is still in flight."""
+
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query["wait"]))
+        return web.Response(text=request.query["wait"])
+
+    base = await serve(app_with("/", handler))
+    async with AiohttpTransport() as transport:
+        patient = asyncio.create_task(
+            transport.send(Request(method="GET", url=f"{base}/?wait=1", timeout=Timeout(read=5)))
+        )
+        await asyncio.sleep(0.05)
+        with pytest.raises(TransportTimeout):
+            await transport.send(
+                Request(method="GET", url=f"{base}/?wait=10", timeout=Timeout(read=0.2))
+            )
+        assert not patient.done()  # the short timeout did not wait for the long one's timer
+        assert (await patient).content == b"1"
+
+
+async def test_callers_own_timeout_is_not_a_read_timeout(serve: Serve) -> None:
+    """The caller's asyncio timeout ends a send with TimeoutError, not TransportTimeout."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(10)
+        return web.Response(text="too late")
+
+    base = await serve(app_with("/", slow))
+    async with AiohttpTransport() as transport:
+        request = Request(method="GET", url=f"{base}/", timeout=Timeout(read=5))
+        with pytest.raises(TimeoutError) as caught:
+            await asyncio.wait_for(transport.send(request), 0.2)
+        assert not isinstance(caught.value, TransportTimeout)
+        assert watched(transport) == 0
+
+
+async def test_sends_in_flight_share_one_read_timer(serve: Serve) -> None:
+    """20 sends waiting on the server are timed by one watchdog timer, none by aiohttp's."""
+    arrived = 0
+    all_arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 20:
+            all_arrived.set()
+        await release.wait()
+        return web.Response(text="ok")
+
+    base = await serve(app_with("/", handler))
+    async with AiohttpTransport() as transport:
+        request = Request(method="GET", url=f"{base}/", timeout=Timeout(read=5))
+        sends = [asyncio.create_task(transport.send(request)) for _ in range(20)]
+        await asyncio.wait_for(all_arrived.wait(), 5)
+        assert watched(transport) == 20
+        assert live_timers("_fire") == 1
+        assert live_timers("_on_read_timeout") == 0
+        release.set()
+        responses = await asyncio.gather(*sends)
+    assert [response.status for response in responses] == [200] * 20
