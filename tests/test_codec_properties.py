@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import pickle
+import re
 import typing
 import uuid
 from typing import Any
@@ -30,6 +32,7 @@ from vlens_async import (
     VlensError,
     VlensResponseError,
 )
+from vlens_async._codec import parse_uuid
 
 CODEC = Codec()
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -247,3 +250,90 @@ def test_deeply_nested_json_is_a_vlens_error(status: int, where: str) -> None:
     content = nested if where == "body" else b'{"data": ' + nested + b', "error_code": null}'
     with pytest.raises(VlensError):
         CODEC.decode(status, content, ExistenceResult)
+
+
+def uuid_spelling(value: uuid.UUID, upper: bool, form: str) -> str:
+    """One of the spellings ``uuid.UUID`` accepts for ``value``."""
+    text = str(value).upper() if upper else str(value)
+    return {"canonical": text, "hex": text.replace("-", ""), "braces": "{" + text + "}"}[form]
+
+
+@PROPERTY
+@given(
+    value=st.uuids(),
+    upper=st.booleans(),
+    form=st.sampled_from(["canonical", "hex", "braces"]),
+)
+def test_parse_uuid_equals_uuid_uuid(value: uuid.UUID, upper: bool, form: str) -> None:
+    """parse_uuid gives what uuid.UUID gives: value, repr, hash, safety, pickling."""
+    parsed = parse_uuid(uuid_spelling(value, upper, form))
+    assert type(parsed) is uuid.UUID
+    assert parsed == value
+    assert (repr(parsed), hash(parsed), parsed.is_safe) == (repr(value), hash(value), value.is_safe)
+    assert pickle.loads(pickle.dumps(parsed)) == value  # noqa: S301 - bytes pickled just above
+
+
+@PROPERTY
+@given(
+    text=st.text(alphabet="0123456789abcdefABCDEFgG-_+ {}\u0660\u0661", min_size=30, max_size=38)
+)
+def test_parse_uuid_accepts_and_refuses_what_uuid_uuid_does(text: str) -> None:
+    """Any text: parse_uuid returns uuid.UUID's value, or raises its error with its message."""
+    try:
+        expected = uuid.UUID(text)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            parse_uuid(text)
+    else:
+        assert parse_uuid(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "18072e8c-35bf-492d-89e9-c61661_e7696",  # "_": int() would take it
+        "18072e8c-35bf-492d-89e9-c616612e769\u0666",  # an Arabic-Indic digit
+        "18072e8c-35bf-492d-89e9-c616612e769g",  # not hex
+        "+8072e8c-35bf-492d-89e9-c616612e7696",  # a sign
+        " 8072e8c-35bf-492d-89e9-c616612e7696",  # a space
+    ],
+)
+def test_parse_uuid_fast_path_takes_only_hex_digits(text: str) -> None:
+    """Canonical-looking text with a non-hex character is judged by uuid.UUID, not int()."""
+    try:
+        expected: Any = uuid.UUID(text)
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        got: Any = parse_uuid(text)
+    except ValueError as exc:
+        got = str(exc)
+    assert got == expected
+
+
+@attrs.frozen(kw_only=True)
+class Checked:
+    """A model whose __init__ does more than store: it must be built by calling it."""
+
+    code: str | None = attrs.field(default=None, validator=attrs.validators.max_len(3))
+    seen: list[str] = attrs.field(factory=list, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.seen.append("post_init")
+
+
+def test_models_whose_init_does_more_are_built_through_it() -> None:
+    """A validator and __attrs_post_init__ run when the codec decodes such a model."""
+    codec = Codec()
+    decoded = codec.decode(200, envelope_bytes({"code": "ab"}), Checked)
+    assert decoded.seen == ["post_init"]
+    with pytest.raises(VlensResponseError):
+        codec.decode(200, envelope_bytes({"code": "abcd"}), Checked)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
+def test_result_models_with_every_field_missing_decode_to_defaults(model: type[Any]) -> None:
+    """An empty ``data`` object gives the model with every field at its default (all set)."""
+    decoded = CODEC.decode(200, envelope_bytes({}), model)
+    assert decoded == model()
+    assert repr(decoded) == repr(model())
