@@ -19,7 +19,7 @@ def _frozen_headers(value: Mapping[str, str]) -> Mapping[str, str]:
 
 def _lowercase_headers(value: Mapping[str, str]) -> Mapping[str, str]:
     # zip/map run in C: a quarter less time than a comprehension for a response's headers.
-    return MappingProxyType(dict(zip(map(str.lower, value.keys()), value.values())))
+    return MappingProxyType(dict(zip(map(str.lower, value.keys()), value.values(), strict=True)))
 
 
 def _positive_or_none(

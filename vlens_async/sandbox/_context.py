@@ -2,34 +2,48 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
 from ._state import SandboxState, UserRecord
-from ._wire import ApiFailure, Body
+from ._wire import ApiFailure, Body, FixedObject, Json
 
 __all__ = ["Call"]
 
 PROVIDERS = range(1, 8)
 
 
-@attrs.frozen
 class Call:
-    """One request as a handler sees it: the state, the JSON body and the headers."""
+    """One request as a handler sees it: the state, the JSON body and the headers.
 
-    state: SandboxState
-    body: Body
-    headers: Mapping[str, str]
-    tenancy_name: str
-    admins: Mapping[str, str]
-    default_provider: int
+    A plain slotted class, made once per request: an attrs frozen class sets each attribute
+    through ``object.__setattr__``, which makes construction about twice as slow.
+    """
+
+    __slots__ = ("admins", "body", "default_provider", "headers", "state", "tenancy_name")
+
+    def __init__(
+        self,
+        *,
+        state: SandboxState,
+        body: Body,
+        headers: Mapping[str, str],
+        tenancy_name: str,
+        admins: Mapping[str, str],
+        default_provider: int,
+    ) -> None:
+        self.state = state
+        self.body = body
+        self.headers = headers
+        self.tenancy_name = tenancy_name
+        self.admins = admins
+        self.default_provider = default_provider
 
     def provider(self, name: str) -> int:
         """The SMS provider asked for (0 or absent: the tenant default)."""
-        value = self.body.integer(name, required=False)
+        if self.body.fields.get(name) is None:  # absent or null
+            return self.default_provider
+        value = self.body.integer(name)  # not None: the field is there
         if value is None or value == 0:
             return self.default_provider
         if value not in PROVIDERS:
@@ -38,8 +52,9 @@ class Call:
 
     def transaction_id(self) -> str:
         """The caller's transactionId, or a new one (older API generations tie steps with it)."""
-        given = self.body.uuid("transactionId", required=False)
-        return self.state.new_uuid_text() if given is None else str(given)
+        if self.body.fields.get("transactionId") is None:  # absent or null
+            return self.state.new_uuid_text()
+        return str(self.body.required_uuid("transactionId"))
 
     def user(self) -> UserRecord:
         """The user whose bearer token authorises this call."""
@@ -80,15 +95,11 @@ _REGISTRATION_KEYS = (
 )
 
 
-_REGISTRATION_EXTRA_KEYS = frozenset({"hasPendingRequest", "refreshToken", "redirectUri"})
-_REGISTRATION_ALLOWED = frozenset(_REGISTRATION_KEYS) | _REGISTRATION_EXTRA_KEYS
-_REGISTRATION_TEMPLATE = dict.fromkeys(_REGISTRATION_KEYS)
+_REGISTRATION = FixedObject(
+    _REGISTRATION_KEYS, extra=("hasPendingRequest", "refreshToken", "redirectUri")
+)
 
 
-def registration_state(**fields: Any) -> dict[str, Any]:
-    """The ``ApiOutputRegister`` shape with every key present (null where not set)."""
-    assert fields.keys() <= _REGISTRATION_ALLOWED, fields.keys() - _REGISTRATION_ALLOWED
-    state = _REGISTRATION_TEMPLATE.copy()
-    for key, value in fields.items():
-        state[key] = str(value) if isinstance(value, uuid.UUID) else value
-    return state
+def registration_state(**fields: Any) -> Json:
+    """The ``ApiOutputRegister`` shape with every key present (null where not set), written."""
+    return _REGISTRATION.write(fields)
