@@ -31,6 +31,7 @@ from vlens_async import (
     User,
     VlensError,
     VlensResponseError,
+    _codec,
 )
 from vlens_async._codec import parse_uuid
 
@@ -86,7 +87,7 @@ WIRE_KEYS = [
 ]
 SCALARS: dict[Any, st.SearchStrategy[Any]] = {
     bool: st.booleans(),
-    int: st.integers(),
+    int: st.integers(-(2**63), 2**63 - 1),  # an integer field holds 64 bits
     str: st.text(),
     uuid.UUID: st.uuids(),
 }
@@ -337,3 +338,89 @@ def test_result_models_with_every_field_missing_decode_to_defaults(model: type[A
     decoded = CODEC.decode(200, envelope_bytes({}), model)
     assert decoded == model()
     assert repr(decoded) == repr(model())
+
+
+@pytest.fixture(params=["orjson", "json"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the codec reading JSON through orjson first, and through json alone."""
+    if request.param == "json":
+        monkeypatch.setattr(_codec, "_fast_loads", None)
+    else:
+        assert _codec._fast_loads is not None, "orjson is a dependency on CPython"
+    return str(request.param)
+
+
+@pytest.mark.parametrize("number", [2**63, -(2**63) - 1, 2**64, 10**30, -(10**30)])
+def test_integers_beyond_64_bits_are_refused_not_rounded(parser: str, number: int) -> None:
+    """An integer field given more than 64 bits is a VlensResponseError naming the field
+    (orjson would read it as a float, and the float back as another integer)."""
+    content = b'{"data": {"user": {"id": %d}}, "error_code": null}' % number
+    with pytest.raises(VlensResponseError, match=r"data\.user\.id"):
+        CODEC.decode(200, content, RegistrationState)
+
+
+@pytest.mark.parametrize("number", [2**63 - 1, -(2**63), 0, -1])
+def test_integers_within_64_bits_are_exact(parser: str, number: int) -> None:
+    """The 64-bit limits themselves decode exactly, whichever parser read them."""
+    content = b'{"data": {"user": {"id": %d}}, "error_code": null}' % number
+    decoded = CODEC.decode(200, content, RegistrationState)
+    assert decoded.user is not None
+    assert decoded.user.id == number
+
+
+def test_raw_json_keeps_big_integers_exactly(parser: str) -> None:
+    """``object`` results and an error's descriptions keep integers of any size."""
+    big = 10**30 + 1
+    assert CODEC.decode(200, envelope_bytes({"n": big}), object) == {"n": big}
+    error = json.dumps(
+        {"data": None, "error_code": 4001, "error_message": "no", "error_descriptions": [big]}
+    ).encode()
+    with pytest.raises(VlensError) as caught:
+        CODEC.decode(200, error, RegistrationState)
+    assert getattr(caught.value, "descriptions", None) == [big]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"data": {"userName": "\\ud800"}, "error_code": null}',  # a lone surrogate escape
+        b'{"data": {"expireInSeconds": NaN}, "error_code": null}',
+        b'\xef\xbb\xbf{"data": {}, "error_code": null}',  # a BOM
+        b'{"data": {"userName": "\xed\xa0\x80"}, "error_code": null}',  # not UTF-8
+        b'{"data": {"expireInSeconds": 1e400}, "error_code": null}',
+        b'{"data": {"a": 1, "a": 2}, "error_code": null}',
+        b'{"data": {}, "error_code": null} x',
+    ],
+)
+def test_orjson_reads_what_json_reads(content: bytes) -> None:
+    """Where orjson refuses what json accepts (or words an error differently), json decides:
+    the codec's outcome is the same with orjson as with json alone."""
+
+    def outcome() -> tuple[str, Any]:
+        try:
+            return "value", CODEC.decode(200, content, RegistrationState)
+        except VlensError as exc:
+            return "error", (type(exc), str(exc))
+
+    with_orjson = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_codec, "_fast_loads", None)
+        assert outcome() == with_orjson
+
+
+@PROPERTY
+@given(data=st.one_of(json_values, st.dictionaries(st.sampled_from(WIRE_KEYS), json_values)))
+def test_orjson_and_json_decode_any_data_alike(data: Any) -> None:
+    """For any ``data`` (within 64-bit integers), each typed result is decoded the same, or
+    refused with the same error, whichever parser read the envelope."""
+    content = envelope_bytes(data)
+    for result_type in RESULT_TYPES:
+        outcomes = []
+        for fast in (_codec._fast_loads, None):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(_codec, "_fast_loads", fast)
+                try:
+                    outcomes.append(("value", CODEC.decode(200, content, result_type)))
+                except VlensError as exc:
+                    outcomes.append(("error", (type(exc), str(exc))))
+        assert outcomes[0] == outcomes[1], result_type

@@ -102,7 +102,9 @@ class _Attempts(Deadline):
     __slots__ = ("count", "last_error")
 
     def __init__(self, deadline: float | None) -> None:
-        super().__init__(deadline)
+        self.deadline = deadline  # Deadline's fields, set here: one frame less on every call
+        self.task: asyncio.Task[Any] | None = None
+        self.expired = False
         self.count = 0
         self.last_error: VlensError | None = None
 
@@ -210,10 +212,11 @@ class Caller:
     async def _attempt(
         self, operation: Operation[T], request: Request, attempts: _Attempts, subject: str | None
     ) -> T:
-        remaining = _remaining(attempts)
-        if attempts.last_error is not None and remaining is not None and remaining <= 0:
-            # The wait used up the deadline: send nothing more, report the last (refused) attempt.
-            raise attempts.last_error
+        if attempts.last_error is not None:
+            remaining = _remaining(attempts)
+            if remaining is not None and remaining <= 0:
+                # The wait used up the deadline: send nothing more, report the last attempt.
+                raise attempts.last_error
         attempts.count += 1
         logged = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if logged else 0.0

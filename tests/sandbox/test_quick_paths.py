@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vlens_async.sandbox import Sandbox
+from vlens_async.sandbox import Exchange, Sandbox
 from vlens_async.sandbox._context import registration_state
 from vlens_async.sandbox._state import below
 from vlens_async.sandbox._wire import FixedObject, envelope_bytes, uuid_text
@@ -210,3 +210,26 @@ async def test_send_phone_otp_still_checks_every_other_value(
     error, found, _ = answer(await sandbox.handle(request(HEADERS, body)))
     assert (error, found) == (400, descriptions)
     assert len(sandbox.outbox) == 0
+
+
+class CountingSandbox(Sandbox):
+    """A subclass wrapping process(), as a consumer's test double may."""
+
+    def __init__(self) -> None:
+        super().__init__(resend_cooldown=0)
+        self.processed = 0
+
+    async def process(self, request: Request) -> Exchange:
+        self.processed += 1
+        return await super().process(request)
+
+
+async def test_a_subclass_wrapping_process_sees_every_in_memory_request() -> None:
+    """The in-memory entry's no-fault shortcut is taken only when process() is Sandbox's own."""
+    sandbox = CountingSandbox()
+    async with sandbox.client() as client:
+        await client.registration.send_phone_otp(PHONE)
+        sandbox.faults.latency(0.001)
+        await client.registration.send_phone_otp("+201001234568")
+    assert sandbox.processed == 2
+    assert sandbox.requests_seen == 2

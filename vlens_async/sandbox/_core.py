@@ -110,6 +110,9 @@ ROUTES: dict[str, tuple[Handler, str | Callable[[Body], str]]] = {
 }
 _ROUTES_LOWER = {path.lower(): path for path in ROUTES}
 
+# A routed request with its body read: handler, operation naming, path, headers, body.
+_Prepared = tuple[Handler, "str | Callable[[Body], str]", str, Mapping[str, str], Body]
+
 _HTML_PAGE = (
     "<html><head><title>{status} Error</title></head><body><center><h1>{status} Error</h1>"
     "</center><hr><center>nginx</center></body></html>"
@@ -183,6 +186,8 @@ class Sandbox:
             token_ttl=token_ttl,
         )
         self.requests_seen = 0
+        # A subclass may wrap process(); then every request goes through it.
+        self._own_process = type(self).process is Sandbox.process
 
     # -- set-up helpers for tests -------------------------------------------------------------
     @property
@@ -238,7 +243,10 @@ class Sandbox:
         once that timeout has passed, as the socket would; the request is still processed when
         the delay ends, as a real server goes on with a request whose client gave up.
         """
-        exchange = await self.process(request)
+        if not self.faults.pending and self._own_process:
+            exchange = self._process_now(request)  # nothing can wait: no coroutine for it
+        else:
+            exchange = await self.process(request)
         fault = exchange.fault
         if fault is not None:
             if fault.kind is FaultKind.REFUSE:
@@ -256,22 +264,12 @@ class Sandbox:
         client's socket would; the HTTP entry passes no read timeout, since there the socket
         does it.
         """
-        self.requests_seen += 1
-        path = _route(request.url)
-        if path is None:
-            return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
-        handler, naming = ROUTES[path]
-        headers = self._lowercase(request.headers)
-        try:
-            body = self._parse(request, headers)
-        except ApiFailure as failure:
-            return _failure(failure)
         if not self.faults.pending:
-            # Nothing can fire (draw would find no schedule), and only the log needs the name.
-            exchange = self._run(handler, body, headers)
-            if logger.isEnabledFor(logging.INFO):
-                self._log(_operation(naming, body), path, exchange, None, body)
-            return exchange
+            return self._process_now(request)
+        prepared = self._prepare(request)
+        if isinstance(prepared, Exchange):
+            return prepared
+        handler, naming, path, headers, body = prepared
         operation = _operation(naming, body)
         fault = self.faults.draw(path, operation)
         if fault is not None and fault.kind is FaultKind.LATENCY:
@@ -301,6 +299,32 @@ class Sandbox:
                 exchange = attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
         self._log(operation, path, exchange, fault, body)
         return exchange
+
+    def _process_now(self, request: Request) -> Exchange:
+        """:meth:`process` when no fault is scheduled: nothing can fire, nothing awaits, and
+        only the log needs the operation's name."""
+        prepared = self._prepare(request)
+        if isinstance(prepared, Exchange):
+            return prepared
+        handler, naming, path, headers, body = prepared
+        exchange = self._run(handler, body, headers)
+        if logger.isEnabledFor(logging.INFO):
+            self._log(_operation(naming, body), path, exchange, None, body)
+        return exchange
+
+    def _prepare(self, request: Request) -> Exchange | _Prepared:
+        """Count the request, route it and read its body; an Exchange if that already failed."""
+        self.requests_seen += 1
+        path = _route(request.url)
+        if path is None:
+            return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
+        handler, naming = ROUTES[path]
+        headers = self._lowercase(request.headers)
+        try:
+            body = self._parse(request, headers)
+        except ApiFailure as failure:
+            return _failure(failure)
+        return handler, naming, path, headers, body
 
     def _lowercase(self, headers: Mapping[str, str]) -> Mapping[str, str]:
         """The headers with their names lower-cased, read-only.
