@@ -108,13 +108,17 @@ def test_response_lowercases_header_names_only() -> None:
         status=200, headers={"Content-Type": "Application/JSON", "X-Request-ID": "AbC"}
     )
     assert dict(response.headers) == {"content-type": "Application/JSON", "x-request-id": "AbC"}
+    mixed = Response(status=200, headers={"content-type": "a", "X-Request-ID": "b"})
+    assert dict(mixed.headers) == {"content-type": "a", "x-request-id": "b"}
 
 
-def test_response_headers_are_copied_and_immutable() -> None:
-    """Response.headers is a snapshot of the input and refuses item assignment."""
-    source = {"Retry-After": "5"}
+@pytest.mark.parametrize("name", ["Retry-After", "retry-after"])
+def test_response_headers_are_copied_and_immutable(name: str) -> None:
+    """Response.headers is a snapshot of the input (lower-case names or not) and refuses
+    item assignment."""
+    source = {name: "5"}
     response = Response(status=429, headers=source)
-    source["Retry-After"] = "10"
+    source[name] = "10"
     headers: Any = response.headers
     with pytest.raises(TypeError):
         headers["retry-after"] = "0"

@@ -255,7 +255,8 @@ class Sandbox:
                 raise RemoteDisconnected("sandbox: connection dropped after processing (fault)")
             if fault.kind is FaultKind.OVERSIZED_BODY:
                 raise ResponseTooLarge(exchange.status, fault.size - 1)
-        return Response(status=exchange.status, headers=exchange.headers, content=exchange.content)
+        headers = _JSON_LOWER if exchange.headers is _JSON else exchange.headers
+        return Response(status=exchange.status, headers=headers, content=exchange.content)
 
     async def process(self, request: Request) -> Exchange:
         """Answer one request, applying the fault schedule. Shared by both entries.
@@ -422,6 +423,7 @@ class Sandbox:
 
 
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
+_JSON_LOWER = {name.lower(): value for name, value in _JSON.items()}  # what Response keeps
 
 
 def _text(content: bytes) -> str | bytes:
