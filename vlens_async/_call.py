@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from vlens_transports import (
     TransportError,
     TransportTimeout,
 )
+from vlens_transports._loops import task_on
 from vlens_transports._watchdog import Deadline, Watchdog
 
 from ._codec import Codec
@@ -77,34 +79,41 @@ class Operation(Generic[T]):
 class Lifecycle:
     """unopened -> open -> closed, shared by a client and its ``with_options`` copies."""
 
-    __slots__ = ("loop", "state")
+    __slots__ = ("loop", "state", "thread")
 
     def __init__(self) -> None:
         self.state = "unopened"
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = 0  # the thread the loop was first used in
 
-    def enter(self) -> None:
-        """Check that a call may be made now, on this event loop."""
+    def enter(self) -> asyncio.Task[Any] | None:
+        """Check that a call may be made now, on this event loop; return the task making it."""
+        if self.state == "open":
+            task = task_on(self.loop, self.thread)  # no getpid() on Python 3.11
+            if task is not None:
+                return task
         if self.state == "closed":
             raise RuntimeError("this VlensClient is closed; create a new one")
         loop = asyncio.get_running_loop()
         if self.loop is None:
-            self.loop, self.state = loop, "open"
+            self.loop, self.state, self.thread = loop, "open", threading.get_ident()
         elif loop is not self.loop:
             raise RuntimeError(
                 "this VlensClient was first used on another event loop; create one per loop"
             )
+        return asyncio.current_task(loop)
 
 
 class _Attempts(Deadline):
     """One call's progress: its deadline, attempts made, the task to cancel while one runs."""
 
-    __slots__ = ("count", "last_error")
+    __slots__ = ("caller", "count", "last_error")
 
-    def __init__(self, deadline: float | None) -> None:
+    def __init__(self, deadline: float | None, caller: asyncio.Task[Any] | None) -> None:
         self.deadline = deadline  # Deadline's fields, set here: one frame less on every call
         self.task: asyncio.Task[Any] | None = None
         self.expired = False
+        self.caller = caller  # the task making the call: task while an attempt awaits
         self.count = 0
         self.last_error: VlensError | None = None
 
@@ -163,7 +172,7 @@ class Caller:
 
         ``subject`` (a phone number or e-mail) is only logged, masked.
         """
-        self.lifecycle.enter()
+        caller = self.lifecycle.enter()
         headers: Mapping[str, str] = self._frozen_headers
         if token is not None or extra_headers:
             headers = {**headers, **(extra_headers or {})}
@@ -178,9 +187,9 @@ class Caller:
         )
         deadline = self.retry.deadline
         if deadline is None:
-            attempts = _Attempts(None)
+            attempts = _Attempts(None, caller)
         else:
-            attempts = _Attempts(time.monotonic() + deadline)
+            attempts = _Attempts(time.monotonic() + deadline, caller)
             self._watchdog.add(attempts)
         try:
             result: T = await self._attempt(operation, request, attempts, subject)
@@ -224,7 +233,7 @@ class Caller:
         failure: VlensError | None = None
         try:
             if attempts.deadline is not None:
-                attempts.task = asyncio.current_task()
+                attempts.task = attempts.caller
             try:
                 response = await self.transport.send(request)
             except asyncio.CancelledError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 import time
 import warnings
 from collections.abc import Coroutine, Mapping
@@ -20,6 +21,7 @@ from ._errors import (
     TransportError,
     TransportTimeout,
 )
+from ._loops import task_on
 from ._models import Request, Response, Timeout
 from ._watchdog import Deadline, Watchdog
 
@@ -131,6 +133,7 @@ class AiohttpTransport(Transport):
         self._keepalive_timeout = keepalive_timeout
         self._max_response_bytes = max_response_bytes
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0  # the thread the loop was first used in
         self._closed = False
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         self._last_timeout: Timeout | None = None
@@ -147,7 +150,7 @@ class AiohttpTransport(Transport):
             raise RuntimeError("AiohttpTransport is closed; create a new one")
         loop = asyncio.get_running_loop()
         if self._loop is None:
-            self._loop = loop
+            self._loop, self._thread = loop, threading.get_ident()
         elif self._loop is not loop:
             raise RuntimeError(
                 "AiohttpTransport is bound to another event loop; create one per loop"
@@ -202,8 +205,12 @@ class AiohttpTransport(Transport):
 
     async def send(self, request: Request) -> Response:
         session = self._session
-        if session is None or self._loop is not asyncio.get_running_loop():
-            session = self._get_session()  # opens it, or says why it cannot be used here
+        task = None if session is None else task_on(self._loop, self._thread)
+        if session is None or task is None:  # not proven on this loop: ask the usual way
+            loop = asyncio.get_running_loop()
+            if session is None or self._loop is not loop:
+                session = self._get_session()  # opens it, or says why it cannot be used here
+            task = asyncio.current_task(loop)
         headers = request.headers
         if headers is not self._last_headers or headers != self._last_headers_copy:
             self._prepare_headers(headers)
@@ -216,7 +223,7 @@ class AiohttpTransport(Transport):
         exchange = None
         if watchdog is not None:
             assert timeout.read is not None
-            exchange = _Exchange(asyncio.current_task(), timeout.read, watchdog)
+            exchange = _Exchange(task, timeout.read, watchdog)
         token = _EXCHANGE.set(exchange)
         started = time.perf_counter()
         try:

@@ -1,0 +1,27 @@
+"""Finding the running task cheaply (private, shared with the SDK above).
+
+On Python 3.11 every ``asyncio.get_running_loop()`` (which ``asyncio.current_task()`` calls)
+makes a ``getpid()`` system call, to notice a fork. A client that checks its loop on every call
+would make several a request, which under load costs more than most of its Python code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+__all__ = ["task_on"]
+
+
+def task_on(loop: asyncio.AbstractEventLoop | None, thread: int) -> asyncio.Task[Any] | None:
+    """The task running now, when it is one of ``loop``'s in thread ``thread``; else None.
+
+    A thread runs one event loop at a time, and a loop has a current task only while one of
+    its tasks is running: so when this thread is the loop's and the loop has a current task,
+    the running loop is ``loop``, found without ``get_running_loop()``. None proves nothing:
+    the caller checks the running loop the usual way.
+    """
+    if loop is None or threading.get_ident() != thread:
+        return None
+    return asyncio.current_task(loop)
