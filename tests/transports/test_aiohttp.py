@@ -77,6 +77,22 @@ async def app_server(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+def slow_and_fast_app(started: asyncio.Event | None = None) -> web.Application:
+    """``/slow`` answers after 10 s (setting ``started`` when it begins), ``/fast`` at once;
+    each answers with its path."""
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/slow":
+            if started is not None:
+                started.set()
+            await asyncio.sleep(10)
+        return web.Response(text=request.path)
+
+    app = app_with("/slow", handler)
+    app.router.add_get("/fast", handler)
+    return app
+
+
 def session_of(transport: AiohttpTransport) -> aiohttp.ClientSession | None:
     """The session the transport currently holds, if any."""
     return transport._session
@@ -477,16 +493,7 @@ async def test_send_after_aclose_raises_runtime_error(serve: Serve, used_before:
 async def test_cancellation_is_not_wrapped_and_transport_survives(serve: Serve) -> None:
     """Cancelling a send in flight ends the task cancelled; the transport then still works."""
     started = asyncio.Event()
-
-    async def handler(request: web.Request) -> web.Response:
-        if request.path == "/slow":
-            started.set()
-            await asyncio.sleep(10)
-        return web.Response(text=request.path)
-
-    app = app_with("/slow", handler)
-    app.router.add_get("/fast", handler)
-    base = await serve(app)
+    base = await serve(slow_and_fast_app(started))
     async with AiohttpTransport() as transport:
         task = asyncio.create_task(transport.send(Request(method="GET", url=f"{base}/slow")))
         await started.wait()

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from vlens_transports import AiohttpTransport, Request, Timeout, TransportTimeout
 
-from .test_aiohttp import Serve, app_with, raw_server, read_request_head
+from .test_aiohttp import Serve, app_with, raw_server, read_request_head, slow_and_fast_app
 
 KINDS = ["owned", "borrowed"]
 
@@ -123,15 +123,7 @@ async def test_a_trickling_body_cannot_stretch_the_read_timeout() -> None:
 
 async def test_after_a_read_timeout_the_transport_works_and_holds_nothing(serve: Serve) -> None:
     """A timed-out send leaves no pending cancel, no watched entry, and a usable transport."""
-
-    async def handler(request: web.Request) -> web.Response:
-        if request.path == "/slow":
-            await asyncio.sleep(10)
-        return web.Response(text=request.path)
-
-    app = app_with("/slow", handler)
-    app.router.add_get("/fast", handler)
-    base = await serve(app)
+    base = await serve(slow_and_fast_app())
     async with AiohttpTransport() as transport:
         timeout = Timeout(read=0.2)
         with pytest.raises(TransportTimeout):
