@@ -30,7 +30,7 @@ from vlens_async.testing import envelope_response, error_response
 from vlens_transports import Request, Response
 from vlens_transports._watchdog import Watchdog as _Watchdog
 
-from .conftest import make_client
+from .conftest import make_client, swallow_a_cancel
 
 T = TypeVar("T")
 
@@ -467,3 +467,21 @@ async def test_own_timeout_and_deadline_due_in_the_same_loop_iteration(spawn: Ta
                 outcome = f"CancelledError escaped, cancelling={task.cancelling()}"
             assert outcome == "TimeoutError, cancelling=0"
         assert in_flight(client) == []
+
+
+@pytest.mark.parametrize("kind", ["read", "effect"])
+async def test_deadline_after_a_swallowed_cancel_is_still_the_deadline_error(kind: str) -> None:
+    """A task that once caught a cancel (its cancel count stays 1 on 3.11+) gets the deadline's
+    error, not CancelledError, and carries no pending cancel afterwards."""
+    call, operation = CALLS[kind]
+    gate = Gate({phone(1)})
+    client, _ = make_client(gate, retry=RetryPolicy(deadline=0.1))
+    task = asyncio.current_task()
+    assert task is not None
+    await swallow_a_cancel()
+    async with client:
+        with pytest.raises(VlensError) as caught:
+            await call(client, phone(1))  # in this task: wait_for would run it in a fresh one
+    assert_deadline_error(caught.value, kind, operation)
+    if sys.version_info >= (3, 11):
+        assert task.cancelling() == 1  # the swallowed cancel only: the watchdog's is withdrawn

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from vlens_async.sandbox import Sandbox
 from vlens_transports import AiohttpTransport, Request
-from vlens_transports._loops import task_on
+from vlens_transports._loops import forks, task_on
 
 from .transports.test_aiohttp import Serve, app_with, hello
 
@@ -37,17 +38,43 @@ def from_another_thread_while_this_task_runs(
     return error
 
 
-async def test_task_on_finds_this_task_only_on_its_own_loop_and_thread() -> None:
-    """task_on gives the running task for this loop and thread, and None otherwise."""
-    loop = asyncio.get_running_loop()
-    assert task_on(loop, threading.get_ident()) is asyncio.current_task()
-    assert task_on(loop, threading.get_ident() + 1) is None
-    assert task_on(None, threading.get_ident()) is None
+async def test_task_on_finds_this_task_only_on_its_own_loop_thread_and_process() -> None:
+    """task_on gives the running task for this loop, thread and fork count, else None."""
+    loop, thread, now = asyncio.get_running_loop(), threading.get_ident(), forks()
+    assert task_on(loop, thread, now) is asyncio.current_task()
+    assert task_on(loop, thread + 1, now) is None
+    assert task_on(loop, thread, now - 1) is None  # a fork since: asyncio's tables are copies
+    assert task_on(None, thread, now) is None
     other = asyncio.new_event_loop()
     try:
-        assert task_on(other, threading.get_ident()) is None  # not running: no current task
+        assert task_on(other, thread, now) is None  # not running: no current task
     finally:
         other.close()
+
+
+async def test_a_forked_child_is_refused_the_parents_client() -> None:
+    """A child forked mid-task, with the parent's thread id and task table, is refused."""
+    sandbox = Sandbox()
+    async with sandbox.client() as client:
+        await client.registration.check_existence("+201001234567")
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what a call on a new loop does, then leave at once
+            try:
+                asyncio.run(client.registration.check_existence("+201001234567"))
+                verdict = b"let through"
+            except RuntimeError as exc:
+                verdict = b"refused" if b"another event loop" in str(exc).encode() else b"?"
+            except BaseException:  # noqa: BLE001 - anything else is a wrong answer too
+                verdict = b"other error"
+            os.write(write, verdict)
+            os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)  # noqa: ASYNC222 - the child answers and exits at once
+        verdict = os.read(read, 100)
+        os.close(read)
+    assert status == 0
+    assert verdict == b"refused"
 
 
 async def test_a_client_refuses_another_threads_loop_while_its_own_is_busy() -> None:

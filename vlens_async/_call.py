@@ -27,7 +27,7 @@ from vlens_transports import (
     TransportError,
     TransportTimeout,
 )
-from vlens_transports._loops import task_on
+from vlens_transports._loops import forks, task_on
 from vlens_transports._watchdog import Deadline, Watchdog
 
 from ._codec import Codec
@@ -79,17 +79,18 @@ class Operation(Generic[T]):
 class Lifecycle:
     """unopened -> open -> closed, shared by a client and its ``with_options`` copies."""
 
-    __slots__ = ("loop", "state", "thread")
+    __slots__ = ("forks", "loop", "state", "thread")
 
     def __init__(self) -> None:
         self.state = "unopened"
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = 0  # the thread the loop was first used in
+        self.forks = 0  # and the process: forks counted then
 
     def enter(self) -> asyncio.Task[Any] | None:
         """Check that a call may be made now, on this event loop; return the task making it."""
         if self.state == "open":
-            task = task_on(self.loop, self.thread)  # no getpid() on Python 3.11
+            task = task_on(self.loop, self.thread, self.forks)  # no getpid() on Python 3.11
             if task is not None:
                 return task
         if self.state == "closed":
@@ -97,6 +98,7 @@ class Lifecycle:
         loop = asyncio.get_running_loop()
         if self.loop is None:
             self.loop, self.state, self.thread = loop, "open", threading.get_ident()
+            self.forks = forks()
         elif loop is not self.loop:
             raise RuntimeError(
                 "this VlensClient was first used on another event loop; create one per loop"
@@ -113,6 +115,7 @@ class _Attempts(Deadline):
         self.deadline = deadline  # Deadline's fields, set here: one frame less on every call
         self.task: asyncio.Task[Any] | None = None
         self.expired = False
+        self.cancels = 0
         self.caller = caller  # the task making the call: task while an attempt awaits
         self.count = 0
         self.last_error: VlensError | None = None
@@ -233,7 +236,7 @@ class Caller:
         failure: VlensError | None = None
         try:
             if attempts.deadline is not None:
-                attempts.task = attempts.caller
+                attempts.attach(attempts.caller)
             try:
                 response = await self.transport.send(request)
             except asyncio.CancelledError as exc:

@@ -233,3 +233,25 @@ async def test_a_subclass_wrapping_process_sees_every_in_memory_request() -> Non
         await client.registration.send_phone_otp("+201001234568")
     assert sandbox.processed == 2
     assert sandbox.requests_seen == 2
+
+
+@pytest.mark.parametrize("where", ["instance", "class"])
+async def test_a_patched_process_sees_every_in_memory_request(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spy put on process() after the sandbox was made, on it or on its class, sees calls."""
+    sandbox = Sandbox(resend_cooldown=0)
+    seen: list[str] = []
+    real = Sandbox.process
+
+    async def spy(self: Sandbox, request: Request) -> Exchange:
+        seen.append(request.url)
+        return await real(self, request)
+
+    if where == "class":
+        monkeypatch.setattr(Sandbox, "process", spy)
+    else:
+        monkeypatch.setattr(sandbox, "process", spy.__get__(sandbox))
+    async with sandbox.client() as client:
+        await client.registration.send_phone_otp(PHONE)
+    assert len(seen) == 1

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from vlens_transports import AiohttpTransport, Request, Timeout, TransportTimeout
 
+from ..conftest import swallow_a_cancel
 from .test_aiohttp import Serve, app_with, raw_server, read_request_head, slow_and_fast_app
 
 KINDS = ["owned", "borrowed"]
@@ -166,7 +167,7 @@ async def test_callers_own_timeout_is_not_a_read_timeout(serve: Serve) -> None:
     base = await serve(app_with("/", slow))
     async with AiohttpTransport() as transport:
         request = Request(method="GET", url=f"{base}/", timeout=Timeout(read=5))
-        with pytest.raises(TimeoutError) as caught:
+        with pytest.raises(asyncio.TimeoutError) as caught:  # TimeoutError from Python 3.11
             await asyncio.wait_for(transport.send(request), 0.2)
         assert not isinstance(caught.value, TransportTimeout)
         assert watched(transport) == 0
@@ -197,3 +198,17 @@ async def test_sends_in_flight_share_one_read_timer(serve: Serve) -> None:
         release.set()
         responses = await asyncio.gather(*sends)
     assert [response.status for response in responses] == [200] * 20
+
+
+async def test_a_read_timeout_after_a_swallowed_cancel_is_still_a_timeout(serve: Serve) -> None:
+    """A task that once caught a cancel still gets TransportTimeout, not CancelledError."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(10)
+        return web.Response(text="too late")
+
+    base = await serve(app_with("/", slow))
+    await swallow_a_cancel()
+    async with AiohttpTransport() as transport:
+        with pytest.raises(TransportTimeout):
+            await transport.send(Request(method="GET", url=f"{base}/", timeout=Timeout(read=0.2)))

@@ -21,9 +21,9 @@ from ._errors import (
     TransportError,
     TransportTimeout,
 )
-from ._loops import task_on
+from ._loops import forks, task_on
 from ._models import Request, Response, Timeout
-from ._watchdog import Deadline, Watchdog
+from ._watchdog import CAN_UNCANCEL, Deadline, Watchdog
 
 __all__ = ["AiohttpTransport"]
 
@@ -56,7 +56,7 @@ class _Exchange(Deadline):
         self, task: asyncio.Task[Any] | None, read: float, watchdog: Watchdog[_Exchange]
     ) -> None:
         super().__init__(None)
-        self.task = task
+        self.attach(task)
         self.read = read
         self.watchdog = watchdog
 
@@ -134,6 +134,10 @@ class AiohttpTransport(Transport):
         self._max_response_bytes = max_response_bytes
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0  # the thread the loop was first used in
+        self._forks = 0  # and the process: forks counted then
+        # Python 3.10 cannot tell the watchdog's cancel from a caller's in the same iteration,
+        # and a borrowed session cannot say when a request is written: aiohttp times those.
+        self._times_reads = self._owns_session and CAN_UNCANCEL
         self._closed = False
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         self._last_timeout: Timeout | None = None
@@ -150,7 +154,7 @@ class AiohttpTransport(Transport):
             raise RuntimeError("AiohttpTransport is closed; create a new one")
         loop = asyncio.get_running_loop()
         if self._loop is None:
-            self._loop, self._thread = loop, threading.get_ident()
+            self._loop, self._thread, self._forks = loop, threading.get_ident(), forks()
         elif self._loop is not loop:
             raise RuntimeError(
                 "AiohttpTransport is bound to another event loop; create one per loop"
@@ -177,14 +181,14 @@ class AiohttpTransport(Transport):
                 connect=timeout.pool,
                 sock_connect=timeout.connect,
                 # An owned session's requests are timed by the transport's own watchdog.
-                sock_read=None if self._owns_session else timeout.read,
+                sock_read=None if self._times_reads else timeout.read,
             )
             self._timeouts[timeout] = cached
         return cached
 
     def _read_watchdog(self, read: float | None) -> Watchdog[_Exchange] | None:
         """The watchdog timing reads of ``read`` seconds (None: aiohttp times them, or nobody)."""
-        if read is None or not self._owns_session:
+        if read is None or not self._times_reads:
             return None
         watchdog = self._read_watchdogs.get(read)
         if watchdog is None:
@@ -205,7 +209,7 @@ class AiohttpTransport(Transport):
 
     async def send(self, request: Request) -> Response:
         session = self._session
-        task = None if session is None else task_on(self._loop, self._thread)
+        task = None if session is None else task_on(self._loop, self._thread, self._forks)
         if session is None or task is None:  # not proven on this loop: ask the usual way
             loop = asyncio.get_running_loop()
             if session is None or self._loop is not loop:

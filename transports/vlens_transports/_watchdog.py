@@ -11,24 +11,34 @@ import time
 from collections import OrderedDict
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Deadline", "Watchdog"]
+__all__ = ["CAN_UNCANCEL", "Deadline", "Watchdog"]
 
 D = TypeVar("D", bound="Deadline")
+
+CAN_UNCANCEL = hasattr(asyncio.Task, "uncancel")
+"""Python 3.11+: a task counts its cancels, so the watchdog's own can be told from others."""
 
 
 class Deadline:
     """Work that must be done by :attr:`deadline` (``time.monotonic()``), and the task doing it.
 
-    :attr:`task` is set while the work awaits something the watchdog may cancel, and None
-    between such awaits; :attr:`expired` is set when the watchdog cancelled it.
+    :attr:`task` is set (by :meth:`attach`) while the work awaits something the watchdog may
+    cancel, and None between such awaits; :attr:`expired` is set when the watchdog cancelled it.
     """
 
-    __slots__ = ("deadline", "expired", "task")
+    __slots__ = ("cancels", "deadline", "expired", "task")
 
     def __init__(self, deadline: float | None) -> None:
         self.deadline = deadline
         self.task: asyncio.Task[Any] | None = None
         self.expired = False
+        self.cancels = 0
+
+    def attach(self, task: asyncio.Task[Any] | None) -> None:
+        """Await on behalf of ``task`` from now on, noting the cancels it already carries (a
+        cancel it once swallowed stays counted, and must not be taken for someone else's)."""
+        self.task = task
+        self.cancels = task.cancelling() if task is not None and hasattr(task, "cancelling") else 0
 
 
 class Watchdog(Generic[D]):
@@ -76,7 +86,7 @@ class Watchdog(Generic[D]):
             return False
         if not hasattr(task, "uncancel"):  # Python 3.10: only the message can tell
             return exc.args[:1] == (self._message,)
-        return bool(task.uncancel() == 0)
+        return bool(task.uncancel() == entry.cancels)
 
     def _arm(self, when: float) -> None:
         # A delay, not loop.call_at(when): deadlines are on time.monotonic(), and a loop's own

@@ -186,8 +186,6 @@ class Sandbox:
             token_ttl=token_ttl,
         )
         self.requests_seen = 0
-        # A subclass may wrap process(); then every request goes through it.
-        self._own_process = type(self).process is Sandbox.process
 
     # -- set-up helpers for tests -------------------------------------------------------------
     @property
@@ -243,7 +241,7 @@ class Sandbox:
         once that timeout has passed, as the socket would; the request is still processed when
         the delay ends, as a real server goes on with a request whose client gave up.
         """
-        if not self.faults.pending and self._own_process:
+        if not self.faults.pending and self._process_is_ours():
             exchange = self._process_now(request)  # nothing can wait: no coroutine for it
         else:
             exchange = await self.process(request)
@@ -300,6 +298,11 @@ class Sandbox:
                 exchange = attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
         self._log(operation, path, exchange, fault, body)
         return exchange
+
+    def _process_is_ours(self) -> bool:
+        """Whether process() is Sandbox's own: a subclass, a patch of the class or of this
+        instance (a test's spy) may wrap it, and then every request goes through it."""
+        return type(self).process is _PROCESS and "process" not in self.__dict__
 
     def _process_now(self, request: Request) -> Exchange:
         """:meth:`process` when no fault is scheduled: nothing can fire, nothing awaits, and
@@ -422,6 +425,7 @@ class Sandbox:
         )
 
 
+_PROCESS = Sandbox.process
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
 _JSON_LOWER = {name.lower(): value for name, value in _JSON.items()}  # what Response keeps
 
