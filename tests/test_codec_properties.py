@@ -33,7 +33,7 @@ from vlens_async import (
     VlensResponseError,
     _codec,
 )
-from vlens_async._codec import parse_uuid
+from vlens_async._uuids import parse_uuid
 
 CODEC = Codec()
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

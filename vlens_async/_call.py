@@ -112,10 +112,7 @@ class _Attempts(Deadline):
     __slots__ = ("caller", "count", "last_error")
 
     def __init__(self, deadline: float | None, caller: asyncio.Task[Any] | None) -> None:
-        self.deadline = deadline  # Deadline's fields, set here: one frame less on every call
-        self.task: asyncio.Task[Any] | None = None
-        self.expired = False
-        self.cancels = 0
+        super().__init__(deadline)
         self.caller = caller  # the task making the call: task while an attempt awaits
         self.count = 0
         self.last_error: VlensError | None = None

@@ -23,8 +23,9 @@ from ._errors import VlensAPIError, VlensError, VlensResponseError, error_class_
 from ._json import compact_dumps, loads
 from ._models import WIRE_NAME, ExistenceResult, SmsProvider
 from ._redact import redact_excerpt
+from ._uuids import parse_uuid
 
-__all__ = ["Codec", "make_converter", "parse_uuid"]
+__all__ = ["Codec", "make_converter"]
 
 T = TypeVar("T")
 _OK_CODES = (None, 0)
@@ -79,30 +80,6 @@ def _structure_uuid(value: Any, _: type) -> uuid.UUID:
 
 
 _new = object.__new__
-_set = object.__setattr__
-_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
-
-
-def parse_uuid(text: str) -> uuid.UUID:
-    """``uuid.UUID(text)``, in a third less time for the canonical form Vlens sends.
-
-    ``8-4-4-4-12`` ASCII hex digits are set on a new instance as ``UUID.__init__`` sets them
-    (``int`` and ``is_safe``), skipping its handling of the other spellings it accepts; any
-    other text goes to ``uuid.UUID``, which accepts it or raises as usual.
-    """
-    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
-        digits = text.replace("-", "")
-        # isascii + isalnum: int() alone would take "_", a sign, spaces and non-ASCII digits.
-        if len(digits) == 32 and digits.isascii() and digits.isalnum():
-            try:
-                number = int(digits, 16)
-            except ValueError:  # a letter past "f": uuid.UUID words the error
-                return uuid.UUID(text)
-            value = _new(uuid.UUID)
-            _set(value, "int", number)
-            _set(value, "is_safe", _UNKNOWN_SAFETY)
-            return value
-    return uuid.UUID(text)
 
 
 def _structure_provider(value: Any, _: type) -> SmsProvider:

@@ -100,12 +100,13 @@ class AiohttpTransport(Transport):
     is sent. A ``session`` passed in is borrowed: it is used as is and never closed here, which
     is also the explicit way to change TLS settings (pass a session with your own connector).
 
-    ``Timeout.read`` bounds the whole response: from the moment the request is written until
-    its body is read in full, so a server that trickles bytes cannot stretch it. The transport
-    enforces it with one timer for all its requests instead of aiohttp's ``sock_read``, which
-    re-arms a timer on every chunk (under load that costs more than anything else the SDK
-    does). A borrowed session, which the transport cannot make tell it when a request is
-    written, keeps aiohttp's ``sock_read``: the same limit, per chunk of the response.
+    ``Timeout.read`` bounds the whole response: from the moment aiohttp starts writing the
+    request until its body is read in full, so a server that trickles bytes cannot stretch it.
+    The transport enforces it with one timer per read span (a client uses one) instead of
+    aiohttp's ``sock_read``, which re-arms a timer on every chunk (under load that cost more
+    than anything else the SDK did). A borrowed session, which the transport cannot make tell
+    it when a request is written, and Python 3.10, where a task cannot tell the transport's
+    cancel from a caller's, keep aiohttp's ``sock_read``: the same limit, per chunk.
 
     Args:
         session: an existing session to borrow instead of creating one.

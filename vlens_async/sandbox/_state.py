@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from .._uuids import uuid_from_int
 from ._clock import SandboxClock
 from ._outbox import Outbox, OutboxMessage
 from ._wire import ApiFailure, uuid_text
@@ -17,9 +18,6 @@ __all__ = ["OtpRecord", "SandboxState", "UserRecord"]
 # What uuid.UUID(int=..., version=4) does to the bits: version nibble 4, variant bits 10.
 _CLEAR_VERSION_AND_VARIANT = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _VERSION_4_RFC_4122 = (4 << 76) | (0x8000 << 48)
-_new_object = object.__new__
-_set = object.__setattr__  # UUID's own __setattr__ refuses: a UUID is immutable
-_SAFE_UNKNOWN = uuid.SafeUUID.unknown
 
 
 @attrs.define(kw_only=True)
@@ -126,10 +124,7 @@ class SandboxState:
     def new_uuid(self) -> uuid.UUID:
         """``uuid.UUID(int=bits)``, made as its constructor makes it but without the checks of
         its five ways in, which cost more than drawing the bits."""
-        made = _new_object(uuid.UUID)
-        _set(made, "int", self._uuid_bits())
-        _set(made, "is_safe", _SAFE_UNKNOWN)
-        return made
+        return uuid_from_int(self._uuid_bits())
 
     def new_uuid_text(self) -> str:
         """``str(self.new_uuid())``, without building the UUID object."""

@@ -95,7 +95,8 @@ class FixedObject:
 
     An answer such as ``ApiOutputRegister`` has some twenty keys, most of them null in any one
     answer. For each set of given keys (in the order given) the text around their values is
-    written once, as a %-format; each object then costs encoding its given values only. Keys
+    written once, around the places of their values; each object then costs writing its given
+    values only. Keys
     that are not in ``keys`` but in ``extra`` follow them, in the order given. What comes out is
     what ``_dumps`` gives for the same dict, except that a UUID is written as its text.
     """

@@ -1,0 +1,37 @@
+"""UUIDs made without ``uuid.UUID.__init__``'s handling of its five ways in (codec, sandbox)."""
+
+from __future__ import annotations
+
+import uuid
+
+__all__ = ["parse_uuid", "uuid_from_int"]
+
+_new = object.__new__
+_set = object.__setattr__  # UUID's own __setattr__ refuses: a UUID is immutable
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+
+def uuid_from_int(number: int) -> uuid.UUID:
+    """``uuid.UUID(int=number)`` for ``0 <= number < 2**128``, set as its ``__init__`` sets it
+    (``int`` and ``is_safe``), in half the time (Python 3.14 has ``UUID._from_int``)."""
+    value = _new(uuid.UUID)
+    _set(value, "int", number)
+    _set(value, "is_safe", _UNKNOWN_SAFETY)
+    return value
+
+
+def parse_uuid(text: str) -> uuid.UUID:
+    """``uuid.UUID(text)``, in a third less time for the canonical form Vlens sends.
+
+    ``8-4-4-4-12`` ASCII hex digits are read directly; any other text goes to ``uuid.UUID``,
+    which accepts it or raises as usual.
+    """
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+        digits = text.replace("-", "")
+        # isascii + isalnum: int() alone would take "_", a sign, spaces and non-ASCII digits.
+        if len(digits) == 32 and digits.isascii() and digits.isalnum():
+            try:
+                return uuid_from_int(int(digits, 16))
+            except ValueError:  # a letter past "f": uuid.UUID words the error
+                pass
+    return uuid.UUID(text)
