@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 import typing
@@ -32,7 +33,10 @@ from vlens_async import (
     VlensError,
     VlensResponseError,
     _codec,
+    make_converter,
 )
+from vlens_async._models import WIRE_NAME
+from vlens_async._requests import PhoneOtpBody
 from vlens_async._uuids import parse_uuid
 
 CODEC = Codec()
@@ -424,3 +428,102 @@ def test_orjson_and_json_decode_any_data_alike(data: Any) -> None:
                 except VlensError as exc:
                     outcomes.append(("error", (type(exc), str(exc))))
         assert outcomes[0] == outcomes[1], result_type
+
+
+@pytest.fixture(params=["orjson", "json"])
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Encode with orjson (the default on CPython) or with json alone."""
+    if request.param == "json":
+        monkeypatch.setattr(_codec, "_fast_dumps", None)
+    else:
+        assert _codec._fast_dumps is not None, "orjson is a dependency on CPython"
+    return str(request.param)
+
+
+def encoded_both_ways(value: object) -> tuple[bytes, bytes]:
+    """``value`` encoded by the codec with orjson, then with json alone."""
+    with_orjson = CODEC.encode(value)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_codec, "_fast_dumps", None)
+        return with_orjson, CODEC.encode(value)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
+@ROUND_TRIP
+@given(data=st.data())
+def test_orjson_and_json_encode_the_same_bytes(model: type[Any], data: st.DataObject) -> None:
+    """Any model without floats (strings of any text, 64-bit integers, UUIDs, nested models)
+    is written byte for byte alike by orjson and by json."""
+    fast, plain = encoded_both_ways(data.draw(model_strategy(model)))
+    assert fast == plain
+
+
+@attrs.define
+class _Wide:
+    number: int
+    label: str | None = None
+
+
+@attrs.define
+class _WithFloat:
+    ratio: float
+
+
+def test_an_integer_wider_than_orjson_writes_is_written_by_json() -> None:
+    """orjson refuses an integer beyond 64 bits; json writes it, as before."""
+    fast, plain = encoded_both_ways(_Wide(number=-(2**70), label="é"))
+    assert fast == plain == '{"number":-1180591620717411303424,"label":"é"}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("ratio", "written"), [(1e-05, b"1e-05"), (1e16, b"1e+16"), (math.nan, b"NaN"), (0.5, b"0.5")]
+)
+def test_bodies_with_floats_are_written_by_json(ratio: float, written: bytes) -> None:
+    """A body with a float field is written by json: orjson spells some floats otherwise and
+    writes NaN as null, where json keeps what it always wrote."""
+    assert CODEC.encode(_WithFloat(ratio=ratio)) == b'{"ratio":' + written + b"}"
+
+
+def test_orjson_writes_only_what_it_writes_as_json_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default codec gives orjson bodies of strings, integers, booleans, UUIDs, providers
+    and nested such models; a float body, or any body of a codec on a converter of one's own,
+    goes to json."""
+    written: list[object] = []
+    orjson_dumps = _codec._fast_dumps
+    assert orjson_dumps is not None
+
+    def spy(value: object) -> bytes:
+        written.append(value)
+        return orjson_dumps(value)
+
+    monkeypatch.setattr(_codec, "_fast_dumps", spy)
+    body = PhoneOtpBody(
+        phone_number="+201001234567",
+        sms_provider=SmsProvider(1),
+        transaction_id=uuid.UUID(int=3),
+    )
+    CODEC.encode(body)
+    assert written == [CODEC.converter.unstructure(body)]
+    CODEC.encode(_WithFloat(ratio=0.5))
+    Codec(make_converter()).encode(body)
+    assert len(written) == 1
+
+
+UUID_FIELDS = [
+    (model, field.name, field.metadata.get(WIRE_NAME) or _codec._camel(field.name))
+    for model in MODELS
+    for field in attrs.fields(attrs.resolve_types(model))
+    if uuid.UUID in typing.get_args(field.type)
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "name", "key"), UUID_FIELDS, ids=lambda v: getattr(v, "__name__", v)
+)
+@pytest.mark.parametrize("value", [7, True, ["6e1c0c5e-6b0e-4f7e-9d38-5b6f3c1d2e4f"], {}])
+def test_uuid_fields_refuse_what_is_not_a_string(
+    model: type[Any], name: str, key: str, value: object
+) -> None:
+    """A UUID field holding anything but a string is refused, with the field named."""
+    with pytest.raises(VlensResponseError, match=rf"data\.{name}: expected uuid\.UUID"):
+        CODEC.decode(200, envelope_bytes({key: value}), model)

@@ -28,6 +28,7 @@ from vlens_transports import (
     TransportTimeout,
 )
 from vlens_transports._loops import forks, task_on
+from vlens_transports._models import request_of
 from vlens_transports._watchdog import Deadline, Watchdog
 
 from ._codec import Codec
@@ -178,12 +179,8 @@ class Caller:
             headers = {**headers, **(extra_headers or {})}
             if token is not None:
                 headers["Authorization"] = f"Bearer {token}"
-        request = Request(
-            method="POST",
-            url=self.base_url + operation.path,
-            headers=headers,
-            content=self.codec.encode(body),
-            timeout=self.timeout,
+        request = request_of(
+            "POST", self.base_url + operation.path, headers, self.codec.encode(body), self.timeout
         )
         deadline = self.retry.deadline
         if deadline is None:

@@ -132,6 +132,7 @@ def _fast_structure_fn(cls: type, converter: cattrs.Converter) -> Callable[[Any,
         "Mapping": Mapping,
         "new": _new,
         "INT64": _INT64,
+        "parse_uuid": parse_uuid,
     }
     lines = [
         "def structure(o, _):",
@@ -150,9 +151,12 @@ def _fast_structure_fn(cls: type, converter: cattrs.Converter) -> Callable[[Any,
         kind = inner if inner is not None else field.type
         names[f"h{index}"], names[f"t{index}"] = converter.get_structure_hook(kind), kind
         value = f"v{index}"
-        convert = f"{value} = h{index}({value}, t{index})"
+        hooked = f"h{index}({value}, t{index})"
+        convert = f"{value} = {hooked}"
         if kind is int:  # the hook refuses what does not fit in 64 bits
             convert = f"if type({value}) is not int or {value} not in INT64: {convert}"
+        elif kind is uuid.UUID:  # a string is parsed here, the hook words any other value
+            convert = f"{value} = parse_uuid({value}) if type({value}) is str else {hooked}"
         elif kind in _INLINE_CHECKED:
             convert = f"if type({value}) is not t{index}: {convert}"
         if inner is not None and field.default is None:
@@ -271,6 +275,9 @@ class Codec:
         self.converter = converter or make_converter()
         self._fast = make_converter(detailed_validation=False) if converter is None else converter
         self._decoders: dict[Any, Callable[[Any], Any]] = {}
+        # Body types orjson writes byte for byte as json does (a converter of one's own may
+        # unstructure any field into anything: its bodies are all written by json).
+        self._fast_writes: dict[type, bool] | None = {} if converter is None else None
 
     @classmethod
     def default(cls) -> Codec:
@@ -283,7 +290,19 @@ class Codec:
 
     def encode(self, body: object) -> bytes:
         """The JSON bytes of a request body (an attrs instance)."""
-        return _dumps(self.converter.unstructure(body)).encode()
+        value = self.converter.unstructure(body)
+        fast_writes = self._fast_writes
+        if fast_writes is not None and _fast_dumps is not None:
+            kind = type(body)
+            alike = fast_writes.get(kind)
+            if alike is None:
+                alike = fast_writes[kind] = _written_alike(kind)
+            if alike:
+                try:
+                    return _fast_dumps(value)  # json's bytes, in half the time
+                except TypeError:  # orjson.JSONEncodeError: a wider integer than 64 bits
+                    pass
+        return _dumps(value).encode()
 
     def decoder(self, result_type: Any) -> Callable[[Any], Any]:
         """A function turning an envelope's ``data`` into ``result_type``, built once per type."""
@@ -391,6 +410,18 @@ class Codec:
 
 _DEFAULT: Codec | None = None
 
+# What the default converter unstructures to str, int, bool or None, which orjson writes as json
+# does. A float it may spell otherwise (1e-05 as 0.00001), and NaN it writes as null.
+_WRITTEN_ALIKE = frozenset({str, int, bool, type(None), uuid.UUID, SmsProvider})
+
+
+def _written_alike(kind: Any) -> bool:
+    """Whether orjson writes a ``kind`` (an attrs body, or a field's type) as json would."""
+    if attrs.has(kind):
+        return all(_written_alike(field.type) for field in attrs.fields(attrs.resolve_types(kind)))
+    inner = _optional_of(kind)
+    return _written_alike(inner) if inner is not None else kind in _WRITTEN_ALIKE
+
 
 def _parse(content: bytes, *, exact: bool) -> Any:
     """The JSON of ``content``, with ``json.loads(content.decode())``'s errors.
@@ -418,10 +449,12 @@ def _parse_exact_again(content: bytes, body: dict[str, Any]) -> dict[str, Any]:
 
 
 _fast_loads: Callable[[bytes], Any] | None
+_fast_dumps: Callable[[Any], bytes] | None
 try:
+    from orjson import dumps as _fast_dumps
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - a platform without orjson wheels: json alone
-    _fast_loads = None
+    _fast_loads = _fast_dumps = None
 
 
 _dumps = compact_dumps(ensure_ascii=False)

@@ -7,16 +7,19 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import MappingProxyType
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 
 from vlens_transports import (
     AiohttpTransport,
     ConnectError,
     RemoteDisconnected,
     Request,
+    Response,
     ResponseTooLarge,
     Timeout,
     TransportError,
@@ -154,6 +157,35 @@ async def test_request_arrives_exactly_and_response_comes_back(serve: Serve) -> 
     assert all(name == name.lower() for name in response.headers)
     assert isinstance(response.elapsed, float)
     assert response.elapsed > 0
+
+
+async def test_repeated_response_headers_keep_the_last_value_like_response_does(
+    serve: Serve,
+) -> None:
+    """A header name sent twice, in two cases, is one lower-case name with the last value, in
+    the place of its first appearance: what ``Response`` makes of the same header list. The
+    map is read-only."""
+    sent = [("X-Dup", "first"), ("Retry-After", "7"), ("x-DUP", "last")]
+
+    async def handler(request: web.Request) -> web.Response:
+        response = web.Response(body=b"{}")
+        for name, value in sent:
+            response.headers.add(name, value)
+        return response
+
+    base = await serve(app_with("/api/dup", handler))
+    async with AiohttpTransport() as transport:
+        response = await transport.send(Request(method="GET", url=f"{base}/api/dup"))
+
+    names = [name for name in response.headers if name in ("x-dup", "retry-after")]
+    assert names == ["x-dup", "retry-after"]
+    assert response.headers["x-dup"] == "last"
+    assert response.headers["retry-after"] == "7"
+    as_response = Response(status=200, headers=CIMultiDict(sent))
+    assert {name: response.headers[name] for name in names} == dict(as_response.headers)
+    headers: Any = response.headers
+    with pytest.raises(TypeError):
+        headers["x-dup"] = "changed"
 
 
 async def test_headers_follow_each_request_when_the_map_is_reused_or_changed(

@@ -8,6 +8,7 @@ import threading
 import time
 import warnings
 from collections.abc import Coroutine, Mapping
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 import aiohttp
@@ -22,7 +23,7 @@ from ._errors import (
     TransportTimeout,
 )
 from ._loops import forks, task_on
-from ._models import Request, Response, Timeout
+from ._models import Request, Response, Timeout, response_of
 from ._watchdog import CAN_UNCANCEL, Deadline, Watchdog
 
 __all__ = ["AiohttpTransport"]
@@ -78,7 +79,8 @@ class _ClockedRequest(aiohttp.ClientRequest):
         exchange = _EXCHANGE.get()
         if exchange is not None:
             watchdog = exchange.watchdog
-            watchdog.remove(exchange)  # a send aiohttp repeats on a new connection starts anew
+            if exchange.deadline is not None:  # aiohttp repeats a send on a new connection
+                watchdog.remove(exchange)  # (the old one was closed): its clock starts anew
             exchange.deadline = time.monotonic() + exchange.read
             watchdog.add(exchange)
         return super().send(conn)
@@ -246,11 +248,13 @@ class AiohttpTransport(Transport):
                     content = await response.read()
                 else:
                     content = await self._read_body(response, declared)
-                return Response(
-                    status=response.status,
-                    headers=response.headers,
-                    content=content,
-                    elapsed=time.perf_counter() - started,
+                # The names lower-cased into a map of our own, as Response would copy them.
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                return response_of(
+                    response.status,
+                    MappingProxyType(headers),
+                    content,
+                    time.perf_counter() - started,
                 )
         except TransportError:
             raise
