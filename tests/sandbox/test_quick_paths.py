@@ -255,3 +255,24 @@ async def test_a_patched_process_sees_every_in_memory_request(
     async with sandbox.client() as client:
         await client.registration.send_phone_otp(PHONE)
     assert len(seen) == 1
+
+
+async def test_the_usual_answer_shares_one_read_only_header_map() -> None:
+    """An answer with the usual JSON headers equals the Response built the plain way, and its
+    shared header map cannot be changed through any response."""
+    sandbox = Sandbox(resend_cooldown=0)
+    headers = MappingProxyType({"ApiKey": "sandbox-key", "Content-Type": "application/json"})
+    first = await sandbox.handle(request(headers))
+    second = await sandbox.handle(request(headers, {"phoneNumber": "+201001234568"}))
+    assert (first.status, second.status) == (200, 200)
+    plain = Response(
+        status=first.status,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        content=first.content,
+    )
+    assert first == plain
+    assert first.headers is second.headers
+    headers: Any = first.headers
+    with pytest.raises(TypeError):
+        headers["content-type"] = "text/plain"
+    assert second.headers["content-type"] == "application/json; charset=utf-8"

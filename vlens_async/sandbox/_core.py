@@ -24,6 +24,7 @@ from vlens_transports import (
     ResponseTooLarge,
     TransportTimeout,
 )
+from vlens_transports._models import response_of
 
 from .._json import loads
 from .._redact import mask_contact
@@ -253,8 +254,9 @@ class Sandbox:
                 raise RemoteDisconnected("sandbox: connection dropped after processing (fault)")
             if fault.kind is FaultKind.OVERSIZED_BODY:
                 raise ResponseTooLarge(exchange.status, fault.size - 1)
-        headers = _JSON_LOWER if exchange.headers is _JSON else exchange.headers
-        return Response(status=exchange.status, headers=headers, content=exchange.content)
+        if exchange.headers is _JSON:  # the usual answer: one read-only map shared by all
+            return response_of(exchange.status, _JSON_LOWER, exchange.content, 0.0)
+        return Response(status=exchange.status, headers=exchange.headers, content=exchange.content)
 
     async def process(self, request: Request) -> Exchange:
         """Answer one request, applying the fault schedule. Shared by both entries.
@@ -427,7 +429,7 @@ class Sandbox:
 
 _PROCESS = Sandbox.process
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
-_JSON_LOWER = {name.lower(): value for name, value in _JSON.items()}  # what Response keeps
+_JSON_LOWER = MappingProxyType({name.lower(): value for name, value in _JSON.items()})
 
 
 def _text(content: bytes) -> str | bytes:
