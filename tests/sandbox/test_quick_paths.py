@@ -272,7 +272,7 @@ async def test_the_usual_answer_shares_one_read_only_header_map() -> None:
     )
     assert first == plain
     assert first.headers is second.headers
-    headers: Any = first.headers
+    shared: Any = first.headers
     with pytest.raises(TypeError):
-        headers["content-type"] = "text/plain"
+        shared["content-type"] = "text/plain"
     assert second.headers["content-type"] == "application/json; charset=utf-8"
