@@ -242,7 +242,16 @@ class Caller:
                 raise _transport_error(operation, exc) from exc
             finally:
                 attempts.task = None
-            return self._decode(operation, response)  # type: ignore[no-any-return]
+            # Read on any status: a 4003 "too many" may ride on HTTP 200 (retrying is decided
+            # by _classify). Written out here rather than called: this is every call's path.
+            header = response.headers.get("retry-after")
+            return self.codec.decode(  # type: ignore[no-any-return]
+                response.status,
+                response.content,
+                operation.result,
+                operation=operation.name,
+                retry_after=None if header is None else parse_retry_after(header),
+            )
         except VlensError as error:
             failure = error
             decided = self._classify(operation, error, response, attempts)
@@ -260,18 +269,6 @@ class Caller:
                     (time.perf_counter() - started) * 1000,
                     mask_contact(subject),
                 )
-
-    def _decode(self, operation: Operation[Any], response: Response) -> Any:
-        # Read on any status: a 4003 "too many" may ride on HTTP 200. Retrying is decided elsewhere.
-        header = response.headers.get("retry-after")
-        retry_after = None if header is None else parse_retry_after(header)
-        return self.codec.decode(
-            response.status,
-            response.content,
-            operation.result,
-            operation=operation.name,
-            retry_after=retry_after,
-        )
 
     def _classify(
         self,

@@ -368,8 +368,9 @@ class Codec:
             if not exact:
                 body = _parse_exact_again(content, body)
             raise self._api_error(body, status, content, operation, retry_after)
+        decode = self._decoders.get(result_type) or self.decoder(result_type)
         try:
-            return self.decoder(result_type)(body.get("data"))
+            return decode(body.get("data"))
         except _Invalid as exc:
             raise self._response_error(str(exc), status, content, operation) from exc.__cause__
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vlens_async.sandbox import Exchange, Sandbox
+from vlens_async.sandbox import Exchange, Sandbox, _core, _wire
 from vlens_async.sandbox._context import registration_state
 from vlens_async.sandbox._state import below
 from vlens_async.sandbox._wire import FixedObject, envelope_bytes, uuid_text
@@ -276,3 +276,92 @@ async def test_the_usual_answer_shares_one_read_only_header_map() -> None:
     with pytest.raises(TypeError):
         shared["content-type"] = "text/plain"
     assert second.headers["content-type"] == "application/json; charset=utf-8"
+
+
+JSON_BODIES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.dictionaries(st.text(max_size=6), JSON_BODIES, max_size=5))
+def test_a_body_read_by_orjson_is_what_json_reads(body: dict[str, Any]) -> None:
+    """Any object body (wide integers, floats, NaN, nested values, any text) is either left to
+    json (None) or read to exactly what json reads."""
+    content = json.dumps(body).encode()
+    read = _core._read_flat(content)
+    assert read is None or read == json.loads(content)
+
+
+@pytest.mark.parametrize(
+    ("content", "by_orjson"),
+    [
+        (b'{"phoneNumber":"+201001234567","smsProviders":2}', True),
+        (b'{"a":null,"b":true,"c":9223372036854775807}', True),
+        (b'{"n":18446744073709551616}', False),  # orjson: a float, json: the integer
+        (b'{"n":-9223372036854775809}', False),
+        (b'{"n":1.0}', False),
+        (b'{"geo":{"latitude":30.04}}', False),
+        (b'{"a":"\\ud800"}', False),  # a lone surrogate: orjson refuses, json reads it
+        (b"\xef\xbb\xbf{}", False),  # a BOM
+        (b"[1]", False),
+        (b"", False),
+    ],
+)
+def test_only_flat_bodies_of_exact_values_are_read_by_orjson(
+    content: bytes, by_orjson: bool
+) -> None:
+    read = _core._read_flat(content)
+    assert (read is not None) is by_orjson
+    if read is not None:
+        assert read == json.loads(content)
+
+
+async def test_a_body_json_reads_differently_is_answered_as_json_reads_it() -> None:
+    """An integer beyond 64 bits for the provider is refused as json reads it (an unknown
+    provider), not as the float orjson would make of it."""
+    sandbox = Sandbox(resend_cooldown=0)
+    headers = MappingProxyType({"ApiKey": "sandbox-key", "Content-Type": "application/json"})
+    wide = await sandbox.handle(request(headers, {"phoneNumber": PHONE, "smsProviders": 2**64}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_core, "_fast_loads", None)
+        plain = await Sandbox(resend_cooldown=0).handle(
+            request(headers, {"phoneNumber": PHONE, "smsProviders": 2**64})
+        )
+    assert wide.status == plain.status == 400
+    assert wide.content == plain.content
+
+
+@pytest.mark.parametrize(
+    ("value", "by_orjson"),
+    [
+        ("ascii text", True),
+        (uuid.UUID(int=7), True),
+        (2**63 - 1, True),
+        (None, True),
+        ("مرحبا", False),  # not ASCII: _dumps escapes it, orjson would not
+        (2**64, False),  # beyond what orjson writes
+        (1e-05, False),  # orjson spells it 0.00001
+        ({"nested": 1}, False),
+    ],
+)
+def test_a_fixed_object_is_written_by_orjson_only_where_it_writes_as_dumps(
+    value: Any, by_orjson: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick path is taken for ASCII text, UUIDs, 64-bit integers, booleans and nulls,
+    and what comes out is the same either way."""
+    written: list[bytes] = []
+    orjson_dumps = _wire._fast_dumps
+    assert orjson_dumps is not None
+
+    def spy(whole: object) -> bytes:
+        written.append(orjson_dumps(whole))
+        return written[-1]
+
+    monkeypatch.setattr(_wire, "_fast_dumps", spy)
+    shape = FixedObject(["a", "b"])
+    text = shape.write({"b": value}).text
+    assert text == dumped({"a": None, "b": value})
+    assert bool(written and written[-1].isascii()) is by_orjson

@@ -56,8 +56,7 @@ class _Exchange(Deadline):
     def __init__(
         self, task: asyncio.Task[Any] | None, read: float, watchdog: Watchdog[_Exchange]
     ) -> None:
-        super().__init__(None)
-        self.attach(task)
+        super().__init__(None, task)
         self.read = read
         self.watchdog = watchdog
 

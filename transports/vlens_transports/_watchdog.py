@@ -28,11 +28,13 @@ class Deadline:
 
     __slots__ = ("cancels", "deadline", "expired", "task")
 
-    def __init__(self, deadline: float | None) -> None:
+    def __init__(self, deadline: float | None, task: asyncio.Task[Any] | None = None) -> None:
+        """Work due by ``deadline``, attached to ``task`` at once unless that is None (what
+        :meth:`attach` does, written out: a Deadline is made for every call and send)."""
         self.deadline = deadline
-        self.task: asyncio.Task[Any] | None = None
         self.expired = False
-        self.cancels = 0
+        self.task = task
+        self.cancels = task.cancelling() if task is not None and hasattr(task, "cancelling") else 0
 
     def attach(self, task: asyncio.Task[Any] | None) -> None:
         """Await on behalf of ``task`` from now on, noting the cancels it already carries (a

@@ -373,11 +373,13 @@ class Sandbox:
             or content_type.lower().startswith("application/json")
         ):
             raise ApiFailure(415, "Send the body as application/json.")
-        try:
-            text = _text(request.content)
-            fields = loads(text) if type(text) is str else json.loads(text)
-        except ValueError:
-            raise ApiFailure(400, "Bad request: the body is not valid JSON.") from None
+        fields = _read_flat(request.content)
+        if fields is None:
+            try:
+                text = _text(request.content)
+                fields = loads(text) if type(text) is str else json.loads(text)
+            except ValueError:
+                raise ApiFailure(400, "Bad request: the body is not valid JSON.") from None
         if not isinstance(fields, dict):
             raise ApiFailure(400, "Bad request: the body must be a JSON object.")
         return Body(fields)
@@ -428,8 +430,35 @@ class Sandbox:
 
 
 _PROCESS = Sandbox.process
+_fast_loads: Callable[[bytes], Any] | None
+try:
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - a platform without orjson wheels
+    _fast_loads = None
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
 _JSON_LOWER = MappingProxyType({name.lower(): value for name, value in _JSON.items()})
+
+
+_FLAT = frozenset({str, int, bool, type(None)})
+
+
+def _read_flat(content: bytes) -> dict[str, Any] | None:
+    """The body as json reads it, read by orjson in a fifth of the time, when it is an object
+    of strings, integers, booleans and nulls (what clients send); None for json to read.
+
+    Where orjson refuses (a BOM, UTF-16, lone surrogates, NaN), json decides, as before. What
+    orjson reads otherwise than json is numbers: an integer beyond 64 bits becomes a float.
+    So a float anywhere, or any nested value, sends the body to json.
+    """
+    if _fast_loads is None:
+        return None
+    try:
+        value = _fast_loads(content)
+    except (ValueError, TypeError):  # orjson.JSONDecodeError is a ValueError
+        return None
+    if type(value) is dict and _FLAT.issuperset(map(type, value.values())):
+        return value
+    return None
 
 
 def _text(content: bytes) -> str | bytes:

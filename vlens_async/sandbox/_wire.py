@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid as _uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._json import compact_dumps
@@ -22,6 +22,13 @@ __all__ = [
 ]
 
 _dumps = compact_dumps(ensure_ascii=True)
+# What orjson writes byte for byte as _dumps does, in ASCII text (a UUID as str() spells it).
+_PLAIN = frozenset({str, bool, int, type(None), _uuid.UUID})
+_fast_dumps: Callable[[Any], bytes] | None
+try:
+    from orjson import dumps as _fast_dumps
+except ImportError:  # pragma: no cover - a platform without orjson wheels
+    _fast_dumps = None
 _escape = json.encoder.encode_basestring_ascii  # what _dumps writes a str as, quotes included
 _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -104,6 +111,7 @@ class FixedObject:
     def __init__(self, keys: Sequence[str], extra: Sequence[str] = ()) -> None:
         self.keys = tuple(keys)
         self.allowed = frozenset(self.keys) | frozenset(extra)
+        self._nulls = dict.fromkeys(self.keys)  # every key, in order, null
         # given keys -> (the text around their values, which go at the odd indexes; the given
         # keys in the order their values are written)
         self._layouts: dict[tuple[str, ...], tuple[list[str], tuple[str, ...]]] = {}
@@ -113,6 +121,18 @@ class FixedObject:
         layout = self._layouts.get(given)
         if layout is None:
             layout = self._layouts[given] = self._layout(given)
+        if _fast_dumps is not None and _PLAIN.issuperset(map(type, fields.values())):
+            # Values orjson writes as _dumps does, as long as the text stays ASCII (_dumps
+            # escapes the rest): the whole object in C, in a third of the time.
+            whole = self._nulls.copy()
+            whole.update(fields)  # keys not in self.keys follow, in the order given
+            try:
+                written = _fast_dumps(whole)
+            except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits
+                pass
+            else:
+                if written.isascii():
+                    return Json(written.decode("ascii"))
         around, order = layout
         parts = around.copy()
         parts[1::2] = [_write_value(fields[key]) for key in order]
