@@ -147,7 +147,7 @@ async def _measure_throughput(base_url: str, size: _Size) -> dict[str, list[floa
 
 def throughput(settings: Settings) -> ScenarioResult:
     """Scenario 1: requests per second at concurrency 64."""
-    size = _Size(requests=1_000, rounds=2) if settings.quick else _Size(requests=2_000, rounds=20)
+    size = _Size(requests=1_000, rounds=2) if settings.quick else _Size(requests=2_000, rounds=30)
     with running_server(settings.server_cpu) as base_url:
         rates = asyncio.run(_measure_throughput(base_url, size))
     median = {name: statistics.median(values) for name, values in rates.items()}

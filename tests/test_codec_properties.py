@@ -6,6 +6,7 @@ import json
 import math
 import pickle
 import re
+import tracemalloc
 import typing
 import uuid
 from typing import Any
@@ -527,3 +528,18 @@ def test_uuid_fields_refuse_what_is_not_a_string(
     """A UUID field holding anything but a string is refused, with the field named."""
     with pytest.raises(VlensResponseError, match=rf"data\.{name}: expected uuid\.UUID"):
         CODEC.decode(200, envelope_bytes({key: value}), model)
+
+
+def test_an_encoded_body_keeps_no_more_memory_than_its_length() -> None:
+    """orjson's output keeps its whole write buffer (4 KiB for any body from orjson 3.12):
+    the codec hands out bytes of the body's own size, so kept requests stay small."""
+    bodies = [PhoneOtpBody(phone_number=f"+2010{index:08d}") for index in range(2_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [CODEC.encode(body) for body in bodies]
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(len(content) == len(b'{"phoneNumber":"+201000000000"}') for content in kept)
+    assert retained < len(kept) * 200, f"{retained / len(kept):.0f} bytes a body"
