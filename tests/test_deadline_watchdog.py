@@ -343,6 +343,38 @@ async def test_deadline_during_backoff_ends_with_last_refused_error(
     assert in_flight(client) == []
 
 
+@pytest.mark.parametrize("kind", ["read", "effect"])
+async def test_a_retry_that_hangs_ends_at_the_deadline(kind: str) -> None:
+    """The first attempt is refused (503), the retry hangs: the deadline cancels the retry's
+    send, as it would the first attempt's, and the call ends with the deadline's error."""
+    call, operation = CALLS[kind]
+    gate = Gate()
+    attempts: list[float] = []
+
+    async def refuse_then_hang(request: Request) -> Response:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            return error_response(503, "busy", status=503)
+        return await gate(request)
+
+    gate.held.add(phone(1))
+    policy = RetryPolicy(max_attempts=3, base_delay=0, max_delay=0, deadline=0.2)
+    client, _ = make_client(refuse_then_hang, retry=policy)
+    async with client:
+        started = time.monotonic()
+        with pytest.raises(VlensError) as info:
+            await asyncio.wait_for(call(client, phone(1)), BOUND)
+        elapsed = time.monotonic() - started
+        not_cancelling()
+    expected = OutcomeUnknownError if kind == "effect" else VlensTimeoutError
+    assert isinstance(info.value, expected)
+    assert info.value.operation == operation
+    assert len(attempts) == 2
+    assert gate.cancelled == [phone(1)]
+    assert 0.2 <= elapsed < BOUND
+    assert in_flight(client) == []
+
+
 async def test_deadline_during_a_later_backoff_sends_nothing_after_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

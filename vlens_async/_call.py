@@ -113,7 +113,8 @@ class _Attempts(Deadline):
     __slots__ = ("caller", "count", "last_error")
 
     def __init__(self, deadline: float | None, caller: asyncio.Task[Any] | None) -> None:
-        super().__init__(deadline)
+        # Attached from the start: nothing awaits before the first attempt's send.
+        super().__init__(deadline, caller)
         self.caller = caller  # the task making the call: task while an attempt awaits
         self.count = 0
         self.last_error: VlensError | None = None
@@ -229,7 +230,7 @@ class Caller:
         response: Response | None = None
         failure: VlensError | None = None
         try:
-            if attempts.deadline is not None:
+            if attempts.task is None and attempts.deadline is not None:  # a retry
                 attempts.attach(attempts.caller)
             try:
                 response = await self.transport.send(request)

@@ -138,12 +138,12 @@ def _fast_structure_fn(cls: type, converter: cattrs.Converter) -> Callable[[Any,
         "def structure(o, _):",
         "    if type(o) is not dict and not isinstance(o, Mapping):",
         "        raise TypeError('expected a JSON object')",
-        "    get = o.get",
-        "    kw = {}",
     ]
     slots = _slot_setters(cls)
-    if slots is not None:
-        lines.append("    obj = new(cls)")
+    if slots is not None:  # set slot by slot: no keyword arguments to collect
+        lines += ["    get = o.get", "    obj = new(cls)"]
+    else:
+        lines += ["    get = o.get", "    kw = {}"]
     arguments: list[str] = []
     for index, field in enumerate(attrs.fields(attrs.resolve_types(cls))):
         key = field.metadata.get(WIRE_NAME) or _camel(field.name)

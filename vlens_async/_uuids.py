@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 __all__ = ["parse_uuid", "uuid_from_int"]
@@ -28,12 +29,12 @@ def parse_uuid(text: str) -> uuid.UUID:
     ``8-4-4-4-12`` ASCII hex digits are read directly; any other text goes to ``uuid.UUID``,
     which accepts it or raises as usual.
     """
-    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
-        digits = text.replace("-", "")
-        # isascii + isalnum: int() alone would take "_", a sign, spaces and non-ASCII digits.
-        if len(digits) == 32 and digits.isascii() and digits.isalnum():
-            try:
-                return uuid_from_int(int(digits, 16))
-            except ValueError:  # a letter past "f": uuid.UUID words the error
-                pass
+    if _canonical(text):
+        return uuid_from_int(int(text.replace("-", ""), 16))
     return uuid.UUID(text)
+
+
+# ASCII hex digits only: int() alone would also take "_", a sign, spaces and other digits.
+_canonical = re.compile(
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+).fullmatch

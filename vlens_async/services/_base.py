@@ -31,4 +31,4 @@ def optional(check: Callable[[str, object], T], field: str, value: object) -> T 
 
 
 def optional_uuid(field: str, value: uuid.UUID | str | None) -> uuid.UUID | None:
-    return optional(check_uuid, field, value)
+    return None if value is None else check_uuid(field, value)
