@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import math
 import pickle
@@ -9,6 +10,7 @@ import re
 import tracemalloc
 import typing
 import uuid
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -543,3 +545,21 @@ def test_an_encoded_body_keeps_no_more_memory_than_its_length() -> None:
         tracemalloc.stop()
     assert all(len(content) == len(b'{"phoneNumber":"+201000000000"}') for content in kept)
     assert retained < len(kept) * 200, f"{retained / len(kept):.0f} bytes a body"
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
+@ROUND_TRIP
+@given(data=st.data())
+def test_any_mapping_as_data_decodes_as_the_dict_does(
+    model: type[Any], data: st.DataObject
+) -> None:
+    """``data`` with some keys left out decodes alike as a dict, a read-only view of it and a
+    defaultdict, which is not changed (reading by subscript would make its missing keys up)."""
+    wire = CODEC.converter.unstructure(data.draw(model_strategy(model)))
+    left = {key: value for key, value in wire.items() if data.draw(st.booleans())}
+    decode = CODEC.decoder(model)
+    expected = decode(dict(left))
+    assert decode(MappingProxyType(left)) == expected
+    made_up = collections.defaultdict(lambda: "made up", left)
+    assert decode(made_up) == expected
+    assert made_up == left

@@ -121,8 +121,9 @@ _INLINE_CHECKED = (str, bool, int, float)
 def _fast_structure_fn(cls: type, converter: cattrs.Converter) -> Callable[[Any, type], Any]:
     """A structure hook for a result model, generated like cattrs' own but leaner.
 
-    Each wire key is read once with ``dict.get``; a value of the exact expected JSON type is
-    taken as is, and only other values go through the field's hook (which converts or raises).
+    Each wire key is read once (by subscript, or ``dict.get``); a value of the exact expected
+    JSON type is taken as is, and only other values go through the field's hook (which
+    converts or raises).
     Optional fields that default to None are passed straight to ``cls``; any failure is
     re-diagnosed by the detailed converter.
     """
@@ -136,17 +137,27 @@ def _fast_structure_fn(cls: type, converter: cattrs.Converter) -> Callable[[Any,
     }
     lines = [
         "def structure(o, _):",
-        "    if type(o) is not dict and not isinstance(o, Mapping):",
-        "        raise TypeError('expected a JSON object')",
+        "    if type(o) is not dict:",
+        "        if not isinstance(o, Mapping):",
+        "            raise TypeError('expected a JSON object')",
+        "        o = dict(o)  # read as a plain dict: a defaultdict would make up missing keys",
     ]
+    fields = attrs.fields(attrs.resolve_types(cls))
+    keys = [field.metadata.get(WIRE_NAME) or _camel(field.name) for field in fields]
     slots = _slot_setters(cls)
-    if slots is not None:  # set slot by slot: no keyword arguments to collect
-        lines += ["    get = o.get", "    obj = new(cls)"]
+    if slots is not None:
+        # Every field is optional and set slot by slot. Vlens sends every key (null where
+        # unset), so all are read by subscript, which is quicker than get(); a key left out
+        # raises KeyError, and then all are read again with get().
+        lines.append("    try:")
+        lines += [f"        v{index} = o[{key!r}]" for index, key in enumerate(keys)]
+        lines += ["    except KeyError:", "        get = o.get"]
+        lines += [f"        v{index} = get({key!r})" for index, key in enumerate(keys)]
+        lines.append("    obj = new(cls)")
     else:
         lines += ["    get = o.get", "    kw = {}"]
     arguments: list[str] = []
-    for index, field in enumerate(attrs.fields(attrs.resolve_types(cls))):
-        key = field.metadata.get(WIRE_NAME) or _camel(field.name)
+    for index, (field, key) in enumerate(zip(fields, keys, strict=True)):
         inner = _optional_of(field.type)
         kind = inner if inner is not None else field.type
         names[f"h{index}"], names[f"t{index}"] = converter.get_structure_hook(kind), kind
@@ -160,7 +171,8 @@ def _fast_structure_fn(cls: type, converter: cattrs.Converter) -> Callable[[Any,
         elif kind in _INLINE_CHECKED:
             convert = f"if type({value}) is not t{index}: {convert}"
         if inner is not None and field.default is None:
-            lines.append(f"    {value} = get({key!r})")
+            if slots is None:
+                lines.append(f"    {value} = get({key!r})")
             lines.append(f"    if {value} is not None:")
             lines.append(f"        {convert}")
             if slots is not None:
