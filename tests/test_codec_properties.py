@@ -304,6 +304,12 @@ def test_parse_uuid_accepts_and_refuses_what_uuid_uuid_does(text: str) -> None:
         "18072e8c-35bf-492d-89e9-c616612e769g",  # not hex
         "+8072e8c-35bf-492d-89e9-c616612e7696",  # a sign
         " 8072e8c-35bf-492d-89e9-c616612e7696",  # a space
+        "18072e8c-35bf-492d-89e9-c6 61 2e7696",  # spaces bytes.fromhex would skip
+        "18072e8c-35bf-492d-89e9-c616\t12e769",  # a tab
+        "18072e8c-35bf-492d-89e9-c616612e769\uff41",  # a fullwidth "a"
+        "18072e8c35bf-492d-89e9-c616-612e7696",  # dashes elsewhere: uuid.UUID takes them
+        "----18072e8c35bf492d89e9c616612e7696",
+        "18072e8c35bf492d89e9c616612e76960",  # 33 digits
     ],
 )
 def test_parse_uuid_fast_path_takes_only_hex_digits(text: str) -> None:
