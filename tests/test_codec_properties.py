@@ -439,16 +439,6 @@ def test_orjson_and_json_decode_any_data_alike(data: Any) -> None:
         assert outcomes[0] == outcomes[1], result_type
 
 
-@pytest.fixture(params=["orjson", "json"])
-def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Encode with orjson (the default on CPython) or with json alone."""
-    if request.param == "json":
-        monkeypatch.setattr(_codec, "_fast_dumps", None)
-    else:
-        assert _codec._fast_dumps is not None, "orjson is a dependency on CPython"
-    return str(request.param)
-
-
 def encoded_both_ways(value: object) -> tuple[bytes, bytes]:
     """``value`` encoded by the codec with orjson, then with json alone."""
     with_orjson = CODEC.encode(value)
