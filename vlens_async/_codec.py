@@ -287,8 +287,10 @@ class Codec:
         self.converter = converter or make_converter()
         self._fast = make_converter(detailed_validation=False) if converter is None else converter
         self._decoders: dict[Any, Callable[[Any], Any]] = {}
-        # Body types orjson writes byte for byte as json does (a converter of one's own may
-        # unstructure any field into anything: its bodies are all written by json).
+        # Body types orjson writes byte for byte as json does, judged by their fields' declared
+        # types as the default hooks unstructure them. A converter of one's own may unstructure
+        # any field into anything, so its bodies are all written by json; so should be those
+        # of a codec whose converter gets hooks of its own after it is made (see encode()).
         self._fast_writes: dict[type, bool] | None = {} if converter is None else None
 
     @classmethod
@@ -301,7 +303,13 @@ class Codec:
         return _DEFAULT
 
     def encode(self, body: object) -> bytes:
-        """The JSON bytes of a request body (an attrs instance)."""
+        """The JSON bytes of a request body (an attrs instance).
+
+        orjson writes a body whose declared field types the default hooks turn into strings,
+        integers, booleans and nulls; json writes any other. Registering hooks on
+        ``codec.converter`` afterwards is not followed by that choice: build a ``Codec`` on
+        your own converter instead (``Codec(make_converter())`` plus your hooks).
+        """
         value = self.converter.unstructure(body)
         fast_writes = self._fast_writes
         if fast_writes is not None and _fast_dumps is not None:

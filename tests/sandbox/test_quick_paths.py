@@ -290,9 +290,14 @@ JSON_BODIES = st.recursive(
 def test_a_body_read_by_orjson_is_what_json_reads(body: dict[str, Any]) -> None:
     """Any object body (wide integers, floats, NaN, nested values, any text) is either left to
     json (None) or read to exactly what json reads."""
-    content = json.dumps(body).encode()
-    read = _core._read_flat(content)
-    assert read is None or read == json.loads(content)
+    for content in (
+        json.dumps(body).encode(),  # every non-ASCII character escaped
+        json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass"),  # raw UTF-8
+    ):
+        read = _core._read_flat(content)
+        if read is not None:
+            assert read == json.loads(content)
+            assert list(read) == list(json.loads(content))
 
 
 @pytest.mark.parametrize(
@@ -342,6 +347,7 @@ async def test_a_body_json_reads_differently_is_answered_as_json_reads_it() -> N
         (2**63 - 1, True),
         (None, True),
         ("مرحبا", False),  # not ASCII: _dumps escapes it, orjson would not
+        ("x\x7fy", False),  # DEL: ASCII, but _dumps escapes it and orjson does not
         (2**64, False),  # beyond what orjson writes
         (1e-05, False),  # orjson spells it 0.00001
         ({"nested": 1}, False),
@@ -350,18 +356,34 @@ async def test_a_body_json_reads_differently_is_answered_as_json_reads_it() -> N
 def test_a_fixed_object_is_written_by_orjson_only_where_it_writes_as_dumps(
     value: Any, by_orjson: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The quick path is taken for ASCII text, UUIDs, 64-bit integers, booleans and nulls,
-    and what comes out is the same either way."""
-    written: list[bytes] = []
-    orjson_dumps = _wire._fast_dumps
-    assert orjson_dumps is not None
+    """The quick path is taken for ASCII text, UUIDs, 64-bit integers, booleans and nulls
+    (the value-by-value writer is not called), and what comes out is the same either way."""
+    by_hand: list[object] = []
+    write_value = _wire._write_value
 
-    def spy(whole: object) -> bytes:
-        written.append(orjson_dumps(whole))
-        return written[-1]
+    def spy(one: object) -> str:
+        by_hand.append(one)
+        return write_value(one)
 
-    monkeypatch.setattr(_wire, "_fast_dumps", spy)
-    shape = FixedObject(["a", "b"])
-    text = shape.write({"b": value}).text
+    monkeypatch.setattr(_wire, "_write_value", spy)
+    text = FixedObject(["a", "b"]).write({"b": value}).text
     assert text == dumped({"a": None, "b": value})
-    assert bool(written and written[-1].isascii()) is by_orjson
+    assert (by_hand == []) is by_orjson
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["a", "b", "c"]),
+        st.none() | st.booleans() | st.integers() | st.text() | st.uuids(),
+        max_size=3,
+    )
+)
+def test_a_fixed_object_of_flat_values_is_written_as_json_dumps_writes_it(
+    fields: dict[str, Any],
+) -> None:
+    """Flat values of the kinds orjson may write (any text, any integer): the quick path or
+    the plain one, the text is what json.dumps gives."""
+    expected = {"a": None, "b": None, "c": None}
+    expected.update(fields)
+    assert FixedObject(["a", "b", "c"]).write(fields).text == dumped(expected)

@@ -22,8 +22,9 @@ CAN_UNCANCEL = hasattr(asyncio.Task, "uncancel")
 class Deadline:
     """Work that must be done by :attr:`deadline` (``time.monotonic()``), and the task doing it.
 
-    :attr:`task` is set (by :meth:`attach`) while the work awaits something the watchdog may
-    cancel, and None between such awaits; :attr:`expired` is set when the watchdog cancelled it.
+    :attr:`task` is set (when made, or by :meth:`attach`) while the work awaits something the
+    watchdog may cancel, and None between such awaits; :attr:`expired` is set when the
+    watchdog cancelled it.
     """
 
     __slots__ = ("cancels", "deadline", "expired", "task")
