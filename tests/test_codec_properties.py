@@ -423,6 +423,30 @@ def test_orjson_reads_what_json_reads(content: bytes) -> None:
         assert outcome() == with_orjson
 
 
+@pytest.mark.parametrize(
+    "result_type", RESULT_TYPES, ids=lambda kind: getattr(kind, "__name__", kind)
+)
+@pytest.mark.parametrize("number", [-(2**63) - 1, 2**64, 10**30])
+@pytest.mark.parametrize("where", ["data", "isEmailConfirmed", "user"])
+def test_a_wide_integer_is_refused_in_json_words(result_type: Any, number: int, where: str) -> None:
+    """orjson reads an integer beyond 64 bits as a float; the error says what json reads
+    (an int), so that the outcome is the same as with json alone, word for word."""
+    data = number if where == "data" else {where: number}
+    content = envelope_bytes(data)
+
+    def outcome() -> tuple[str, Any]:
+        try:
+            return "value", CODEC.decode(200, content, result_type)
+        except VlensError as exc:
+            return "error", (type(exc), str(exc))
+
+    with_orjson = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_codec, "_fast_loads", None)
+        assert outcome() == with_orjson
+    assert "float" not in str(with_orjson[1])
+
+
 @PROPERTY
 @given(data=st.one_of(json_values, st.dictionaries(st.sampled_from(WIRE_KEYS), json_values)))
 def test_orjson_and_json_decode_any_data_alike(data: Any) -> None:

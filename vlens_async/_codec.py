@@ -397,7 +397,13 @@ class Codec:
         try:
             return decode(body.get("data"))
         except _Invalid as exc:
-            raise self._response_error(str(exc), status, content, operation) from exc.__cause__
+            invalid = exc
+        if not exact:  # orjson read it: json decides what is wrong, as for everything else
+            try:
+                return decode(_parse_exact_again(content, body).get("data"))
+            except _Invalid as again:  # worded for json's reading (a wide integer is an int)
+                invalid = again
+        raise self._response_error(str(invalid), status, content, operation) from invalid.__cause__
 
     def _api_error(
         self,
