@@ -395,6 +395,22 @@ def test_raw_json_keeps_big_integers_exactly(parser: str) -> None:
     assert getattr(caught.value, "descriptions", None) == [big]
 
 
+def decoded_both_ways(content: bytes, result_type: Any) -> tuple[Any, Any]:
+    """What decoding ``content`` gives (a value, or the error's type and words), read with
+    orjson first, then with json alone."""
+
+    def outcome() -> tuple[str, Any]:
+        try:
+            return "value", CODEC.decode(200, content, result_type)
+        except VlensError as exc:
+            return "error", (type(exc), str(exc))
+
+    with_orjson = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_codec, "_fast_loads", None)
+        return with_orjson, outcome()
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -410,17 +426,8 @@ def test_raw_json_keeps_big_integers_exactly(parser: str) -> None:
 def test_orjson_reads_what_json_reads(content: bytes) -> None:
     """Where orjson refuses what json accepts (or words an error differently), json decides:
     the codec's outcome is the same with orjson as with json alone."""
-
-    def outcome() -> tuple[str, Any]:
-        try:
-            return "value", CODEC.decode(200, content, RegistrationState)
-        except VlensError as exc:
-            return "error", (type(exc), str(exc))
-
-    with_orjson = outcome()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_codec, "_fast_loads", None)
-        assert outcome() == with_orjson
+    with_orjson, with_json = decoded_both_ways(content, RegistrationState)
+    assert with_orjson == with_json
 
 
 @pytest.mark.parametrize(
@@ -432,37 +439,20 @@ def test_a_wide_integer_is_refused_in_json_words(result_type: Any, number: int, 
     """orjson reads an integer beyond 64 bits as a float; the error says what json reads
     (an int), so that the outcome is the same as with json alone, word for word."""
     data = number if where == "data" else {where: number}
-    content = envelope_bytes(data)
-
-    def outcome() -> tuple[str, Any]:
-        try:
-            return "value", CODEC.decode(200, content, result_type)
-        except VlensError as exc:
-            return "error", (type(exc), str(exc))
-
-    with_orjson = outcome()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_codec, "_fast_loads", None)
-        assert outcome() == with_orjson
+    with_orjson, with_json = decoded_both_ways(envelope_bytes(data), result_type)
+    assert with_orjson == with_json
     assert "float" not in str(with_orjson[1])
 
 
 @PROPERTY
 @given(data=st.one_of(json_values, st.dictionaries(st.sampled_from(WIRE_KEYS), json_values)))
 def test_orjson_and_json_decode_any_data_alike(data: Any) -> None:
-    """For any ``data`` (within 64-bit integers), each typed result is decoded the same, or
+    """For any ``data`` (any integer), each typed result is decoded the same, or
     refused with the same error, whichever parser read the envelope."""
     content = envelope_bytes(data)
     for result_type in RESULT_TYPES:
-        outcomes = []
-        for fast in (_codec._fast_loads, None):
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(_codec, "_fast_loads", fast)
-                try:
-                    outcomes.append(("value", CODEC.decode(200, content, result_type)))
-                except VlensError as exc:
-                    outcomes.append(("error", (type(exc), str(exc))))
-        assert outcomes[0] == outcomes[1], result_type
+        with_orjson, with_json = decoded_both_ways(content, result_type)
+        assert with_orjson == with_json, result_type
 
 
 def encoded_both_ways(value: object) -> tuple[bytes, bytes]:
