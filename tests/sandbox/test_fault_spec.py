@@ -62,6 +62,7 @@ INVALID = [
     ("", "expected MATCH:KIND"),
     ("registration.send_phone_otp", "expected MATCH:KIND"),
     (":status=500", "expected MATCH:KIND"),
+    ("status=500:times=2", "MATCH first; * for all"),
     ("*:explode", "unknown fault kind 'explode'"),
     ("*:status", "status needs a value"),
     ("*:status=abc", "status must be a whole number"),

@@ -72,8 +72,8 @@ def parse_fault_spec(spec: str) -> FaultSpec:
 
 def _parse(spec: str) -> FaultSpec:
     match, _, rest = spec.strip().partition(":")
-    if not match or not rest:
-        raise ValueError("expected MATCH:KIND, such as *:status=503")
+    if not match or not rest or "=" in match:
+        raise ValueError("expected MATCH:KIND, such as *:status=503 (MATCH first; * for all)")
     kind_text, *option_texts = rest.split(":")
     kind_name, has_value, value = kind_text.partition("=")
     fields = _kind_fields(kind_name.strip().replace("-", "_"), value if has_value else None)
