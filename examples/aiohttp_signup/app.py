@@ -30,9 +30,11 @@ from vlens_async import (
     QuotaError,
     RateLimitedError,
     RetryPolicy,
+    VlensAPIError,
     VlensClient,
     VlensError,
     VlensInputError,
+    VlensResponseError,
     VlensTransportError,
 )
 
@@ -117,7 +119,10 @@ def http_answer(error: VlensError) -> Answer:
         return 400, {"error": "invalid_request", "detail": error.message}, {}
     if isinstance(error, (VlensTransportError, QuotaError)):
         return 503, {"error": "unavailable", "detail": "Try again in a moment."}, {}
-    return 502, {"error": "upstream_error", "detail": "The identity service failed."}, {}
+    if isinstance(error, (VlensAPIError, VlensResponseError)):
+        return 502, {"error": "upstream_error", "detail": "The identity service failed."}, {}
+    # Anything else is this service's own mistake, such as a client used after it was closed.
+    return 500, {"error": "internal_error", "detail": "Something went wrong on our side."}, {}
 
 
 def _seconds(delay: float) -> str:

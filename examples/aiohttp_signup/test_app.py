@@ -9,15 +9,31 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from vlens_async import RetryPolicy, VlensClient
+from vlens_async import (
+    AuthenticationError,
+    InvalidRequestError,
+    OutcomeUnknownError,
+    QuotaError,
+    RateLimitedError,
+    RetryPolicy,
+    ServerError,
+    VlensAPIError,
+    VlensClient,
+    VlensConnectionError,
+    VlensError,
+    VlensInputError,
+    VlensResponseError,
+    VlensTimeoutError,
+)
 from vlens_async.sandbox import Sandbox
 
-from .app import create_app
+from .app import create_app, http_answer
 
 PHONE = "+201001234567"
 Client = TestClient[web.Request, web.Application]
@@ -143,3 +159,34 @@ async def test_the_cleanup_ctx_closes_the_client(vlens_sandbox: Sandbox) -> None
         assert not made[0].closed
     assert len(made) == 1
     assert made[0].closed
+
+
+def _api(cls: type[VlensAPIError], **extra: Any) -> VlensAPIError:
+    return cls(400, "refused", http_status=400, operation="registration.send_phone_otp", **extra)
+
+
+ANSWERS: list[tuple[VlensError, int]] = [
+    (VlensInputError("phone_number", "expected E.164"), 422),
+    (_api(InvalidRequestError), 400),
+    (_api(AuthenticationError), 502),
+    (_api(RateLimitedError, retry_after=2.5), 429),
+    (_api(QuotaError), 503),
+    (_api(ServerError), 502),
+    (_api(VlensAPIError), 502),
+    (VlensResponseError("not JSON", http_status=502, excerpt="<html>"), 502),
+    (VlensConnectionError("refused"), 503),
+    (VlensTimeoutError("no answer in 5 s"), 503),
+    (OutcomeUnknownError("registration.send_phone_otp", "connection dropped"), 202),
+    (OutcomeUnknownError("registration.complete", "read timeout"), 503),
+    (VlensError("a client used after it was closed"), 500),
+]
+
+
+@pytest.mark.parametrize(("error", "status"), ANSWERS, ids=[repr(e) for e, _ in ANSWERS])
+def test_each_error_class_has_its_http_answer(error: VlensError, status: int) -> None:
+    """The table of docs/web-apps.md: every error class to the status the service answers."""
+    answered, body, headers = http_answer(error)
+    assert answered == status
+    assert body["error"]
+    if isinstance(error, RateLimitedError):
+        assert headers == {"Retry-After": "3"}

@@ -173,6 +173,7 @@ ANSWERS: list[tuple[VlensError, int]] = [
     (VlensTimeoutError("no answer in 5 s"), 503),
     (OutcomeUnknownError("registration.send_phone_otp", "connection dropped"), 202),
     (OutcomeUnknownError("registration.complete", "read timeout"), 503),
+    (VlensError("a client used after it was closed"), 500),
 ]
 
 
