@@ -48,7 +48,7 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "sandbox",
         help="serve the simulated Vlens on a local port",
-        description="Serve a stateful simulated Vlens over HTTP. Every SMS and e-mail it "
+        description="Serve a stateful simulated Vlens over HTTP. Every SMS and e-mail it\n"
         "'sends' is printed here, so you can read the codes.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -73,7 +73,7 @@ def add_parser(commands: Any) -> None:
 
 
 def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
-    """The options that shape how the simulated Vlens behaves (limits, OTPs, faults)."""
+    """The options that shape how the simulated Vlens behaves: limits, OTPs, faults."""
     parser.add_argument(
         "--rate",
         type=parse_rate,
@@ -83,41 +83,6 @@ def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
         help="a rate limit per API key, e.g. 10/s (repeatable; default: none)",
     )
     parser.add_argument(
-        "--otp-length",
-        type=_integer(4, 10),
-        default=6,
-        metavar="N",
-        help="digits per OTP (4-10, default 6)",
-    )
-    parser.add_argument(
-        "--otp-ttl",
-        type=_seconds(positive=True),
-        default=300.0,
-        metavar="SECONDS",
-        help="how long an OTP stays valid (default 300)",
-    )
-    parser.add_argument(
-        "--resend-cooldown",
-        type=_seconds(positive=False),
-        default=30.0,
-        metavar="SECONDS",
-        help="wait before another code may go to the same recipient (default 30; 0: none)",
-    )
-    parser.add_argument(
-        "--max-attempts",
-        type=_integer(1),
-        default=5,
-        metavar="N",
-        help="wrong codes allowed per OTP before it is locked (default 5)",
-    )
-    parser.add_argument(
-        "--fixed-otp",
-        type=_digits,
-        default=None,
-        metavar="CODE",
-        help="make every OTP this code (--otp-length digits), for browser end-to-end tests",
-    )
-    parser.add_argument(
         "--fault",
         type=_fault,
         action="append",
@@ -125,6 +90,9 @@ def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="schedule a fault, e.g. '*:latency=0.5:p=0.1' (repeatable; grammar below)",
     )
+    otp = parser.add_argument_group("OTP rules")
+    for flag, read, default, metavar, text in _OTP_OPTIONS:
+        otp.add_argument(flag, type=read, default=default, metavar=metavar, help=text)
 
 
 def parse_rate(text: str) -> tuple[int, float]:
@@ -179,6 +147,39 @@ def _fault(text: str) -> FaultSpec:
         return parse_fault_spec(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_OTP_OPTIONS: list[tuple[str, Callable[[str], Any], Any, str, str]] = [
+    ("--otp-length", _integer(4, 10), 6, "N", "digits per OTP (4-10, default 6)"),
+    (
+        "--otp-ttl",
+        _seconds(positive=True),
+        300.0,
+        "SECONDS",
+        "how long an OTP stays valid (default 300)",
+    ),
+    (
+        "--resend-cooldown",
+        _seconds(positive=False),
+        30.0,
+        "SECONDS",
+        "wait before another code may go to the same recipient (default 30; 0: none)",
+    ),
+    (
+        "--max-attempts",
+        _integer(1),
+        5,
+        "N",
+        "wrong codes allowed per OTP before it is locked (default 5)",
+    ),
+    (
+        "--fixed-otp",
+        _digits,
+        None,
+        "CODE",
+        "make every OTP this code (--otp-length digits), for browser end-to-end tests",
+    ),
+]
 
 
 def build_sandbox(args: argparse.Namespace) -> Sandbox:
