@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
@@ -36,7 +36,8 @@ from vlens_async.sandbox import Sandbox
 from .app import create_app, http_answer
 
 PHONE = "+201001234567"
-Client = TestClient[web.Request, web.Application]
+if TYPE_CHECKING:  # aiohttp's TestClient takes these type parameters only in recent versions
+    Client = TestClient[web.Request, web.Application]
 
 
 @contextlib.asynccontextmanager
