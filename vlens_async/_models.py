@@ -1,7 +1,8 @@
 """Result models: frozen, slotted, keyword-only values with snake_case fields.
 
 Every field is optional because Vlens may omit any of them. Secrets (OTP codes, tokens) are left
-out of ``repr``; phone numbers, e-mails and ID numbers are masked there.
+out of ``repr`` and, unless asked for, out of ``to_dict()``; phone numbers, e-mails and ID numbers
+are masked in ``repr``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ __all__ = [
 WIRE_NAME = "vlens_wire_name"
 """Field metadata key naming the wire key when it is not the camelCase of the field name."""
 
+SECRET = "vlens_secret"  # noqa: S105 - the name of a metadata key, not a secret
+"""Field metadata key marking a secret: hidden in ``repr``, left out of ``to_dict()``."""
+
 
 def wire(name: str, **kwargs: Any) -> Any:
     """An optional field whose wire key is ``name``."""
@@ -49,8 +53,8 @@ def _masked(mask: Any) -> Any:
 
 
 def secret() -> Any:
-    """An optional secret field: shown as ``<hidden>`` in repr."""
-    return attrs.field(default=None, repr=_hidden)
+    """An optional secret field: ``<hidden>`` in repr, left out of ``to_dict()`` by default."""
+    return attrs.field(default=None, repr=_hidden, metadata={SECRET: True})
 
 
 def phone_field() -> Any:
@@ -63,6 +67,55 @@ def email_field() -> Any:
 
 def contact_field() -> Any:
     return attrs.field(default=None, repr=_masked(mask_contact))
+
+
+class JsonReady:
+    """Gives a model ``to_dict()``: its fields as JSON-ready values, secrets left out."""
+
+    __slots__ = ()
+
+    def to_dict(self, *, include_secrets: bool = False) -> dict[str, Any]:
+        """This value as a dict that ``json.dumps`` accepts, e.g. to return from a web route.
+
+        Keys are the snake_case field names; UUIDs become strings, enums (such as
+        :class:`SmsProvider`) their numbers, nested models dicts; ``None`` stays ``None``.
+
+        Args:
+            include_secrets: also give the secret fields (OTP codes, tokens, passwords), which
+                are left out by default so that a result can be returned to a browser as it is.
+        """
+        return {
+            name: _json_ready(getattr(self, name), include_secrets)
+            for name in _field_names(type(self), include_secrets)
+        }
+
+
+_FIELD_NAMES: dict[tuple[type[Any], bool], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Any], include_secrets: bool) -> tuple[str, ...]:
+    """The fields ``to_dict`` gives, worked out once per class."""
+    names = _FIELD_NAMES.get((cls, include_secrets))
+    if names is None:
+        names = tuple(
+            field.name
+            for field in attrs.fields(cls)
+            if include_secrets or not field.metadata.get(SECRET, False)
+        )
+        _FIELD_NAMES[cls, include_secrets] = names
+    return names
+
+
+def _json_ready(value: Any, include_secrets: bool) -> Any:
+    if isinstance(value, enum.Enum):  # a plain number, whatever encoder the app uses
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, JsonReady):
+        return value.to_dict(include_secrets=include_secrets)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_ready(item, include_secrets) for item in value]
+    return value
 
 
 class SmsProvider(enum.IntEnum):
@@ -78,7 +131,7 @@ class SmsProvider(enum.IntEnum):
 
 
 @attrs.frozen(kw_only=True)
-class GeoLocation:
+class GeoLocation(JsonReady):
     """Where a login happens, sent with :meth:`SessionsService.login`."""
 
     latitude: float
@@ -86,7 +139,7 @@ class GeoLocation:
 
 
 @attrs.frozen(kw_only=True)
-class User:
+class User(JsonReady):
     """A Vlens user as returned after registration or login."""
 
     id: int | None = None
@@ -101,7 +154,7 @@ class User:
 
 
 @attrs.frozen(kw_only=True)
-class ExistenceResult:
+class ExistenceResult(JsonReady):
     """Whether a phone number or e-mail already belongs to an account.
 
     ``exists`` is derived from the other two flags when the server sends only those.
@@ -113,7 +166,7 @@ class ExistenceResult:
 
 
 @attrs.frozen(kw_only=True)
-class RegistrationState:
+class RegistrationState(JsonReady):
     """The state of a registration (the docs' ``ApiOutputRegister``), returned by every step."""
 
     is_email_confirmation_required: bool | None = None
@@ -150,7 +203,7 @@ class LoginState(RegistrationState):
 
 
 @attrs.frozen(kw_only=True)
-class OAuthVerification:
+class OAuthVerification(JsonReady):
     """The result of verifying a Google or Microsoft ID token."""
 
     oauth_token_verification_request_id: uuid.UUID | None = wire("oAuthTokenVerificationRequestId")
@@ -160,7 +213,7 @@ class OAuthVerification:
 
 
 @attrs.frozen(kw_only=True)
-class EmailOtpRequest:
+class EmailOtpRequest(JsonReady):
     """An e-mail OTP was sent: quote ``email_otp_request_id`` when confirming it."""
 
     email_otp_request_id: uuid.UUID | None = None
@@ -168,7 +221,7 @@ class EmailOtpRequest:
 
 
 @attrs.frozen(kw_only=True)
-class PhoneOtpRequest:
+class PhoneOtpRequest(JsonReady):
     """A phone OTP was sent: quote ``phone_number_otp_request_id`` when confirming it."""
 
     phone_number_otp_request_id: uuid.UUID | None = None
@@ -176,14 +229,14 @@ class PhoneOtpRequest:
 
 
 @attrs.frozen(kw_only=True)
-class EmailConfirmation:
+class EmailConfirmation(JsonReady):
     """Whether an e-mail change was confirmed."""
 
     is_email_confirmed: bool | None = None
 
 
 @attrs.frozen(kw_only=True)
-class EmailVerification:
+class EmailVerification(JsonReady):
     """A step of the profile's e-mail verification (send, then confirm)."""
 
     email_otp_request_id: uuid.UUID | None = None
@@ -193,7 +246,7 @@ class EmailVerification:
 
 
 @attrs.frozen(kw_only=True)
-class ResetGrant:
+class ResetGrant(JsonReady):
     """Permission to set a new password, earned by a validated OTP (undocumented; lenient)."""
 
     user_id: int | None = None
@@ -201,7 +254,7 @@ class ResetGrant:
 
 
 @attrs.frozen(kw_only=True)
-class AdminSession:
+class AdminSession(JsonReady):
     """Tokens from an admin login."""
 
     access_token: str | None = secret()
@@ -211,7 +264,7 @@ class AdminSession:
 
 
 @attrs.frozen(kw_only=True)
-class RefreshedToken:
+class RefreshedToken(JsonReady):
     """Tokens from a refresh."""
 
     access_token: str | None = secret()

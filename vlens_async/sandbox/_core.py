@@ -137,6 +137,8 @@ class Sandbox:
         api_keys: keys accepted in the ``ApiKey`` header (others get a 401 envelope).
         tenancy_name: the tenant's name, for admin login.
         otp_length: digits per OTP.
+        fixed_otp: make every OTP this code (``otp_length`` digits), for browser end-to-end
+            tests that cannot read the outbox. ``None``: random codes.
         otp_ttl: seconds an OTP stays valid.
         max_attempts: wrong codes allowed per OTP before it is locked (4003).
         resend_cooldown: seconds before another code may go to the same recipient (4003).
@@ -163,6 +165,7 @@ class Sandbox:
         admins: Mapping[str, str] | None = None,
         default_sms_provider: int = 1,
         token_ttl: float = 3600,
+        fixed_otp: str | None = None,
     ) -> None:
         if not api_keys:
             raise ValueError("a sandbox needs at least one API key")
@@ -185,6 +188,7 @@ class Sandbox:
             max_attempts=max_attempts,
             resend_cooldown=resend_cooldown,
             token_ttl=token_ttl,
+            fixed_otp=fixed_otp,
         )
         self.requests_seen = 0
 

@@ -99,7 +99,15 @@ class SandboxState:
         max_attempts: int,
         resend_cooldown: float,
         token_ttl: float,
+        fixed_otp: str | None = None,
     ) -> None:
+        if otp_length < 1:
+            raise ValueError(f"otp_length must be at least 1, not {otp_length}")
+        if fixed_otp is not None and not (
+            len(fixed_otp) == otp_length and fixed_otp.isascii() and fixed_otp.isdigit()
+        ):
+            raise ValueError(f"fixed_otp must be {otp_length} digits (the otp_length)")
+        self.fixed_otp = fixed_otp
         self.clock, self.outbox, self.rng = clock, outbox, rng
         self.otp_length, self.otp_ttl = otp_length, otp_ttl
         self.max_attempts, self.resend_cooldown, self.token_ttl = (
@@ -173,7 +181,7 @@ class SandboxState:
             request_id=self.new_uuid(),
             channel=channel,
             recipient=recipient,
-            code=str(below(self.rng, 10**self.otp_length)).zfill(self.otp_length),
+            code=self.fixed_otp or str(below(self.rng, 10**self.otp_length)).zfill(self.otp_length),
             purpose=purpose,
             expires_at=now + self.otp_ttl,
             user_id=user_id,

@@ -1,0 +1,1 @@
+"""A phone sign-up service on FastAPI (see app.py)."""
