@@ -156,7 +156,7 @@ def _stack(settings: Settings) -> Iterator[dict[str, str]]:
         for (name, factory), port in zip(_FACTORIES.items(), app_ports, strict=True):
             command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host"]
             command += ["127.0.0.1", "--port", str(port), "--log-level", "warning"]
-            # Idle while the other app is measured: keep the connections (uvicorn drops them at 5 s).
+            # An app idles while the other is measured: keep its connections (default 5 s).
             command += ["--no-access-log", "--backlog", "2048", "--timeout-keep-alive", "120"]
             urls[name] = stack.enter_context(_serving(command, port, settings.server_cpu, env))
         yield urls
@@ -189,26 +189,28 @@ class _Load:
         return total / await run_concurrently(call, total, CONCURRENCY, start)
 
 
-async def _measure(urls: dict[str, str], size: _Size) -> tuple[dict[str, Any], dict[str, int]]:
-    """Each app's latencies (all rounds) and requests per second (one per round)."""
-    samples: dict[str, list[float]] = {name: [] for name in APPS}
-    rates: dict[str, list[float]] = {name: [] for name in APPS}
+@attrs.frozen
+class _Measured:
+    samples: dict[str, list[float]]  # each app's latencies, every round's requests
+    rates: dict[str, list[float]]  # each app's requests per second, one per round
+    errors: dict[str, int]  # each app's answers other than 200 (warm-up not counted)
+
+
+async def _measure(urls: dict[str, str], size: _Size) -> _Measured:
+    measured = _Measured({name: [] for name in APPS}, {name: [] for name in APPS}, {})
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector) as session:
         load = _Load(session)
         for name in APPS:  # open every connection, and warm each app, before timing
             await load.run(name, urls[name], CONCURRENCY * 2, [])
-        load.errors = dict.fromkeys(APPS, 0)
+        load.errors = measured.errors | dict.fromkeys(APPS, 0)
         order = list(APPS)
         for _ in range(size.rounds):
             for name in order:
-                rates[name].append(await load.run(name, urls[name], size.requests, samples[name]))
+                into = measured.samples[name]
+                measured.rates[name].append(await load.run(name, urls[name], size.requests, into))
             order.reverse()
-    return {"samples": samples, "rates": rates}, load.errors
-
-
-def _millis(seconds: float) -> str:
-    return f"{seconds * 1e3:,.1f} ms"
+    return attrs.evolve(measured, errors=load.errors)
 
 
 def webapp(settings: Settings) -> ScenarioResult:
@@ -219,38 +221,46 @@ def webapp(settings: Settings) -> ScenarioResult:
         )
     size = _Size(requests=1_500, rounds=1) if settings.quick else _Size(requests=3_000, rounds=4)
     with _stack(settings) as urls:
-        measured, errors = asyncio.run(_measure(urls, size))
-    total = size.requests * size.rounds
-    if any(count > total // 10 for count in errors.values()):
-        raise RuntimeError(f"more than 10% of the sign-ups failed, figures would mislead: {errors}")
-    samples, rates = measured["samples"], measured["rates"]
-    p50 = {name: percentile(values, 50) for name, values in samples.items()}
-    p99 = {name: percentile(values, 99) for name, values in samples.items()}
-    rps = {name: statistics.median(values) for name, values in rates.items()}
-    # Each round's SDK figure against the raw figure measured next to it cancels slow drift.
-    paired = statistics.median(s / r for s, r in zip(rates["sdk"], rates["raw"], strict=True))
-    ratios = {"p50": p50["sdk"] / p50["raw"], "p99": p99["sdk"] / p99["raw"], "rps": paired}
+        measured = asyncio.run(_measure(urls, size))
+    failed = measured.errors
+    if any(count > size.requests * size.rounds // 10 for count in failed.values()):
+        raise RuntimeError(f"more than 10% of the sign-ups failed, figures would mislead: {failed}")
+    return _result(size, measured)
+
+
+def _millis(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms"
+
+
+def _result(size: _Size, measured: _Measured) -> ScenarioResult:
+    p50 = {name: percentile(values, 50) for name, values in measured.samples.items()}
+    p99 = {name: percentile(values, 99) for name, values in measured.samples.items()}
+    rps = {name: statistics.median(values) for name, values in measured.rates.items()}
+    # Each round's SDK figure against the raw one measured next to it cancels slow drift.
+    rounds = zip(measured.rates["sdk"], measured.rates["raw"], strict=True)
+    ratios = {
+        "p50": p50["sdk"] / p50["raw"],
+        "p99": p99["sdk"] / p99["raw"],
+        "rps": statistics.median(sdk / raw for sdk, raw in rounds),
+    }
     rows = [
-        Row(
-            APPS["sdk"],
-            f"p50 {_millis(p50['sdk'])}, p99 {_millis(p99['sdk'])}, {rate(rps['sdk'])}",
-            f"SDK/raw p50 = {ratios['p50']:.2f}, p99 = {ratios['p99']:.2f} (lower is faster); "
-            f"throughput SDK/raw = {ratios['rps']:.2f}",
-        ),
-        Row(
-            APPS["raw"], f"p50 {_millis(p50['raw'])}, p99 {_millis(p99['raw'])}, {rate(rps['raw'])}"
-        ),
+        Row(label, f"p50 {_millis(p50[name])}, p99 {_millis(p99[name])}, {rate(rps[name])}")
+        for name, label in APPS.items()
     ]
+    rows[0] = attrs.evolve(
+        rows[0],
+        comparison=f"SDK/raw p50 = {ratios['p50']:.2f}, p99 = {ratios['p99']:.2f} "
+        f"(lower is faster); throughput SDK/raw = {ratios['rps']:.2f}",
+    )
     figures: dict[str, float] = {"requests": size.requests, "rounds": size.rounds}
     figures["concurrency"] = CONCURRENCY
     for name in APPS:
         figures |= {f"{name}_p50_ms": p50[name] * 1e3, f"{name}_p99_ms": p99[name] * 1e3}
-        figures |= {f"{name}_rps": rps[name], f"{name}_errors": errors[name]}
+        figures |= {f"{name}_rps": rps[name], f"{name}_errors": measured.errors[name]}
     figures |= {f"sdk_vs_raw_{key}": value for key, value in ratios.items()}
     title = f"6. Sign-up route via uvicorn, c={CONCURRENCY}, {size.rounds} x N={size.requests:,}"
-    return ScenarioResult(
-        name="webapp", title=title, figures=figures, rows=rows, notes=_notes(errors)
-    )
+    notes = _notes(measured.errors)
+    return ScenarioResult(name="webapp", title=title, figures=figures, rows=rows, notes=notes)
 
 
 def _notes(errors: dict[str, int]) -> list[str]:
