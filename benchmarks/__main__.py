@@ -18,6 +18,7 @@ from .http_clients import latency, throughput
 from .profiling import profile_sdk_call
 from .server import pin_to_cpu
 from .suite_speed import suite_speed
+from .webapp import webapp
 
 SCENARIOS: dict[str, Callable[[Settings], ScenarioResult]] = {
     "throughput": throughput,
@@ -25,6 +26,7 @@ SCENARIOS: dict[str, Callable[[Settings], ScenarioResult]] = {
     "suite_speed": suite_speed,
     "codec": codec,
     "bulk": bulk,
+    "webapp": webapp,
 }
 
 
