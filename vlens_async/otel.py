@@ -50,7 +50,8 @@ class OpenTelemetryHooks(VlensHooks):
     waits), ``vlens.client.call.errors`` (calls that ended without a result) and
     ``vlens.client.call.retries`` (retries, counted when their call ends).
 
-    No attribute holds a secret or a phone number or e-mail, masked or not.
+    No attribute holds a secret or a phone number or e-mail, masked or not; the ERROR
+    status's description is the error's class name, never its message.
 
     Args:
         tracer_provider: where spans go; by default the global one.
@@ -114,8 +115,8 @@ class OpenTelemetryHooks(VlensHooks):
     def on_error(self, event: ErrorEvent) -> None:
         """Record the call's metrics and end its span with status ERROR."""
         labels: Attributes = {"vlens.outcome": event.outcome, "error.type": event.error_type}
-        description = event.error_type if event.error is None else str(event.error)
-        self._end(event, labels, event.status, event.error_code, description)
+        # Not str(error): a server's message may name the person, even masked.
+        self._end(event, labels, event.status, event.error_code, event.error_type)
 
     def _end(
         self,
