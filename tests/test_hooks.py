@@ -85,6 +85,34 @@ def test_no_hooks_no_observer() -> None:
     assert observe(None, "op", effect=False, request_id="r", subject=PHONE) is None
 
 
+def test_hooks_that_override_nothing_are_not_observed() -> None:
+    """A bare VlensHooks (or a list of them) costs a call nothing: no observer is made."""
+    bare = combine_hooks([VlensHooks(), VlensHooks()])
+    assert bare is not None
+    assert observe(bare, "op", effect=False, request_id="r", subject=PHONE) is None
+
+
+def test_only_overridden_hooks_get_events() -> None:
+    """A class overriding on_success alone is given the success, with the attempt count."""
+
+    class Successes(VlensHooks):
+        def __init__(self) -> None:
+            self.events: list[SuccessEvent] = []
+
+        def on_success(self, event: SuccessEvent) -> None:
+            self.events.append(event)
+
+    hooks = Successes()
+    call = start(hooks)
+    call.request(1)
+    call.response(200)
+    call.request(2)
+    call.response(200)
+    call.success()
+    [event] = hooks.events
+    assert (event.attempts, event.status) == (2, 200)
+
+
 def test_success_on_the_first_attempt() -> None:
     """start, request, response, success: one call id, request id and masked subject."""
     recorder = Recorder()

@@ -165,6 +165,8 @@ class VlensHooks:
     traceback, the hook's file and line) and the call goes on.
     """
 
+    _overridden: frozenset[str] = frozenset()  # the hook points worth building events for
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # A misspelt hook would never be called; say so when the class is made.
@@ -176,6 +178,9 @@ class VlensHooks:
                 f"{cls.__qualname__} defines {', '.join(unknown)}, which is not a hook; "
                 f"the hooks are {', '.join(_HOOK_POINTS)}"
             )
+        cls._overridden = frozenset(
+            name for name in _HOOK_POINTS if getattr(cls, name) is not getattr(VlensHooks, name)
+        )
 
     def on_call_start(self, event: CallStartEvent) -> None:
         """A call starts."""
@@ -209,6 +214,7 @@ class CompositeHooks(VlensHooks):
 
     def __init__(self, hooks: Sequence[VlensHooks]) -> None:
         self.hooks = tuple(hooks)
+        self._overridden = frozenset[str]().union(*(h._overridden for h in self.hooks))
 
     def _fan_out(self, name: str, event: _Event) -> None:
         for hooks in self.hooks:
@@ -247,6 +253,11 @@ def combine_hooks(hooks: VlensHooks | Sequence[VlensHooks] | None) -> VlensHooks
     if not hooks:
         return None
     return hooks[0] if len(hooks) == 1 else CompositeHooks(hooks)
+
+
+def implemented(hooks: VlensHooks) -> frozenset[str]:
+    """The hook points ``hooks`` overrides: the only events worth building for it."""
+    return hooks._overridden
 
 
 def deliver(hook: Callable[[E], object], event: E) -> None:
