@@ -35,6 +35,7 @@ from ._errors import VlensError, VlensInputError
 from ._redact import mask_contacts_in
 
 __all__ = [
+    "CallEvent",
     "CallStartEvent",
     "CompositeHooks",
     "ErrorEvent",
@@ -56,8 +57,8 @@ failure: transport, timeout, unreadable response); ``cancelled`` (the caller can
 
 
 @attrs.frozen(kw_only=True)
-class _Event:
-    """What every event carries.
+class CallEvent:
+    """What every event carries (the base of the six event classes).
 
     Attributes:
         call_id: unique to one call in this process: the key for state kept across its events.
@@ -77,19 +78,19 @@ class _Event:
 
 
 @attrs.frozen(kw_only=True)
-class CallStartEvent(_Event):
+class CallStartEvent(CallEvent):
     """A call starts (its request is built, nothing sent yet)."""
 
 
 @attrs.frozen(kw_only=True)
-class RequestEvent(_Event):
+class RequestEvent(CallEvent):
     """An attempt's request is about to be sent. ``attempt`` counts from 1."""
 
     attempt: int
 
 
 @attrs.frozen(kw_only=True)
-class ResponseEvent(_Event):
+class ResponseEvent(CallEvent):
     """An attempt got an HTTP answer, now decoded.
 
     Attributes:
@@ -108,7 +109,7 @@ class ResponseEvent(_Event):
 
 
 @attrs.frozen(kw_only=True)
-class RetryEvent(_Event):
+class RetryEvent(CallEvent):
     """An attempt failed and another follows after ``wait`` seconds.
 
     Attributes:
@@ -127,7 +128,7 @@ class RetryEvent(_Event):
 
 
 @attrs.frozen(kw_only=True)
-class SuccessEvent(_Event):
+class SuccessEvent(CallEvent):
     """The call returned its result after ``attempts`` attempts; ``status`` is the last one's."""
 
     attempts: int
@@ -135,7 +136,7 @@ class SuccessEvent(_Event):
 
 
 @attrs.frozen(kw_only=True)
-class ErrorEvent(_Event):
+class ErrorEvent(CallEvent):
     """The call ended without a result.
 
     Attributes:
@@ -203,7 +204,7 @@ class VlensHooks:
 
 _HOOK_POINTS = tuple(name for name in vars(VlensHooks) if name.startswith("on_"))
 
-E = TypeVar("E", bound=_Event)
+E = TypeVar("E", bound=CallEvent)
 
 
 class CompositeHooks(VlensHooks):
@@ -216,7 +217,7 @@ class CompositeHooks(VlensHooks):
         self.hooks = tuple(hooks)
         self._overridden = frozenset[str]().union(*(h._overridden for h in self.hooks))
 
-    def _fan_out(self, name: str, event: _Event) -> None:
+    def _fan_out(self, name: str, event: CallEvent) -> None:
         for hooks in self.hooks:
             deliver(getattr(hooks, name), event)
 
