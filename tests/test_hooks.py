@@ -33,6 +33,10 @@ PHONE = "+201001234567"
 MASKED_PHONE = "+20*******567"
 
 
+class _DeadlineExceeded(VlensTimeoutError):
+    """Like the pipeline's private class of the same name: named by its public base."""
+
+
 class Recorder(VlensHooks):
     """Keeps every event it is given, in order."""
 
@@ -166,6 +170,7 @@ def test_retry_then_success() -> None:
     assert response.error is refused
     assert isinstance(retry, RetryEvent)
     assert (retry.attempt, retry.wait, retry.status, retry.error_code) == (1, 1.0, 200, 4003)
+    assert retry.error_type == "RateLimitedError"
     success = recorder.events[-1]
     assert isinstance(success, SuccessEvent)
     assert success.attempts == 2
@@ -199,6 +204,7 @@ def test_a_transport_failure_has_no_status() -> None:
         (VlensTimeoutError("read timed out"), "error", "VlensTimeoutError", True),
         (asyncio.CancelledError(), "cancelled", "CancelledError", False),
         (TypeError("a bug"), "error", "TypeError", False),
+        (_DeadlineExceeded("deadline passed"), "error", "VlensTimeoutError", True),
     ],
 )
 def test_how_a_call_ends(

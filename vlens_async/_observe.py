@@ -27,7 +27,7 @@ from .hooks import (
     implemented,
 )
 
-__all__ = ["CallObserver", "observe", "outcome_of"]
+__all__ = ["CallObserver", "observe", "outcome_of", "type_name"]
 
 _call_ids = itertools.count(1)  # next() on a count is atomic under the GIL
 
@@ -49,6 +49,14 @@ def outcome_of(error: BaseException) -> Outcome:
     if isinstance(error, asyncio.CancelledError):
         return "cancelled"
     return "error"
+
+
+def type_name(error: BaseException) -> str:
+    """The error's class name, private subclasses (``_DeadlineExceeded``) by their public base."""
+    for cls in type(error).__mro__:
+        if not cls.__name__.startswith("_"):
+            return cls.__qualname__
+    return type(error).__qualname__  # unreachable: BaseException is public
 
 
 def observe(
@@ -147,6 +155,7 @@ class CallObserver:
                 wait=wait,
                 status=self._status,
                 error_code=self._code,
+                error_type=type_name(error),
                 error=error,
             )
             deliver(self._hooks.on_retry, event)
@@ -172,7 +181,7 @@ class CallObserver:
                 outcome=outcome_of(error),
                 status=self._status,
                 error_code=self._code,
-                error_type=type(error).__qualname__,
+                error_type=type_name(error),
                 error=error if isinstance(error, VlensError) else None,
             )
             deliver(self._hooks.on_error, event)

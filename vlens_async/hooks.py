@@ -117,6 +117,7 @@ class RetryEvent(CallEvent):
         wait: seconds until the next attempt.
         status: the failed attempt's HTTP status, or None when no answer came.
         error_code: its Vlens error code, or None.
+        error_type: its error's class name, e.g. ``"ServerError"``.
         error: its error.
     """
 
@@ -124,6 +125,7 @@ class RetryEvent(CallEvent):
     wait: float
     status: int | None
     error_code: int | None
+    error_type: str
     error: VlensError
 
 
@@ -144,7 +146,8 @@ class ErrorEvent(CallEvent):
         outcome: ``refused``, ``unknown``, ``error`` or ``cancelled`` (see :data:`Outcome`).
         status: the last attempt's HTTP status, or None when it got no answer.
         error_code: the last answer's Vlens error code, or None.
-        error_type: the exception's class name, e.g. ``"RateLimitedError"``.
+        error_type: the exception's class name, e.g. ``"RateLimitedError"`` (a private
+            subclass by its public base: ``"VlensTimeoutError"`` for the deadline).
         error: the error raised to the caller; None when the call was cancelled or failed on
             something other than a VlensError (a bug).
     """

@@ -102,7 +102,7 @@ class OpenTelemetryHooks(VlensHooks):
         attributes: Attributes = {
             "vlens.attempt": event.attempt,
             "vlens.retry.wait": event.wait,
-            "error.type": type(event.error).__qualname__,
+            "error.type": event.error_type,
         }
         if event.status is not None:
             attributes["http.response.status_code"] = event.status
