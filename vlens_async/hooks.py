@@ -167,6 +167,9 @@ class VlensHooks:
     block (start a task for slow work). A hook that raises does not break the call: the
     exception is logged as a warning on the ``vlens_async.hooks`` logger (message masked, no
     traceback, the hook's file and line) and the call goes on.
+
+    Only the methods a class overrides (in its body, when the class is made) are called, and
+    only their events are built: a hook you do not write costs nothing.
     """
 
     _overridden: frozenset[str] = frozenset()  # the hook points worth building events for
