@@ -46,7 +46,7 @@ def test_numbers_piped_slowly_are_sent_before_the_input_ends(tmp_path: Path) -> 
         for index in range(3):
             run.stdin.write(f"{number(index)}\n")
             run.stdin.flush()
-            wait_for(lambda: len(finals(out)) == index + 1, f"number {index} sent", process=run)
+            wait_for(lambda i=index: len(finals(out)) == i + 1, f"number {index} sent", process=run)
     finally:
         run.stdin.close()
         run.wait(timeout=HANG_GUARD)
