@@ -4,6 +4,7 @@ one-line error (exit 2) naming the file or option, never a traceback."""
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import re
 import subprocess
@@ -30,6 +31,10 @@ def _one_error_line(err: str, *names: str) -> None:
         assert name in lines[0], (name, err)
 
 
+def _has_outcomes(out: Path, count: int) -> bool:
+    return len(finals(out)) == count
+
+
 def test_numbers_piped_slowly_are_sent_before_the_input_ends(tmp_path: Path) -> None:
     """Item 11: a number written to stdin is sent (and journaled) while stdin stays open."""
     out = tmp_path / "results.jsonl"
@@ -46,7 +51,7 @@ def test_numbers_piped_slowly_are_sent_before_the_input_ends(tmp_path: Path) -> 
         for index in range(3):
             run.stdin.write(f"{number(index)}\n")
             run.stdin.flush()
-            wait_for(lambda i=index: len(finals(out)) == i + 1, f"number {index} sent", process=run)
+            wait_for(functools.partial(_has_outcomes, out, index + 1), "a send", process=run)
     finally:
         run.stdin.close()
         run.wait(timeout=HANG_GUARD)
