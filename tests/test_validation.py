@@ -261,7 +261,8 @@ async def test_empty_or_whitespace_otp_is_refused(call: Call, field: str) -> Non
     await assert_refused(call, field)
 
 
-NON_DIGIT_OTPS = ["12a456", "12-456", in_digits("12345", 0xFF10) + "x", "12\u00b2456", "abcdef", "\u200b"]
+NON_DIGIT_OTPS = ["12a456", "12-456", "12\u00b2456", "abcdef", "\u200b"]
+NON_DIGIT_OTPS.append(in_digits("12345", 0xFF10) + "x")
 
 
 @pytest.mark.parametrize(
