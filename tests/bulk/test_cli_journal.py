@@ -37,26 +37,34 @@ def _numbers_file(tmp_path: Path, count: int) -> tuple[list[str], Path]:
 
 def test_a_second_run_on_the_same_out_exits_2_at_once_and_sends_nothing(tmp_path: Path) -> None:
     """Item 1: two real processes on one --out: the second is refused (exit 2, the file named)
-    while the first holds the lock, and nobody is texted twice."""
-    numbers, source = _numbers_file(tmp_path, 8)
+    while the first holds the lock (its input, a pipe, is still open), and nobody is texted
+    twice."""
+    numbers, source = _numbers_file(tmp_path, 4)
     out = tmp_path / "results.jsonl"
-    args = [str(source), "--out", str(out), "--rate", "4/s", "--concurrency", "2"]
     with served_sandbox() as port:
         first = subprocess.Popen(
-            bulk_command(*args), env=bulk_env(port), stdout=subprocess.DEVNULL, text=True
+            bulk_command("-", "--out", str(out), "--rate", "100/s"),
+            env=bulk_env(port),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
         )
+        assert first.stdin is not None
         try:
-            wait_for(lambda: out.exists() and out.stat().st_size > 0, "a record", process=first)
+            first.stdin.write("".join(f"{n}\n" for n in numbers[:2]))
+            first.stdin.flush()
+            wait_for(lambda: len(finals(out)) == 2, "two outcomes", process=first)
             second = subprocess.run(
-                bulk_command(*args, "--resume"),
+                bulk_command(str(source), "--out", str(out), "--resume", "--rate", "100/s"),
                 env=bulk_env(port),
                 capture_output=True,
                 text=True,
                 timeout=HANG_GUARD,
                 check=False,
             )
-            assert first.poll() is None, "the first run ended before the second started"
+            first.stdin.write("".join(f"{n}\n" for n in numbers[2:]))
         finally:
+            first.stdin.close()
             assert first.wait(timeout=HANG_GUARD) == EXIT_OK
         sms = outbox(port)
     assert second.returncode == EXIT_USAGE, second.stderr

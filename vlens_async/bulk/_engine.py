@@ -57,56 +57,81 @@ async def dispatch(
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    # A plain iterable is pulled directly (it cannot wait); an async one through a task, so
-    # that finished work is yielded while it waits.
-    direct = None if isinstance(items, AsyncIterable) else iter(items)
-    source = _aiter(() if direct is not None else items)
-    pending: set[asyncio.Future[Any]] = set()
-    pull: asyncio.Future[T] | None = None
-    exhausted = False
+    flow = _Flow(items, intake, work, concurrency)
     try:
-        while True:
-            while direct is not None and not exhausted and len(pending) < concurrency:
-                try:
-                    item = next(direct)
-                except StopIteration:
-                    exhausted = True
-                    break
-                if (immediate := intake(item)) is not None:
-                    yield immediate
-                else:
-                    pending.add(asyncio.ensure_future(work(item)))
-            if direct is None and pull is None and not exhausted and len(pending) < concurrency:
-                pull = asyncio.ensure_future(source.__anext__())
-            if pull is None and not pending:
-                return
-            waiting = pending if pull is None else pending | {pull}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if pull is not None and pull in done:
-                done.discard(pull)
-                try:
-                    item = pull.result()
-                except StopAsyncIteration:
-                    exhausted = True
-                else:
-                    if (immediate := intake(item)) is not None:
-                        yield immediate
-                    else:
-                        pending.add(asyncio.ensure_future(work(item)))
-                pull = None
-            for task in done:
-                pending.discard(task)
-                yield task.result()
+        while (results := await flow.step()) is not None:
+            for result in results:
+                yield result
     finally:
-        if pull is not None:
-            pending.add(pull)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        await source.aclose()
+        await flow.close()
         if finalize is not None:
             finalize()
+
+
+class _Flow:
+    """The state of one :func:`dispatch`: the source, the work in flight, the pending pull."""
+
+    def __init__(
+        self,
+        items: Iterable[Any] | AsyncIterable[Any],
+        intake: Callable[[Any], Any],
+        work: Callable[[Any], Awaitable[Any]],
+        concurrency: int,
+    ) -> None:
+        # A plain iterable is pulled directly (it cannot wait); an async one through a task,
+        # so that finished work is yielded while it waits.
+        self.direct = None if isinstance(items, AsyncIterable) else iter(items)
+        self.source = _aiter(() if self.direct is not None else items)
+        self.intake, self.work, self.concurrency = intake, work, concurrency
+        self.running: set[asyncio.Future[Any]] = set()
+        self.pull: asyncio.Future[Any] | None = None
+        self.exhausted = False
+
+    def _take(self, item: Any, results: list[Any]) -> None:
+        immediate = self.intake(item)
+        if immediate is not None:
+            results.append(immediate)
+        else:
+            self.running.add(asyncio.ensure_future(self.work(item)))
+
+    async def step(self) -> list[Any] | None:
+        """Start what fits, wait for something to finish; its results (None: all done)."""
+        results: list[Any] = []
+        while self.direct is not None and not self.exhausted and self._room():
+            try:
+                self._take(next(self.direct), results)
+            except StopIteration:
+                self.exhausted = True
+        if results:
+            return results
+        if self.direct is None and self.pull is None and not self.exhausted and self._room():
+            self.pull = asyncio.ensure_future(self.source.__anext__())
+        waiting = self.running if self.pull is None else self.running | {self.pull}
+        if not waiting:
+            return None
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if self.pull is not None and self.pull in done:
+            done.discard(self.pull)
+            pulled, self.pull = self.pull, None
+            try:
+                self._take(pulled.result(), results)
+            except StopAsyncIteration:
+                self.exhausted = True
+        self.running -= done
+        results.extend(task.result() for task in done)
+        return results
+
+    def _room(self) -> bool:
+        return len(self.running) < self.concurrency
+
+    async def close(self) -> None:
+        """Cancel the work in flight (and a pending pull), wait for it, close the source."""
+        unfinished = self.running | ({self.pull} if self.pull is not None else set())
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        await self.source.aclose()
 
 
 def is_refusal(error: VlensError) -> bool:
