@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from .conftest import (
@@ -134,6 +134,7 @@ def _property(tmp_path: Path, seed: int, cuts: list[Interruption], *extra: str) 
     max_examples=3,
     deadline=None,
     derandomize=True,
+    phases=[Phase.generate],  # no shrinking: each example costs seconds of subprocesses
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(seed=st.integers(0, 1000), cuts=interruptions)
@@ -148,6 +149,7 @@ def test_interrupted_and_resumed_runs_text_nobody_twice_and_lose_nobody(
     max_examples=2,
     deadline=None,
     derandomize=True,
+    phases=[Phase.generate],  # no shrinking: each example costs seconds of subprocesses
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(seed=st.integers(0, 1000), cuts=interruptions)
