@@ -3,16 +3,19 @@ one-line error (exit 2) naming the file or option, never a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import functools
 import json
 import re
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, main
+from vlens_async.cli._inputs import numbers_from
 
 from .conftest import HANG_GUARD, bulk_command, bulk_env, finals, number, wait_for
 
@@ -134,9 +137,10 @@ def test_resume_on_a_journal_line_that_is_not_an_object(
     _one_error_line(err, "--out", str(out), "line 2")
 
 
+@pytest.mark.parametrize("resume", [[], ["--resume"]], ids=["new", "resume"])
 @pytest.mark.parametrize("where", ["directory", "missing-folder", "full-disk"])
 def test_out_that_cannot_be_written_exits_2_with_the_path(
-    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    where: str, resume: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Item 12: --out a directory, in a missing folder or on a full disk (/dev/full, where
     every write fails with ENOSPC): exit 2 naming the path (it used to be 3, "unreachable")."""
@@ -147,7 +151,7 @@ def test_out_that_cannot_be_written_exits_2_with_the_path(
         "missing-folder": tmp_path / "nowhere" / "results.jsonl",
         "full-disk": Path("/dev/full"),
     }[where]
-    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox", *resume)
     assert code == EXIT_USAGE
     _one_error_line(err, "--out", str(out))
     assert stdout == ""
@@ -278,3 +282,36 @@ def test_a_line_file_is_not_taken_for_a_csv(
     code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_API, err
     assert stdout.strip().endswith("sent 3, invalid 1")
+
+
+def _peak_reading(path: Path) -> tuple[int, int]:
+    """(numbers read, peak traced bytes) for reading ``path`` through ``numbers_from``."""
+
+    async def read_all() -> int:
+        count = 0
+        async for _ in numbers_from(str(path), None):
+            count += 1
+            if count == 1:  # a slow consumer: the reader must not run ahead of it
+                await asyncio.sleep(1.0)
+        return count
+
+    tracemalloc.start()
+    try:
+        count = asyncio.run(read_all())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return count, peak
+
+
+def test_input_is_read_in_memory_flat_in_its_size(tmp_path: Path) -> None:
+    """Item 11: reading 10 times more numbers does not take (anywhere near) 10 times the memory
+    (line mode used to hold the whole input)."""
+    peaks = []
+    for count in (20_000, 200_000):
+        source = tmp_path / f"numbers-{count}.txt"
+        source.write_text("".join(f"+2010{i:08d}\n" for i in range(count)))
+        read, peak = _peak_reading(source)
+        assert read == count
+        peaks.append(peak)
+    assert peaks[1] < 2 * peaks[0], peaks

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import concurrent.futures
 import contextlib
 import csv
 import re
@@ -165,7 +166,14 @@ async def numbers_from(
     def put(item: _Item) -> None:
         if stop.is_set():
             raise _Stopped
-        asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+        handed = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        while True:  # wait for room, but give up once the consumer has left
+            try:
+                return handed.result(timeout=0.5)
+            except concurrent.futures.TimeoutError:
+                if stop.is_set() or loop.is_closed():
+                    handed.cancel()
+                    raise _Stopped from None
 
     def read() -> None:
         batch: list[str] = []

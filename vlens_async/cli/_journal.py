@@ -14,6 +14,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -54,12 +55,14 @@ class Journal:
 
     def __init__(self, path: Path, resume: bool) -> None:
         self.path = path
+        self._fd = _open_locked(path, resume)
         self.settled = NumberSet()
         self.settled_inputs: set[str] = set()
         self.recovered_unknown = 0
-        self._fd = _open_locked(path, resume)
         try:
-            pending = self._read() if resume else {}
+            # Only a regular file has records to read back (/dev/full would read zeros forever).
+            regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+            pending = self._read() if resume and regular else {}
             self._end_cut_line()
             for key, record in pending.items():  # sent or not, we cannot know: never resend
                 self._settle_key(key, record.get("phone_number"))
@@ -106,7 +109,11 @@ class Journal:
     def _end_cut_line(self) -> None:
         """If a crash cut the last line, end it, so that the next record stands alone."""
         size = os.fstat(self._fd).st_size
-        if size and os.pread(self._fd, 1, size - 1) != b"\n":
+        if (
+            size
+            and stat.S_ISREG(os.fstat(self._fd).st_mode)
+            and os.pread(self._fd, 1, size - 1) != b"\n"
+        ):
             self._append(b"\n")
 
     def skip(self, raw: str) -> bool:
