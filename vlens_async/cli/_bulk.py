@@ -15,15 +15,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from .._client import VlensClient
-from .._errors import (
-    VlensAPIError,
-    VlensError,
-    VlensInputError,
-    VlensResponseError,
-)
+from .._errors import VlensAPIError, VlensError, VlensInputError, VlensResponseError
 from .._validation import check_provider
 from ..bulk import DEFAULT_RATE_LIMITS, BulkOutcome, BulkStatus, RateLimit, RateLimiter
 from ..sandbox import Sandbox
@@ -37,6 +33,7 @@ FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
 EXIT_OK, EXIT_API, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
 MAX_RATE_COUNT = 1_000_000
 _INTERRUPTED = {"type": "Interrupted", "code": None, "message": "the run was aborted mid-call"}
+_ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server was reached
 
 
 def add_parser(otp_commands: Any) -> None:
@@ -70,9 +67,7 @@ def add_parser(otp_commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _path(text: str) -> Any:
-    from pathlib import Path
-
+def _path(text: str) -> Path:
     if not text:
         raise argparse.ArgumentTypeError("must not be empty")
     return Path(text)
@@ -298,6 +293,3 @@ class _Run:
             )
             return EXIT_UNREACHABLE
         return EXIT_API if any(self.counts[s.value] for s in FAILING) else EXIT_OK
-
-
-_ANSWERS = (VlensAPIError, VlensResponseError)
