@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from .conftest import (
@@ -34,7 +34,7 @@ from .conftest import (
 
 SCRIPT = str(Path(__file__).with_name("faulty_sandbox.py"))
 NUMBERS = [number(i) for i in range(16)]
-ARGS = ["--rate", "40/s", "--concurrency", "4", "--max-attempts", "3"]
+ARGS = ["--rate", "1/0.05s", "--concurrency", "8", "--max-attempts", "3"]  # 20/s, no burst
 SIGNALS = ["SIGINT", "SIGTERM", "SIGKILL", "SIGINT twice", "SIGTERM twice"]
 
 
@@ -138,13 +138,15 @@ def _property(tmp_path: Path, seed: int, cuts: list[Interruption], *extra: str) 
 
 
 @settings(
-    max_examples=3,
+    max_examples=2,
     deadline=None,
     derandomize=True,
-    phases=[Phase.generate],  # no shrinking: each example costs seconds of subprocesses
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: an example costs seconds
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(seed=st.integers(0, 1000), cuts=interruptions)
+@example(seed=7, cuts=[Interruption("SIGKILL", 0.1)])
+@example(seed=11, cuts=[Interruption("SIGTERM twice", 0.05), Interruption("SIGKILL", 0.2)])
 def test_interrupted_and_resumed_runs_text_nobody_twice_and_lose_nobody(
     tmp_path: Path, seed: int, cuts: list[Interruption]
 ) -> None:
