@@ -23,9 +23,11 @@ async def test_each_test_gets_a_fresh_sandbox(vlens_sandbox):
 async def test_wrong_code_is_refused(vlens_sandbox, vlens_client):
     from vlens_async import VlensAPIError
     sent = await vlens_client.registration.send_phone_otp("+201001234567")
+    code = vlens_sandbox.outbox.last_otp("+201001234567")
+    wrong = str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
     with pytest.raises(VlensAPIError) as refused:
         await vlens_client.registration.validate_phone_otp(
-            "+201001234567", sent.phone_number_otp_request_id, "000000x"
+            "+201001234567", sent.phone_number_otp_request_id, wrong
         )
     assert refused.value.code == 400
 """

@@ -261,6 +261,67 @@ async def test_empty_or_whitespace_otp_is_refused(call: Call, field: str) -> Non
     await assert_refused(call, field)
 
 
+NON_DIGIT_OTPS = ["12a456", "12-456", "12\u00b2456", "abcdef", "\u200b"]
+NON_DIGIT_OTPS.append(in_digits("12345", 0xFF10) + "x")
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        pytest.param(call, field, id=f"{name}-{otp!r}")
+        for otp in NON_DIGIT_OTPS
+        for name, call, field in otp_calls(otp)
+    ],
+)
+async def test_non_digit_otp_is_refused_before_sending(call: Call, field: str) -> None:
+    """Item 8: an OTP with anything but digits (after normalising) is refused, nothing sent."""
+    error = await assert_refused(call, field)
+    assert "digits" in str(error)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        in_digits("123456", 0x0660),  # Arabic-Indic
+        in_digits("123456", 0x06F0),  # Eastern Arabic-Indic
+        in_digits("123456", 0xFF10),  # full-width
+        "123456\u200b",  # a trailing zero-width space
+        "\ufeff123\u200d456\u200c",  # BOM, joiners
+        "\u200e\u2067123456\u2069\u061c",  # bidi marks and isolates
+        in_digits("12", 0xFF10) + in_digits("34", 0x0660) + "56",
+    ],
+)
+@pytest.mark.parametrize(("name", "key"), [("reg", "phoneNumberOtp"), ("pw", "phoneNumberOtp")])
+async def test_otp_digits_are_normalised_to_ascii(given: str, name: str, key: str) -> None:
+    """Item 8: OTP digits in other scripts are sent as ASCII, invisible characters dropped."""
+    calls = {
+        "reg": lambda c: c.registration.validate_phone_otp(PHONE, REQ, given),
+        "pw": lambda c: c.password_reset.validate_phone_otp(PHONE, REQ, given),
+    }
+    assert (await sent_body(calls[name]))[key] == "123456"
+
+
+async def test_full_width_code_validates_on_the_sandbox_and_burns_no_attempt() -> None:
+    """Item 8: the sandbox accepts a full-width copy of its code (it used to answer "The code
+    is wrong; 4 attempt(s) left"), and a refused non-digit code costs no attempt either."""
+    from vlens_async.sandbox import Sandbox
+
+    sandbox = Sandbox(seed=1, max_attempts=2)
+    async with sandbox.client() as client:
+        sent = await client.registration.send_phone_otp(PHONE)
+        request_id = sent.phone_number_otp_request_id
+        assert request_id is not None
+        code = sandbox.outbox.last_otp(PHONE)
+        seen = sandbox.requests_seen
+        with pytest.raises(VlensInputError):
+            await client.registration.validate_phone_otp(PHONE, request_id, code + "x")
+        assert sandbox.requests_seen == seen
+        state = await client.registration.validate_phone_otp(
+            PHONE, request_id, in_digits(code, 0xFF10) + "\u200b"
+        )
+    assert state.is_phone_number_confirmed
+
+
 # --- request ids ------------------------------------------------------------------------------
 
 BAD_IDS = ["not-a-uuid", "", "1234", "3f2c1a9e-8b7d-4c6e-9a5b-0d1e2f3a4b5"]

@@ -18,6 +18,7 @@ __all__ = [
     "check_phone",
     "check_provider",
     "check_text",
+    "check_token",
     "check_uuid",
 ]
 
@@ -25,6 +26,16 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 _E164 = re.compile(r"\+[1-9][0-9]{7,14}")  # ASCII digits only: \d would pass any script's
 # Arabic-Indic and Eastern Arabic-Indic (Persian/Urdu) digits, as Egyptian keyboards type them.
 _ARABIC_DIGITS = {zero + d: str(d) for zero in (0x0660, 0x06F0) for d in range(10)}
+# An OTP is also read from full-width digits (East Asian input methods), and the invisible
+# characters a copy-paste brings along are dropped: soft hyphen, Arabic letter mark, zero-width
+# space/non-joiner/joiner, bidi marks, embeddings and isolates, word joiner, BOM.
+_INVISIBLE = "\u00ad\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+_INVISIBLE += "\u2060\u2066\u2067\u2068\u2069\ufeff"
+_OTP_DIGITS = {
+    **_ARABIC_DIGITS,
+    **{0xFF10 + d: str(d) for d in range(10)},
+    **dict.fromkeys(map(ord, _INVISIBLE)),
+}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
@@ -64,10 +75,20 @@ def check_email(field: str, value: object) -> str:
 
 
 def check_otp(field: str, value: object) -> str:
-    """An OTP must be a non-empty string without whitespace. The value is never echoed."""
+    """Return an OTP as ASCII digits: Arabic-Indic digits are rewritten as for phone numbers,
+    full-width ones too, and invisible characters dropped; anything else is refused before it
+    can burn an attempt. The value is never echoed."""
+    text = _require_str(field, value).translate(_OTP_DIGITS)
+    if not text or not text.isascii() or not text.isdigit():
+        raise VlensInputError(field, "expected the code's digits (0-9) and nothing else")
+    return text
+
+
+def check_token(field: str, value: object) -> str:
+    """A non-empty opaque token (an ID token, a reset code) without whitespace. Never echoed."""
     text = _require_str(field, value)
     if not text or any(ch.isspace() for ch in text):
-        raise VlensInputError(field, "expected a non-empty code without whitespace")
+        raise VlensInputError(field, "expected a non-empty value without whitespace")
     return text
 
 

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.client
 import json
-from collections.abc import Iterable, Sequence
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from vlens_async import RetryPolicy, VlensClient
@@ -103,3 +112,89 @@ def assert_windows(times: Sequence[float], limits: Iterable[RateLimit]) -> None:
         for i in range(limit.count, len(times)):
             gap = times[i] - times[i - limit.count]
             assert gap >= limit.seconds - 1e-9, (str(limit), i, gap)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (right now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def served_sandbox(*extra: str, script: str | None = None) -> Iterator[int]:
+    """A sandbox served by a subprocess on a free loopback port; yields the port.
+
+    By default ``vlens sandbox``; ``script`` names a Python file run instead with ``--port``
+    (for a served sandbox with faults scheduled).
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "vlens_async", "sandbox", "--seed", "1"]
+    if script is not None:
+        command = [sys.executable, script]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert server.stdout is not None
+    try:
+        banner = server.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner, banner
+        yield port
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def outbox(port: int) -> Counter[str]:
+    """SMS per recipient, from the served sandbox's GET /_sandbox/outbox."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/_sandbox/outbox", headers={"ApiKey": API_KEY})
+        response = connection.getresponse()
+        assert response.status == 200
+        messages = json.loads(response.read())["messages"]
+    finally:
+        connection.close()
+    return Counter(m["recipient"] for m in messages if m["channel"] == "sms")
+
+
+def bulk_env(port: int | None = None, **extra: str) -> dict[str, str]:
+    """The environment for ``vlens otp bulk`` in a subprocess (against ``port`` if given)."""
+    env = {**os.environ, "PYTHONWARNINGS": "error::ResourceWarning", "VLENS_API_KEY": API_KEY}
+    if port is not None:
+        env["VLENS_BASE_URL"] = f"http://127.0.0.1:{port}"
+    return {**env, **extra}
+
+
+def bulk_command(*args: str) -> list[str]:
+    """``python -m vlens_async otp bulk ARGS``."""
+    return [sys.executable, "-m", "vlens_async", "otp", "bulk", *args]
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    """The JSON records of a results file (a line cut short by a crash is not one)."""
+    found: list[dict[str, Any]] = []
+    if not path.exists():
+        return found
+    for line in path.read_bytes().splitlines():
+        with contextlib.suppress(ValueError):
+            found.append(json.loads(line))
+    return found
+
+
+def finals(path: Path) -> list[dict[str, Any]]:
+    """The outcome records of a results file (not the write-ahead "pending" lines)."""
+    return [r for r in records(path) if r.get("status") != "pending"]
+
+
+def wait_for(condition: Callable[[], bool], what: str, *, process: Any = None) -> None:
+    """Poll ``condition`` until true (hang guard: HANG_GUARD * 3 seconds)."""
+    give_up = time.monotonic() + HANG_GUARD * 3
+    while not condition():
+        assert process is None or process.poll() is None, f"the run ended before {what}"
+        assert time.monotonic() < give_up, f"hang guard: {what}"
+        time.sleep(0.02)

@@ -21,6 +21,7 @@ from .._errors import (
     VlensTransportError,
 )
 from ._limits import RateLimiter
+from ._outcome import unexpected
 
 __all__ = ["Attempted", "attempt", "dispatch", "is_refusal", "is_transient"]
 
@@ -49,40 +50,88 @@ async def dispatch(
 
     ``intake`` runs first, as each item is pulled: it may answer at once (bad or repeated input)
     without taking a slot. Items are pulled only when a slot is free, so memory follows
-    ``concurrency``, not the number of items. Closing the iterator early (``break``,
-    cancellation) cancels the work in flight and waits for it to unwind; ``finalize`` runs last.
+    ``concurrency``, not the number of items. Results are yielded while the next item is
+    awaited, so a slow async source (a pipe) does not hold back finished work. Closing the
+    iterator early (``break``, cancellation) cancels the work in flight and waits for it to
+    unwind; ``finalize`` runs last.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    source = _aiter(items)
-    pending: set[asyncio.Task[R]] = set()
-    exhausted = False
+    flow = _Flow(items, intake, work, concurrency)
     try:
-        while True:
-            while not exhausted and len(pending) < concurrency:
-                try:
-                    item = await source.__anext__()
-                except StopAsyncIteration:
-                    exhausted = True
-                    break
-                immediate = intake(item)
-                if immediate is not None:
-                    yield immediate
-                else:
-                    pending.add(asyncio.ensure_future(work(item)))
-            if not pending:
-                return
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                yield task.result()
+        while (results := await flow.step()) is not None:
+            for result in results:
+                yield result
     finally:
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        await source.aclose()
+        await flow.close()
         if finalize is not None:
             finalize()
+
+
+class _Flow:
+    """The state of one :func:`dispatch`: the source, the work in flight, the pending pull."""
+
+    def __init__(
+        self,
+        items: Iterable[Any] | AsyncIterable[Any],
+        intake: Callable[[Any], Any],
+        work: Callable[[Any], Awaitable[Any]],
+        concurrency: int,
+    ) -> None:
+        # A plain iterable is pulled directly (it cannot wait); an async one through a task,
+        # so that finished work is yielded while it waits.
+        self.direct = None if isinstance(items, AsyncIterable) else iter(items)
+        self.source = _aiter(() if self.direct is not None else items)
+        self.intake, self.work, self.concurrency = intake, work, concurrency
+        self.running: set[asyncio.Future[Any]] = set()
+        self.pull: asyncio.Future[Any] | None = None
+        self.exhausted = False
+
+    def _take(self, item: Any, results: list[Any]) -> None:
+        immediate = self.intake(item)
+        if immediate is not None:
+            results.append(immediate)
+        else:
+            self.running.add(asyncio.ensure_future(self.work(item)))
+
+    async def step(self) -> list[Any] | None:
+        """Start what fits, wait for something to finish; its results (None: all done)."""
+        results: list[Any] = []
+        while self.direct is not None and not self.exhausted and self._room():
+            try:
+                self._take(next(self.direct), results)
+            except StopIteration:
+                self.exhausted = True
+        if results:
+            return results
+        if self.direct is None and self.pull is None and not self.exhausted and self._room():
+            self.pull = asyncio.ensure_future(self.source.__anext__())
+        waiting = self.running if self.pull is None else self.running | {self.pull}
+        if not waiting:
+            return None
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if self.pull is not None and self.pull in done:
+            done.discard(self.pull)
+            pulled, self.pull = self.pull, None
+            try:
+                self._take(pulled.result(), results)
+            except StopAsyncIteration:
+                self.exhausted = True
+        self.running -= done
+        results.extend(task.result() for task in done)
+        return results
+
+    def _room(self) -> bool:
+        return len(self.running) < self.concurrency
+
+    async def close(self) -> None:
+        """Cancel the work in flight (and a pending pull), wait for it, close the source."""
+        unfinished = self.running | ({self.pull} if self.pull is not None else set())
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        await self.source.aclose()
 
 
 def is_refusal(error: VlensError) -> bool:
@@ -111,16 +160,25 @@ async def attempt(
     limiter: RateLimiter | None,
     max_attempts: int,
     retryable: Callable[[VlensError], bool] = is_refusal,
+    before: Callable[[], object] | None = None,
 ) -> Attempted:
     """Run ``call`` under the rate limiter, retrying ``retryable`` errors up to ``max_attempts``.
 
-    Every attempt takes a permit. A rate-limit answer slows the whole dispatcher down (the
-    limiter is shared), not just this item. An unknown outcome is returned at once, never retried.
+    Every attempt takes a permit. ``before`` runs after the permit, right before each request
+    is handed over (a journal written there names only requests that may have been written);
+    a ``VlensError`` it raises ends the item with that error, nothing sent. A rate-limit answer
+    slows the whole dispatcher down (the limiter is shared), not just this item. An unknown
+    outcome, or an unexpected exception from ``call``, is returned at once, never retried.
     """
     attempts = 0
     while True:
         if limiter is not None:
             await limiter.acquire()
+        if before is not None:
+            try:
+                before()
+            except VlensError as error:
+                return Attempted(None, error, attempts)
         attempts += 1
         try:
             value = await call()
@@ -132,6 +190,8 @@ async def attempt(
             if retryable(error) and attempts < max_attempts:
                 continue
             return Attempted(None, error, attempts)
+        except Exception as error:  # noqa: BLE001 - a bug below us, after the hand-over
+            return Attempted(None, unexpected(error), attempts)
         if limiter is not None:
             limiter.succeeded()
         return Attempted(value, None, attempts)

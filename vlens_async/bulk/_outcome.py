@@ -8,11 +8,11 @@ from typing import Any
 
 import attrs
 
-from .._errors import VlensError
+from .._errors import OutcomeUnknownError, VlensError, VlensInputError
 from .._models import SmsProvider
 from .._redact import mask_contact
 
-__all__ = ["BulkOutcome", "BulkStatus"]
+__all__ = ["BulkOutcome", "BulkStatus", "status_of", "unexpected"]
 
 
 class BulkStatus(str, enum.Enum):
@@ -20,13 +20,40 @@ class BulkStatus(str, enum.Enum):
 
     SENT = "sent"  # the OTP was sent (send_phone_otps)
     OK = "ok"  # the call succeeded (other bulk operations)
-    FAILED = "failed"  # refused or unreadable: see ``error``; nothing more will be tried
+    FAILED = "failed"  # refused, certainly not sent (or not done): see ``error``
     UNKNOWN = "unknown"  # may or may not have happened: reconcile, never retried automatically
     INVALID = "invalid"  # bad input, nothing sent
     DUPLICATE = "duplicate"  # the same (normalised) input appeared earlier in this run
 
     def __str__(self) -> str:
         return self.value
+
+
+def status_of(error: VlensError | None, success: BulkStatus) -> BulkStatus:
+    """The one mapping from a call's error to a bulk status.
+
+    It relies on the SDK's outcome rule: an effect call that may have been processed raises
+    ``OutcomeUnknownError``, and every other ``VlensError`` proves the request was not processed.
+    So ``failed`` means "certainly not sent" and is safe to send again.
+    """
+    if error is None:
+        return success
+    if isinstance(error, OutcomeUnknownError):
+        return BulkStatus.UNKNOWN
+    if isinstance(error, VlensInputError):
+        return BulkStatus.INVALID
+    return BulkStatus.FAILED
+
+
+def unexpected(error: Exception) -> OutcomeUnknownError:
+    """An exception that is not a ``VlensError`` (a bug) after a request was handed over: the
+    request may have been written, so the outcome is unknown. Only the type is kept in the
+    message (the original, which might quote a secret, is the ``__cause__``)."""
+    unknown = OutcomeUnknownError(
+        getattr(error, "operation", None) or "bulk", f"unexpected {type(error).__name__}"
+    )
+    unknown.__cause__ = error
+    return unknown
 
 
 def _masked(value: object) -> str:
@@ -56,6 +83,13 @@ class BulkOutcome:
     attempts: int = 0
     error: VlensError | None = None
     result: Any = attrs.field(default=None, repr=False)
+
+    @property
+    def sent(self) -> str:
+        """Whether this input's request may have had its effect: "yes", "no" or "maybe"."""
+        if self.status in (BulkStatus.SENT, BulkStatus.OK):
+            return "yes"
+        return "maybe" if self.status is BulkStatus.UNKNOWN else "no"
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,7 @@ from .._retry import RetryPolicy
 from .._validation import check_email, check_phone, check_provider
 from ._engine import Attempted, attempt, dispatch, is_refusal, is_transient
 from ._limits import DEFAULT_RATE_LIMITS, RateLimit, RateLimiter
-from ._outcome import BulkOutcome, BulkStatus
+from ._outcome import BulkOutcome, BulkStatus, status_of
 from ._seen import NumberSet
 
 if TYPE_CHECKING:
@@ -80,11 +80,16 @@ class BulkService:
         """Send a registration OTP to each number, once per normalised number per run.
 
         A refusal (429/4003, 503, no connection) is retried on the same provider, slowing the
-        whole run down for rate limits. An API refusal of the send moves the number to the next
-        of ``fallback_providers``. An unknown outcome is reported, never retried.
+        whole run down for rate limits. Only an API refusal that proves nothing was sent moves
+        the number to the next of ``fallback_providers``; an unknown outcome
+        (``OutcomeUnknownError``) is reported, never retried nor moved. ``failed`` means
+        "certainly not sent".
 
-        ``on_send(input, number)`` runs just before a number's first request: a journal written
-        there (and flushed) lets a crashed run tell "never sent" from "maybe sent".
+        ``on_send(input, number)`` runs after the rate-limit permit, right before each request
+        is handed to the client: a journal written there (and flushed) names only numbers whose
+        request may have been written, so a crashed run can tell "never sent" from "maybe
+        sent". A ``VlensError`` it raises ends that number ``failed``, nothing sent (a way to
+        stop a run cleanly); any other exception ends the whole run.
         """
         providers = [check_provider("sms_provider", sms_provider)] + [
             check_provider("fallback_providers", p) for p in fallback_providers
@@ -104,12 +109,11 @@ class BulkService:
 
         async def send(raw: str) -> BulkOutcome:
             number = check_phone("phone_number", raw)
-            if on_send is not None:
-                on_send(raw, number)
+            before = None if on_send is None else functools.partial(on_send, raw, number)
             used, outcome = 0, Attempted(None, None, 0)
             for provider in providers:
                 send_once = functools.partial(registration.send_phone_otp, number, provider)
-                outcome = await attempt(send_once, limiter, max_attempts)
+                outcome = await attempt(send_once, limiter, max_attempts, before=before)
                 used += outcome.attempts
                 if outcome.error is None or _no_fallback(outcome.error):
                     break
@@ -203,23 +207,14 @@ def _outcome(
     provider: SmsProvider | None,
     success: BulkStatus,
 ) -> BulkOutcome:
-    from .._errors import OutcomeUnknownError
-
-    error = outcome.error
-    if error is None:
-        status = success
-    elif isinstance(error, OutcomeUnknownError):
-        status = BulkStatus.UNKNOWN
-    else:
-        status = BulkStatus.FAILED
     value = outcome.value
     return BulkOutcome(
         input=raw,
         phone_number=normal,
-        status=status,
+        status=status_of(outcome.error, success),
         request_id=getattr(value, "phone_number_otp_request_id", None),
         provider=provider,
         attempts=attempts,
-        error=error,
+        error=outcome.error,
         result=value,
     )

@@ -1,8 +1,9 @@
 """The ``vlens`` command: ``vlens demo``, ``vlens sandbox``, ``vlens otp send``, ``vlens otp bulk``.
 
 Exit codes: 0 success; 1 Vlens refused or answered badly (for ``otp bulk``: any number
-failed, was invalid or is unknown); 2 bad arguments; 3 the server could
-not be reached or did not answer in time; 130 interrupted.
+failed, was invalid or is unknown); 2 bad arguments or a file that cannot be read or written;
+3 the server could not be reached or did not answer in time (for ``otp bulk``: no number
+reached it); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VlensError as exc:
         print(f"vlens: error: {exc}", file=sys.stderr)
         return EXIT_API
-    except OSError as exc:
-        print(f"vlens: error: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+    except OSError as exc:  # a local file: network failures arrive as VlensTransportError
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"vlens: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE

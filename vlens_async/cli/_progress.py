@@ -39,10 +39,12 @@ class Progress:
     def line(self, now: float | None = None) -> str:
         elapsed = max((now or time.monotonic()) - self.started, 1e-9)
         rate = self.done / elapsed
-        of = f"/{self.total}" if self.total is not None else ""
+        # The total is counted before the run; never show more done than it.
+        total = None if self.total is None else max(self.total, self.done)
+        of = f"/{total}" if total is not None else ""
         eta = ""
-        if self.total is not None and rate > 0:
-            eta = f", ETA {max(self.total - self.done, 0) / rate:.0f} s"
+        if total is not None and rate > 0:
+            eta = f", ETA {(total - self.done) / rate:.0f} s"
         return f"progress: {self.done}{of} done ({rate:.1f}/s{eta}), {self.failed} failed"
 
     def close(self) -> None:

@@ -14,7 +14,17 @@ DI = "/api/DigitalIdentity/"
 
 
 class Service:
-    """A group of operations bound to one client's pipeline."""
+    """A group of operations bound to one client's pipeline.
+
+    What every method may raise, besides what its own docstring names:
+    ``VlensInputError`` for a bad argument (naming it; nothing is sent),
+    ``AuthenticationError`` when the API key or token is refused, ``RateLimitedError`` (429 or
+    Vlens 4003) once retries are spent, ``VlensConnectionError`` when the server cannot be
+    reached (nothing was sent), ``VlensResponseError`` for an unreadable answer to a read, and,
+    for every call that sends a message or changes something (an *effect*),
+    ``OutcomeUnknownError`` when the request may have been processed but no usable answer came:
+    it is never resent automatically; check before repeating it.
+    """
 
     __slots__ = ("_caller",)
 

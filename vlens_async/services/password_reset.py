@@ -8,7 +8,7 @@ from .._call import Operation
 from .._errors import VlensInputError
 from .._models import EmailOtpRequest, PhoneOtpRequest, ResetGrant
 from .._requests import EmailBody, ForgetPasswordEmailBody, ForgetPasswordPhoneBody, ResetBody
-from .._validation import check_email, check_otp, check_phone, check_text, check_uuid
+from .._validation import check_email, check_otp, check_phone, check_text, check_token, check_uuid
 from ._base import DI, Service, optional
 
 __all__ = ["PasswordResetService"]
@@ -50,14 +50,25 @@ class PasswordResetService(Service):
     __slots__ = ()
 
     async def send_reset_code(self, email: str) -> bool:
-        """Ask Vlens to e-mail a reset message; returns the server's boolean answer."""
+        """Ask Vlens to e-mail a reset message; returns the server's boolean answer.
+
+        Raises:
+            OutcomeUnknownError: the e-mail may have gone out; do not resend blindly.
+        """
         body = EmailBody(email=check_email("email", email))
         return await self._caller.call(SEND_RESET_CODE, body, subject=body.email)
 
     async def send_email_otp(
         self, email_or_phone: str, id_number: str | None = None
     ) -> EmailOtpRequest:
-        """E-mail a reset OTP to the account found by e-mail or phone number."""
+        """E-mail a reset OTP to the account found by e-mail or phone number.
+
+        Raises:
+            InvalidRequestError: no account matches, the ID number does not match it, or it
+                has no e-mail address.
+            RateLimitedError: a code was sent moments ago (Vlens 4003).
+            OutcomeUnknownError: the e-mail may have gone out; do not resend blindly.
+        """
         body = ForgetPasswordEmailBody(
             email_or_phone_number=_email_or_phone("email_or_phone", email_or_phone),
             id_number=optional(check_text, "id_number", id_number),
@@ -71,7 +82,14 @@ class PasswordResetService(Service):
         otp: str,
         id_number: str | None = None,
     ) -> ResetGrant:
-        """Exchange the e-mailed OTP for a :class:`ResetGrant`."""
+        """Exchange the e-mailed OTP for a :class:`ResetGrant`.
+
+        Raises:
+            InvalidRequestError: the code is wrong (an attempt is used), expired or already
+                used, or the request id does not match.
+            RateLimitedError: too many wrong codes (Vlens 4003); request a new one.
+            VlensInputError: ``otp`` is not digits, or another argument is malformed.
+        """
         body = ForgetPasswordEmailBody(
             email_or_phone_number=_email_or_phone("email_or_phone", email_or_phone),
             id_number=optional(check_text, "id_number", id_number),
@@ -83,7 +101,13 @@ class PasswordResetService(Service):
     async def send_phone_otp(
         self, phone_number: str, id_number: str | None = None
     ) -> PhoneOtpRequest:
-        """Text a reset OTP to ``phone_number``."""
+        """Text a reset OTP to the account holding ``phone_number``.
+
+        Raises:
+            InvalidRequestError: no account has this number, or the ID number does not match.
+            RateLimitedError: a code was sent moments ago (Vlens 4003).
+            OutcomeUnknownError: the SMS may have gone out; do not resend blindly.
+        """
         body = ForgetPasswordPhoneBody(
             phone_number=check_phone("phone_number", phone_number),
             id_number=optional(check_text, "id_number", id_number),
@@ -97,7 +121,14 @@ class PasswordResetService(Service):
         otp: str,
         id_number: str | None = None,
     ) -> ResetGrant:
-        """Exchange the texted OTP for a :class:`ResetGrant`."""
+        """Exchange the texted OTP for a :class:`ResetGrant`.
+
+        Raises:
+            InvalidRequestError: the code is wrong (an attempt is used), expired or already
+                used, or the request id does not match.
+            RateLimitedError: too many wrong codes (Vlens 4003); request a new one.
+            VlensInputError: ``otp`` is not digits, or another argument is malformed.
+        """
         body = ForgetPasswordPhoneBody(
             phone_number=check_phone("phone_number", phone_number),
             id_number=optional(check_text, "id_number", id_number),
@@ -110,12 +141,16 @@ class PasswordResetService(Service):
         """Set ``new_password`` using a grant from one of the validate calls.
 
         Returns the server's ``data`` as is (undocumented; usually ``True``).
+
+        Raises:
+            InvalidRequestError: the reset code is invalid, used or expired.
+            OutcomeUnknownError: the password may have been changed.
         """
         if isinstance(user_id, bool) or not isinstance(user_id, int):
             raise VlensInputError("user_id", "expected an integer user id")
         body = ResetBody(
             user_id=user_id,
-            reset_code=check_otp("reset_code", reset_code),
+            reset_code=check_token("reset_code", reset_code),
             password=check_text("new_password", new_password),
         )
         return await self._caller.call(RESET, body)

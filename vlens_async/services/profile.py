@@ -36,14 +36,27 @@ class ProfileService(Service):
         self._token = check_header_value("access_token", access_token)
 
     async def request_email_update(self, email: str) -> EmailOtpRequest:
-        """Send an OTP to the new address; confirm with :meth:`confirm_email_update`."""
+        """Send an OTP to the new address; confirm with :meth:`confirm_email_update`.
+
+        Raises:
+            InvalidRequestError: the address is already used by an account.
+            AuthenticationError: the access token is invalid or expired.
+            OutcomeUnknownError: the e-mail may have gone out; do not resend blindly.
+        """
         body = EmailBody(email=check_email("email", email))
         return await self._caller.call(UPDATE_EMAIL, body, token=self._token, subject=body.email)
 
     async def confirm_email_update(
         self, request_id: uuid.UUID | str, otp: str
     ) -> EmailConfirmation:
-        """Confirm the new address with the code sent to it."""
+        """Confirm the new address with the code sent to it.
+
+        Raises:
+            InvalidRequestError: the code is wrong (an attempt is used), expired or used, or
+                the request id belongs to another user.
+            RateLimitedError: too many wrong codes (Vlens 4003).
+            VlensInputError: ``otp`` is not digits, or ``request_id`` is not a UUID.
+        """
         body = ConfirmEmailUpdateBody(
             email_otp_request_id=check_uuid("request_id", request_id),
             email_otp=check_otp("otp", otp),
@@ -53,7 +66,12 @@ class ProfileService(Service):
     async def send_email_verification(
         self, email: str, *, transaction_id: uuid.UUID | str | None = None
     ) -> EmailVerification:
-        """Send an OTP that proves the user owns ``email``."""
+        """Send an OTP that proves the user owns ``email``.
+
+        Raises:
+            AuthenticationError: the access token is invalid or expired.
+            OutcomeUnknownError: the e-mail may have gone out; do not resend blindly.
+        """
         body = EmailOtpBody(
             email=check_email("email", email),
             transaction_id=optional_uuid("transaction_id", transaction_id),
@@ -70,7 +88,13 @@ class ProfileService(Service):
         *,
         transaction_id: uuid.UUID | str | None = None,
     ) -> EmailVerification:
-        """Confirm ownership of ``email`` with the code sent to it."""
+        """Confirm ownership of ``email`` with the code sent to it.
+
+        Raises:
+            InvalidRequestError: the code is wrong (an attempt is used), expired or used.
+            RateLimitedError: too many wrong codes (Vlens 4003).
+            VlensInputError: ``otp`` is not digits, or another argument is malformed.
+        """
         body = EmailOtpBody(
             email=check_email("email", email),
             email_otp_request_id=check_uuid("request_id", request_id),

@@ -14,6 +14,7 @@ from .._validation import (
     check_phone,
     check_provider,
     check_text,
+    check_token,
     check_uuid,
 )
 from ._base import DI, Service, optional, optional_uuid
@@ -61,7 +62,13 @@ class RegistrationService(Service):
     async def check_existence(
         self, phone_number: str | None = None, email: str | None = None
     ) -> ExistenceResult:
-        """Whether the phone number and/or e-mail already belong to an account (a read call)."""
+        """Whether the phone number and/or e-mail already belong to an account.
+
+        A read call: retried on any passing failure, never an ``OutcomeUnknownError``.
+
+        Raises:
+            VlensInputError: neither argument given, or one is malformed.
+        """
         if phone_number is None and email is None:
             raise VlensInputError("phone_number", "give a phone_number, an email, or both")
         body = ExistenceBody(
@@ -79,10 +86,17 @@ class RegistrationService(Service):
     ) -> RegistrationState:
         """Text an OTP to ``phone_number``; keep ``phone_number_otp_request_id`` for validation.
 
+        An effect: it is resent only when the request certainly was not processed.
+
         Args:
             phone_number: E.164, e.g. ``"+201001234567"`` (spaces and dashes are removed).
             sms_provider: the SMS gateway; ``None`` (or 0) for the tenant default.
             transaction_id: ties registration steps together (older API generations).
+
+        Raises:
+            RateLimitedError: a code went to this number moments ago (Vlens 4003).
+            QuotaError: the tenant's SMS bundle or subscription is used up (4001-4007).
+            OutcomeUnknownError: the SMS may have gone out; do not resend blindly.
         """
         body = PhoneOtpBody(
             phone_number=check_phone("phone_number", phone_number),
@@ -99,7 +113,18 @@ class RegistrationService(Service):
         *,
         transaction_id: uuid.UUID | str | None = None,
     ) -> RegistrationState:
-        """Check the code the user received; ``is_phone_number_confirmed`` tells the result."""
+        """Check the code the user received for ``request_id``.
+
+        Success returns the registration state with ``is_phone_number_confirmed`` set; a code
+        that does not match raises instead. ``otp`` may be typed in Arabic-Indic or full-width
+        digits (rewritten as ASCII); any other non-digit is refused before it costs an attempt.
+
+        Raises:
+            InvalidRequestError: the code is wrong (an attempt is used), expired or already
+                used, or the request id is unknown or belongs to another number.
+            RateLimitedError: too many wrong codes (Vlens 4003); request a new one.
+            VlensInputError: ``otp`` is not digits, or another argument is malformed.
+        """
         body = PhoneOtpBody(
             phone_number=check_phone("phone_number", phone_number),
             phone_number_otp_request_id=check_uuid("request_id", request_id),
@@ -111,7 +136,12 @@ class RegistrationService(Service):
     async def send_email_otp(
         self, email: str, *, transaction_id: uuid.UUID | str | None = None
     ) -> RegistrationState:
-        """E-mail an OTP; keep ``email_otp_request_id`` for validation."""
+        """E-mail an OTP to ``email``; keep ``email_otp_request_id`` for validation.
+
+        Raises:
+            RateLimitedError: a code went to this address moments ago (Vlens 4003).
+            OutcomeUnknownError: the e-mail may have gone out; do not resend blindly.
+        """
         body = EmailOtpBody(
             email=check_email("email", email),
             transaction_id=optional_uuid("transaction_id", transaction_id),
@@ -126,7 +156,14 @@ class RegistrationService(Service):
         *,
         transaction_id: uuid.UUID | str | None = None,
     ) -> RegistrationState:
-        """Check the e-mailed code; ``is_email_confirmed`` tells the result."""
+        """Check the e-mailed code; success returns the state with ``is_email_confirmed``.
+
+        Raises:
+            InvalidRequestError: the code is wrong (an attempt is used), expired or already
+                used, or the request id is unknown or belongs to another address.
+            RateLimitedError: too many wrong codes (Vlens 4003); request a new one.
+            VlensInputError: ``otp`` is not digits, or another argument is malformed.
+        """
         body = EmailOtpBody(
             email=check_email("email", email),
             email_otp_request_id=check_uuid("request_id", request_id),
@@ -138,7 +175,12 @@ class RegistrationService(Service):
     async def verify_oauth_token(
         self, provider: str, id_token: str, *, transaction_id: uuid.UUID | str | None = None
     ) -> OAuthVerification:
-        """Verify a Google or Microsoft ID token in place of an e-mail OTP."""
+        """Verify a Google or Microsoft ID token in place of an e-mail OTP.
+
+        Raises:
+            InvalidRequestError: the server refused the token.
+            VlensInputError: ``provider`` is not Google or Microsoft, or the token is empty.
+        """
         return await self._caller.call(
             VERIFY_OAUTH, _oauth_body(provider, id_token, transaction_id)
         )
@@ -146,7 +188,12 @@ class RegistrationService(Service):
     async def verify_oauth_token_skip_email(
         self, provider: str, id_token: str, *, transaction_id: uuid.UUID | str | None = None
     ) -> OAuthVerification:
-        """Verify an OAuth ID token for a registration that skips the e-mail step."""
+        """Verify an OAuth ID token for a registration that skips the e-mail step.
+
+        Raises:
+            InvalidRequestError: the server refused the token.
+            VlensInputError: ``provider`` is not Google or Microsoft, or the token is empty.
+        """
         body = _oauth_body(provider, id_token, transaction_id)
         return await self._caller.call(VERIFY_OAUTH_SKIP_EMAIL, body)
 
@@ -163,7 +210,14 @@ class RegistrationService(Service):
         oauth_verification_id: uuid.UUID | str | None = None,
         transaction_id: uuid.UUID | str | None = None,
     ) -> RegistrationState:
-        """Create the account from validated OTPs; the result carries ``access_token``."""
+        """Create the account from validated OTPs; the result carries ``access_token``.
+
+        Raises:
+            InvalidRequestError: the phone number or e-mail is already registered, or an OTP
+                was not validated for this registration or has expired.
+            OutcomeUnknownError: the account may have been created; check with
+                :meth:`check_existence` before repeating.
+        """
         body = RegisterBody(
             phone_number=check_phone("phone_number", phone_number),
             phone_number_otp_request_id=optional_uuid("phone_otp_request_id", phone_otp_request_id),
@@ -183,6 +237,6 @@ class RegistrationService(Service):
 def _oauth_body(provider: str, id_token: str, transaction_id: uuid.UUID | str | None) -> OAuthBody:
     return OAuthBody(
         provider=_check_oauth_provider("provider", provider),
-        id_token=check_otp("id_token", id_token),
+        id_token=check_token("id_token", id_token),
         transaction_id=optional_uuid("transaction_id", transaction_id),
     )

@@ -41,7 +41,15 @@ class SessionsService(Service):
         phone_number_otp: str | None = None,
         sms_provider: SmsProvider | int | str | None = None,
     ) -> LoginState:
-        """Log a user in. From a new device the answer has ``otp_required``: repeat with the OTP."""
+        """Log a user in. From a new device the answer has ``otp_required``: repeat with the OTP.
+
+        Raises:
+            AuthenticationError: wrong phone number or password.
+            InvalidRequestError: the OTP is wrong, expired or used.
+            VlensInputError: ``phone_number_otp`` is not digits, or another argument is
+                malformed.
+            OutcomeUnknownError: a login OTP may have been texted, or a session opened.
+        """
         body = LoginBody(
             phone_number=check_phone("phone_number", phone_number),
             password=check_text("password", password),
@@ -58,7 +66,12 @@ class SessionsService(Service):
     async def admin_login(
         self, user_name_or_email: str, password: str, *, tenancy_name: str | None = None
     ) -> AdminSession:
-        """Log in as a tenant admin; needs a tenancy name (here or on the client)."""
+        """Log in as a tenant admin; needs a tenancy name (here or on the client).
+
+        Raises:
+            AuthenticationError: unknown tenancy, or wrong user name or password.
+            VlensInputError: no tenancy name, or an empty user name or password.
+        """
         tenancy = (
             tenancy_name if tenancy_name is not None else self._caller.headers.get("TenancyName")
         )
@@ -76,6 +89,10 @@ class SessionsService(Service):
         )
 
     async def refresh(self, refresh_token: str) -> RefreshedToken:
-        """Trade a refresh token for a new access token."""
+        """Trade a refresh token for a new access token.
+
+        Raises:
+            AuthenticationError: the refresh token is invalid, used or expired; log in again.
+        """
         body = RefreshBody(refresh_token=check_header_value("refresh_token", refresh_token))
         return await self._caller.call(REFRESH, body)

@@ -1,0 +1,228 @@
+"""The input of ``vlens otp bulk``: numbers read lazily, off the event loop, with clear errors.
+
+INPUT is one number per line, or a CSV (``,``, ``;`` or tab separated) whose header names a
+phone column (``phone``, ``Phone Number``, ``mobile``, ``phone_number``, ``msisdn``... or the
+one ``--column`` names). It must be UTF-8, or UTF-16/UTF-8 with a byte-order mark. Lines
+starting with ``#`` and blank lines are skipped in both forms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import concurrent.futures
+import contextlib
+import csv
+import re
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .._errors import VlensInputError
+
+__all__ = ["count_numbers", "numbers_from", "parse"]
+
+_CHUNK = 64 * 1024
+_BATCH = 512
+_PHONE_COLUMNS = frozenset(
+    {"phone", "phonenumber", "phoneno", "mobile", "mobilenumber", "mobileno", "msisdn"}
+    | {"tel", "telephone", "cell", "cellphone", "cellnumber"}
+)
+_NAME_NOISE = re.compile(r"[\s_\-.]")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _refuse(name: str, problem: str) -> VlensInputError:
+    return VlensInputError("INPUT", f"{name}: {problem}")
+
+
+def _column_key(name: str) -> str:
+    return _NAME_NOISE.sub("", name).lower()
+
+
+def decoded_lines(
+    binary: BinaryIO, name: str, before_wait: Callable[[], None] = lambda: None
+) -> Iterator[str]:
+    """The lines of ``binary``, decoded as it arrives (``before_wait`` runs before each read)."""
+    decoder: codecs.IncrementalDecoder | None = None
+    partial, line_number = "", 0
+    while True:
+        before_wait()
+        chunk = binary.read1(_CHUNK) if hasattr(binary, "read1") else binary.read(_CHUNK)
+        if decoder is None:
+            decoder = _decoder_for(chunk, name)
+        try:
+            text = partial + decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            line = line_number + exc.object[: exc.start].count(b"\n") + 1
+            problem = f"line {line} is not UTF-8 text (save it as UTF-8, or UTF-16 with a BOM)"
+            raise _refuse(name, problem) from None
+        *lines, partial = text.split("\n")
+        for text_line in lines:
+            line_number += 1
+            yield text_line + "\n"
+        if not chunk:
+            if partial:
+                yield partial
+            return
+
+
+def _decoder_for(start: bytes, name: str) -> codecs.IncrementalDecoder:
+    for bom, encoding in _BOMS:
+        if start.startswith(bom):
+            return codecs.getincrementaldecoder(encoding)(errors="strict")
+    if b"\x00" in start:
+        raise _refuse(name, "looks like UTF-16 without a byte-order mark; save it as UTF-8")
+    return codecs.getincrementaldecoder("utf-8")(errors="strict")
+
+
+def _meaningful(lines: Iterator[str]) -> Iterator[str]:
+    return (line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def parse(lines: Iterator[str], name: str, column: str | None = None) -> Iterator[str]:
+    """The numbers in ``lines``: a CSV's phone column, or one number per line."""
+    rows = _meaningful(lines)
+    first = next(rows, None)
+    if first is None:
+        return
+    delimiter = max(",;\t", key=first.count)
+    is_csv = column is not None or first.count(delimiter) > 0
+    if not is_csv and _column_key(first) not in _PHONE_COLUMNS:
+        yield first.strip()
+        yield from (line.strip() for line in rows)
+        return
+    header = [cell.strip() for cell in next(csv.reader([first], delimiter=delimiter), [])]
+    index = _phone_column(header, name, column)
+    reader = csv.reader(rows, delimiter=delimiter)
+    try:
+        for row in reader:
+            if len(row) > index and row[index].strip():
+                yield row[index].strip()
+    except csv.Error as exc:
+        # The row counter counts from the header's next line (comments not counted).
+        raise _refuse(name, f"CSV row {reader.line_num + 1}: {exc} (a stray quote?)") from None
+
+
+def _phone_column(header: list[str], name: str, column: str | None) -> int:
+    keys = [_column_key(cell) for cell in header]
+    wanted = {_column_key(column)} if column is not None else _PHONE_COLUMNS
+    for index, key in enumerate(keys):
+        if key in wanted:
+            return index
+    found = ", ".join(repr(cell) for cell in header)
+    hint = f"no column named {column!r}" if column is not None else "no phone column"
+    raise _refuse(name, f"{hint}; columns found: {found} (name one with --column)")
+
+
+def open_binary(name: str) -> BinaryIO:
+    """The named file (or stdin for ``-``) for reading bytes; a clear error if it cannot be."""
+    if name == "-":
+        import sys
+
+        return sys.stdin.buffer
+    path = Path(name)
+    if not path.is_file():
+        raise _refuse(name, "not a readable file" if path.exists() else "no such file")
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise _refuse(name, exc.strerror or str(exc)) from None
+
+
+def count_numbers(name: str, column: str | None) -> int:
+    """How many numbers the file holds (reading it once; errors show before anything is sent)."""
+    with open_binary(name) as binary:
+        return sum(1 for _ in parse(decoded_lines(binary, name), name, column))
+
+
+class _Stopped(Exception):
+    pass
+
+
+_Item = list[str] | BaseException | None
+
+
+async def numbers_from(
+    name: str, column: str | None, stopping: asyncio.Event | None = None
+) -> AsyncIterator[str]:
+    """The numbers of INPUT, read by a thread and handed over in batches as they arrive.
+
+    The queue between the thread and the event loop is bounded, so memory stays flat however
+    large the input is; a batch is handed over whenever the reader would wait for more input,
+    so numbers piped in slowly are sent at once. The iteration ends early once ``stopping``
+    is set, even while the input is silent.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=4)
+    stop = threading.Event()
+    binary = open_binary(name)
+
+    def put(item: _Item) -> None:
+        if stop.is_set():
+            raise _Stopped
+        handed = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        while True:  # wait for room, but give up once the consumer has left
+            try:
+                return handed.result(timeout=0.5)
+            except concurrent.futures.TimeoutError:
+                if stop.is_set() or loop.is_closed():
+                    handed.cancel()
+                    raise _Stopped from None
+
+    def read() -> None:
+        batch: list[str] = []
+
+        def hand_over() -> None:
+            nonlocal batch
+            if batch:
+                put(batch)
+                batch = []
+
+        try:
+            for number in parse(decoded_lines(binary, name, hand_over), name, column):
+                batch.append(number)
+                if len(batch) >= _BATCH:
+                    hand_over()
+            hand_over()
+            put(None)
+        except (_Stopped, RuntimeError):  # the consumer left, or its loop closed
+            pass
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            with contextlib.suppress(_Stopped, RuntimeError):
+                put(exc)
+        finally:
+            if name != "-":
+                binary.close()
+
+    threading.Thread(target=read, name="vlens-bulk-input", daemon=True).start()
+    try:
+        while (item := await _next(queue, stopping)) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            for number in item:
+                yield number
+    finally:
+        stop.set()
+        while not queue.empty():  # unblock a hand-over in progress
+            queue.get_nowait()
+
+
+async def _next(queue: asyncio.Queue[_Item], stopping: asyncio.Event | None) -> _Item:
+    """The next batch, or None (the end) once ``stopping`` is set."""
+    if stopping is None:
+        return await queue.get()
+    getting = asyncio.ensure_future(queue.get())
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((getting, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not getting.done():
+            getting.cancel()
+    return getting.result() if not getting.cancelled() else None

@@ -1,0 +1,166 @@
+"""The results journal of ``vlens otp bulk``: one flushed JSON line per event, locked per run.
+
+Each number gets a ``pending`` line right before its request is handed to the client, and one
+outcome line after. Every line says whether the number may have been texted (``"sent"``:
+``"yes"``, ``"no"`` or ``"maybe"``). On ``--resume`` the journal is read back: numbers whose last
+outcome is ``sent: "no"`` are sent again, a ``pending`` line without an outcome (a crash) becomes
+``unknown``, and everything else is skipped. An exclusive ``flock`` held for the whole run keeps
+a second run on the same file from sending anything.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+from .._errors import VlensInputError
+from .._validation import check_phone
+from ..bulk import NumberSet
+
+__all__ = ["Journal", "JournalError"]
+
+_INTERRUPTED = {
+    "type": "Interrupted",
+    "code": None,
+    "message": "the run stopped while this number was in flight",
+}
+
+
+class JournalError(Exception):
+    """The journal could not be written (full disk, I/O error): the run must stop at once.
+
+    Deliberately not a ``VlensError``, so that bulk dispatch does not record it as a number's
+    outcome but lets it end the run.
+    """
+
+
+def _refuse(path: Path, problem: str) -> VlensInputError:
+    return VlensInputError("--out", f"{path}: {problem}")
+
+
+class Journal:
+    """The results file, opened, locked and (with ``resume``) read back.
+
+    Attributes:
+        settled: numbers (E.164) recorded as sent, unknown or maybe sent: never sent again.
+        settled_inputs: raw inputs recorded without a number (invalid ones).
+        recovered_unknown: numbers a crash left ``pending``, now recorded ``unknown``.
+    """
+
+    def __init__(self, path: Path, resume: bool) -> None:
+        self.path = path
+        self._fd = _open_locked(path, resume)
+        self.settled = NumberSet()
+        self.settled_inputs: set[str] = set()
+        self.recovered_unknown = 0
+        try:
+            # Only a regular file has records to read back (/dev/full would read zeros forever).
+            regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+            pending = self._read() if resume and regular else {}
+            self._end_cut_line()
+            for key, record in pending.items():  # sent or not, we cannot know: never resend
+                self._settle_key(key, record.get("phone_number"))
+                self.write({**record, "status": "unknown", "sent": "maybe", "error": _INTERRUPTED})
+            self.recovered_unknown = len(pending)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        """Settle what the file records; return the numbers left ``pending`` by a crash."""
+        pending: dict[str, dict[str, Any]] = {}
+        with open(self._fd, "rb", closefd=False) as lines:
+            for number, raw in enumerate(lines, 1):
+                try:
+                    record = json.loads(raw.decode("utf-8"))
+                except ValueError:
+                    continue  # a line cut by a crash (maybe inside a character): no outcome
+                if not isinstance(record, dict):
+                    raise _refuse(self.path, f"line {number} is not a results record")
+                self._settle(record, pending)
+        return pending
+
+    def _settle(self, record: dict[str, Any], pending: dict[str, dict[str, Any]]) -> None:
+        number, raw = record.get("phone_number"), record.get("input")
+        key = number if isinstance(number, str) else raw
+        if not isinstance(key, str):
+            return
+        status = record.get("status")
+        if status == "pending":
+            pending[key] = record
+        elif status != "duplicate":  # a repeat settles nothing
+            pending.pop(key, None)
+            if status == "failed" and record.get("sent") == "no":
+                return  # certainly not sent: --resume sends it again
+            self._settle_key(key, number)
+
+    def _settle_key(self, key: str, number: object) -> None:
+        try:
+            self.settled.add(check_phone("phone_number", number))
+        except VlensInputError:  # no number (an invalid input), or a line edited by hand
+            self.settled_inputs.add(key)
+
+    def _end_cut_line(self) -> None:
+        """If a crash cut the last line, end it, so that the next record stands alone."""
+        size = os.fstat(self._fd).st_size
+        if (
+            size
+            and stat.S_ISREG(os.fstat(self._fd).st_mode)
+            and os.pread(self._fd, 1, size - 1) != b"\n"
+        ):
+            self._append(b"\n")
+
+    def skip(self, raw: str) -> bool:
+        """Whether ``raw`` is already settled by an earlier run."""
+        try:
+            return check_phone("phone_number", raw) in self.settled
+        except VlensInputError:
+            return raw in self.settled_inputs
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record and hand it to the OS at once (it survives a crash of this run)."""
+        record.setdefault("at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self._append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    def _append(self, data: bytes) -> None:
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as exc:
+            raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def close(self) -> None:
+        """Release the lock and the file. Idempotent."""
+        self.settled.close()
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = -1
+
+
+def _open_locked(path: Path, resume: bool) -> int:
+    """Open (creating if need be) and lock ``path``; refuse a file in use or with results."""
+    if path.is_dir():
+        raise _refuse(path, "is a directory")
+    if not path.parent.is_dir():
+        raise _refuse(path, f"folder {path.parent} does not exist")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _refuse(path, exc.strerror or str(exc)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise _refuse(path, "in use by another run (wait for it to end)") from None
+        raise _refuse(path, f"cannot lock: {exc.strerror or exc}") from None
+    if os.fstat(fd).st_size and not resume:
+        os.close(fd)
+        raise _refuse(path, "already has results; pass --resume or choose another file")
+    return fd
