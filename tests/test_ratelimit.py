@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
-from vlens_async.bulk import DEFAULT_RATE_LIMITS, RateLimit, RateLimiter
+from vlens_async import RateLimit, RateLimitedError, RateLimiter, RetryPolicy, VlensClient
+from vlens_async._ratelimit import DEFAULT_RATE_LIMITS
+from vlens_async.sandbox import Sandbox
+from vlens_transports import FakeTransport, Request, Response
 
-from .conftest import FakeTime, RecordingLimiter, assert_windows
+from .bulk.conftest import API_KEY, FakeTime, RecordingLimiter, assert_windows, number
+from .virtual_time import VirtualTime
+
+ONE_TRY = RetryPolicy(max_attempts=1)
 
 
 @pytest.mark.parametrize(
@@ -111,3 +118,70 @@ async def test_unlimited_limiter_never_sleeps() -> None:
     assert time.slept == []
     assert limiter.granted == 1000
     assert "unlimited" in repr(limiter)
+
+
+# --- against the sandbox, with latency between permit and arrival ----------------------------
+
+
+async def _run_over_sandbox(rate: int, calls: int, concurrency: int) -> tuple[float, int]:
+    """``calls`` OTP sends through ``async with limiter`` to a sandbox limited to ``rate``/s,
+    each request taking 0.5-5 ms (random) to arrive and as long to come back, on a virtual
+    clock. Returns (virtual seconds from first to last arrival, answers of 429)."""
+    vt = VirtualTime()
+    sandbox = Sandbox(rate_limits=[(rate, 1.0)], clock=vt.clock, resend_cooldown=0)
+    jitter = random.Random(rate)
+    arrivals: list[float] = []
+    refused = 0
+
+    async def handler(request: Request) -> Response:
+        nonlocal refused
+        await vt.sleep(jitter.uniform(0.0005, 0.005))
+        arrivals.append(vt.now())
+        response = await sandbox.handle(request)
+        refused += response.status == 429
+        await vt.sleep(jitter.uniform(0.0005, 0.005))
+        return response
+
+    limiter = RateLimiter([RateLimit(rate, 1.0)], clock=vt.now, sleep=vt.sleep)
+    numbers = iter(range(calls))
+    client = VlensClient(API_KEY, transport=FakeTransport(handler, record=False), retry=ONE_TRY)
+
+    async def worker() -> None:
+        for index in numbers:
+            async with limiter:
+                try:
+                    await client.registration.send_phone_otp(number(index))
+                except RateLimitedError as error:
+                    limiter.slow_down(error.retry_after)
+
+    async with client:
+        await vt.run(asyncio.gather(*(worker() for _ in range(concurrency))))
+    return arrivals[-1] - arrivals[0], refused
+
+
+@pytest.mark.parametrize("rate", [10, 50, 200])
+async def test_async_with_permits_reach_the_rate_without_a_single_429(rate: int) -> None:
+    """With jittery latency, no call is refused and the run takes about its ideal time.
+
+    The sandbox counts a call when it arrives; the limiter counts it until its answer is back,
+    so the server's window can never hold more than the client's. Ideal: after the first
+    ``rate`` calls, ``rate`` more per second; reaching 0.97 of that leaves room for the
+    latency by which each slot is reused late.
+    """
+    calls = rate * 6
+    span, refused = await _run_over_sandbox(rate, calls, concurrency=rate)
+    assert refused == 0
+    ideal = (calls - rate) / rate
+    assert ideal / span >= 0.97, (span, ideal)
+
+
+async def test_a_call_counts_until_its_async_with_block_ends() -> None:
+    """A permit taken with ``async with`` holds its slot until the block ends, not from the
+    grant: a five-second call at 1/s lets the next permit come one second after it ended."""
+    time = FakeTime()
+    limiter = RateLimiter([RateLimit(1, 1.0)], clock=time.now, sleep=time.sleep)
+    async with limiter:
+        time.clock.advance(5.0)
+    await limiter.acquire()
+    assert time.now() == 6.0
+    assert limiter.granted == 2

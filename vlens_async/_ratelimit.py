@@ -1,4 +1,4 @@
-"""Rate limits for bulk dispatch: several sliding windows at once, and a shared slow-down."""
+"""Rate limits for every call: several sliding windows at once, and a shared slow-down."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import attrs
 
-__all__ = ["DEFAULT_RATE_LIMITS", "RateLimit", "RateLimiter"]
+from ._errors import VlensError
+
+__all__ = [
+    "DEFAULT_RATE_LIMITS",
+    "RateLimit",
+    "RateLimiter",
+    "RateLimiterUnavailableError",
+    "parse_limits",
+    "pause_for",
+]
 
 _UNITS = {
     "s": 1.0,
@@ -55,8 +64,29 @@ DEFAULT_RATE_LIMITS = (RateLimit(10, 1.0), RateLimit(60, 60.0))
 """Vlens' published limits per tenant: 10 requests a second and 60 a minute."""
 
 
+class RateLimiterUnavailableError(VlensError):
+    """The shared rate limiter (Redis) cannot be reached: no permit, so nothing was sent.
+
+    Attributes:
+        where: ``host:port`` of the store, never its password.
+    """
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"rate limiter at {where} unavailable, nothing sent: {problem}")
+        self.where = where
+
+
 class RateLimiter:
     """Grants permits so that every window holds, in the order they were asked for.
+
+    Two ways to take a permit:
+
+    * ``async with limiter:`` around sending one request and reading its answer. The call
+      counts until the block ends, the latest moment the server can have seen it, so the
+      server's window (counted on arrival) can never hold more than the client's, whatever
+      the latency between permit and arrival. This is the exact mode.
+    * ``await limiter.acquire()`` when the caller sends at once and reports nothing back:
+      the call counts from the permit, so latency jitter can still draw a 429 now and then.
 
     ``clock`` and ``sleep`` are injectable so that tests measure limits on a fake time source.
     Memory is bounded by the largest window's ``count``.
@@ -70,40 +100,55 @@ class RateLimiter:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         max_pause: float = 60.0,
     ) -> None:
-        self.limits: Sequence[RateLimit] = tuple(
-            RateLimit.parse(limit) if isinstance(limit, str) else limit for limit in limits
-        )
+        self.limits: Sequence[RateLimit] = parse_limits(limits)
         self._clock, self._sleep, self._max_pause = clock, sleep, max_pause
         size = max((limit.count for limit in self.limits), default=0)
-        self._granted: deque[float] = deque(maxlen=size or None)
+        # When each finished call was certainly seen by the server, oldest first. Appended at
+        # the clock's "now", so it stays sorted.
+        self._ends: deque[float] = deque(maxlen=size or None)
+        self._in_flight = 0  # permits taken with `async with` whose block has not ended
         self._paused_until = float("-inf")
         self._lock = asyncio.Lock()
         self._strikes = 0
         self.granted = 0
 
     async def acquire(self) -> None:
-        """Wait until one more call fits every window (and any slow-down has passed)."""
-        async with self._lock:
+        """Wait until one more call fits every window; the call counts from now."""
+        await self._grant()
+        if self._ends.maxlen:
+            self._ends.append(self._clock())
+
+    async def __aenter__(self) -> None:
+        await self._grant()
+        self._in_flight += 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._in_flight -= 1
+        if self._ends.maxlen:
+            self._ends.append(self._clock())
+
+    async def _grant(self) -> None:
+        async with self._lock:  # one waiter at a time: permits in the order asked for
             while (wait := self._wait(self._clock())) > 0:
                 await self._sleep(wait)
-            if self._granted.maxlen:
-                self._granted.append(self._clock())
             self.granted += 1
 
     def _wait(self, now: float) -> float:
+        """Seconds until one more call fits; a lower bound that later events never lower."""
         wait = self._paused_until - now
-        granted = self._granted
         for limit in self.limits:
-            if len(granted) >= limit.count:
-                wait = max(wait, granted[-limit.count] + limit.seconds - now)
+            free = limit.count - self._in_flight  # a call in flight ends no earlier than now
+            if free <= 0:
+                wait = max(wait, limit.seconds)
+            elif len(self._ends) >= free:
+                wait = max(wait, self._ends[-free] + limit.seconds - now)
         return wait
 
     def slow_down(self, retry_after: float | None) -> float:
         """The server said "too many": pause every caller for ``retry_after`` (or a growing
         backoff when it gave none). Returns the pause applied."""
+        pause = pause_for(retry_after, self._strikes, self._max_pause)
         self._strikes += 1
-        pause = retry_after if retry_after is not None else min(2.0 ** (self._strikes - 1), 30.0)
-        pause = min(max(pause, 0.0), self._max_pause)
         self._paused_until = max(self._paused_until, self._clock() + pause)
         return pause
 
@@ -114,3 +159,15 @@ class RateLimiter:
     def __repr__(self) -> str:
         limits = ", ".join(map(str, self.limits)) or "unlimited"
         return f"<RateLimiter {limits} granted={self.granted}>"
+
+
+def parse_limits(limits: Iterable[RateLimit | str]) -> tuple[RateLimit, ...]:
+    """``RateLimit`` objects or their text forms (``"10/s"``), as a tuple of ``RateLimit``."""
+    return tuple(RateLimit.parse(limit) if isinstance(limit, str) else limit for limit in limits)
+
+
+def pause_for(retry_after: float | None, strikes: int, max_pause: float) -> float:
+    """The slow-down after a 429: ``retry_after`` when given, else 1, 2, 4... s (at most 30),
+    capped at ``max_pause`` and never negative."""
+    pause = retry_after if retry_after is not None else min(2.0**strikes, 30.0)
+    return min(max(pause, 0.0), max_pause)
