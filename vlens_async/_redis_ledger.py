@@ -95,6 +95,10 @@ class JobLedger:
         try:
             await self._stop_beating()
             await self._heartbeat(0)  # a clean exit: this worker holds nothing any more
+        except RateLimiterUnavailableError as error:
+            logger.warning(
+                "job %s: could not sign off (its heartbeat will run out): %s", self.job, error
+            )
         finally:
             await self.aclose()
 

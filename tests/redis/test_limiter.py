@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio
@@ -126,7 +127,7 @@ async def test_the_budget_is_named_by_a_hash_of_the_api_key(redis_url: str) -> N
     ],
 )
 def test_bad_arguments_are_value_errors_naming_the_field(
-    url: str, options: dict[str, str], field: str
+    url: str, options: dict[str, Any], field: str
 ) -> None:
     """A wrong URL scheme or not exactly one of key/api_key fails at construction."""
     with pytest.raises(ValueError, match=f"^{field}:"):
