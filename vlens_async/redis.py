@@ -152,6 +152,15 @@ class RedisRateLimiter:
         """A call went through: the backoff for header-less slow-downs starts over."""
         self._strikes = 0
 
+    async def ping(self) -> None:
+        """Check now that Redis answers (say, at start-up), rather than at the first call.
+
+        Raises:
+            RateLimiterUnavailableError: it does not.
+        """
+        with reaching(self._url):
+            await self._client().ping()
+
     async def aclose(self) -> None:
         """Close the connections to Redis."""
         if self._redis is not None:
