@@ -7,6 +7,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
 
 import attrs
 
@@ -14,6 +15,7 @@ from ._errors import VlensError
 
 __all__ = [
     "DEFAULT_RATE_LIMITS",
+    "Limiter",
     "RateLimit",
     "RateLimiter",
     "RateLimiterUnavailableError",
@@ -62,6 +64,17 @@ class RateLimit:
 
 DEFAULT_RATE_LIMITS = (RateLimit(10, 1.0), RateLimit(60, 60.0))
 """Vlens' published limits per tenant: 10 requests a second and 60 a minute."""
+
+
+class Limiter(Protocol):
+    """What a call pipeline needs of a limiter; :class:`RateLimiter` and
+    :class:`vlens_async.redis.RedisRateLimiter` both provide it."""
+
+    async def acquire(self) -> None: ...
+    async def __aenter__(self) -> None: ...
+    async def __aexit__(self, *exc_info: object) -> None: ...
+    def slow_down(self, retry_after: float | None) -> float: ...
+    def succeeded(self) -> None: ...
 
 
 class RateLimiterUnavailableError(VlensError):

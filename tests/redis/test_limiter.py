@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from vlens_async import RateLimit, RateLimiterUnavailableError
+from vlens_async import RateLimit, RateLimiter, RateLimiterUnavailableError
+from vlens_async._ratelimit import Limiter
 from vlens_async.redis import RedisRateLimiter, budget_key
 from vlens_transports import FakeTransport, Request, Response
 
@@ -132,3 +133,9 @@ def test_bad_arguments_are_value_errors_naming_the_field(
     """A wrong URL scheme or not exactly one of key/api_key fails at construction."""
     with pytest.raises(ValueError, match=f"^{field}:"):
         RedisRateLimiter(url, **options)
+
+
+def test_both_limiters_offer_what_a_call_pipeline_needs(redis_url: str) -> None:
+    """RateLimiter and RedisRateLimiter both satisfy the Limiter protocol (checked by mypy)."""
+    limiters: list[Limiter] = [RateLimiter(), RedisRateLimiter(redis_url, key="k")]
+    assert all(callable(limiter.slow_down) for limiter in limiters)
