@@ -4,8 +4,9 @@ A served sandbox (``vlens_async.sandbox.create_app`` on 127.0.0.1, its own proce
 clock) allows ``R`` calls per second per API key; the clients' limiter allows the same. One
 process with the in-memory ``RateLimiter``, then four processes sharing a ``RedisRateLimiter``
 (on a ``redis-server`` started here), send distinct OTPs at R = 10, 50 and 200 per second.
-Each call holds its permit with ``async with limiter`` (until the client pipeline takes a
-``rate_limiter=``), a 429 calls ``slow_down(Retry-After)``, and nothing is retried.
+Each request holds its permit with ``async with limiter`` around the transport's send (as the
+client pipeline will once it takes a ``rate_limiter=``), a 429 calls
+``slow_down(Retry-After)``, and nothing is retried.
 
 Share of the allowed rate: the first ``R`` calls may go at once, then ``R`` per second, so a
 run of N calls whose first and last starts are T seconds apart reached ``(N - R) / T`` per
@@ -33,7 +34,7 @@ from aiohttp import web
 from vlens_async import RateLimit, RateLimitedError, RateLimiter, RetryPolicy, VlensClient
 from vlens_async.redis import RedisRateLimiter
 from vlens_async.sandbox import Sandbox, SandboxClock, create_app
-from vlens_transports import AiohttpTransport
+from vlens_transports import AiohttpTransport, Request, Response, Transport
 
 from ._common import phone
 from ._report import Check, Row, ScenarioResult, Settings, markdown
@@ -81,6 +82,25 @@ async def _serve(rate: int) -> None:
     await runner.cleanup()
 
 
+class _Limited(Transport):
+    """Sends each request under a permit held until its response is read: how the client
+    pipeline holds one per attempt once it takes a ``rate_limiter=``."""
+
+    def __init__(self, inner: Transport, limiter: RateLimiter | RedisRateLimiter) -> None:
+        self.inner, self.limiter = inner, limiter
+        self.starts: list[float] = []  # of the requests not answered 429
+        self.holds: list[float] = []
+
+    async def send(self, request: Request) -> Response:
+        async with self.limiter:
+            start = time.monotonic()  # system-wide: comparable across processes
+            response = await self.inner.send(request)
+            self.holds.append(time.monotonic() - start)
+        if response.status != 429:
+            self.starts.append(start)
+        return response
+
+
 async def _client(url: str, rate: int, redis_url: str, first: int, calls: int) -> None:
     """Send ``calls`` OTPs under the limiter; print the starts of those answered and the 429s."""
     limits = [RateLimit(rate, 1.0)]
@@ -89,13 +109,12 @@ async def _client(url: str, rate: int, redis_url: str, first: int, calls: int) -
         if redis_url
         else RateLimiter(limits)
     )
-    starts: list[float] = []
-    holds: list[float] = []
     refused = 0
     numbers = iter(range(first, first + calls))
     retry = RetryPolicy(max_attempts=1)
     transport = AiohttpTransport()
-    client = VlensClient(API_KEY, base_url=url, retry=retry, transport=transport)
+    limited = _Limited(transport, limiter)
+    client = VlensClient(API_KEY, base_url=url, retry=retry, transport=limited)
     async with transport, client:
         async with VlensClient(WARM_KEY, base_url=url, retry=retry, transport=transport) as warm:
             await _warm_up(warm, rate)
@@ -107,24 +126,19 @@ async def _client(url: str, rate: int, redis_url: str, first: int, calls: int) -
         async def worker() -> None:
             nonlocal refused
             for index in numbers:
-                async with limiter:
-                    start = time.monotonic()  # system-wide: comparable across processes
-                    try:
-                        await client.registration.send_phone_otp(phone(index))
-                    except RateLimitedError as error:
-                        refused += 1
-                        limiter.slow_down(error.retry_after)
-                        continue
-                    finally:
-                        holds.append(time.monotonic() - start)
-                starts.append(start)
+                try:
+                    await client.registration.send_phone_otp(phone(index))
+                except RateLimitedError as error:
+                    refused += 1
+                    limiter.slow_down(error.retry_after)
 
         try:
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         finally:
-            if not isinstance(limiter, RateLimiter):
+            if isinstance(limiter, RedisRateLimiter):
                 await limiter.aclose()
-    print(json.dumps({"starts": starts, "refused": refused, "holds": holds}))
+    result = {"starts": limited.starts, "refused": refused, "holds": limited.holds}
+    print(json.dumps(result))
 
 
 async def _warm_up(client: VlensClient, rate: int) -> None:

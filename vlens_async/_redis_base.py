@@ -7,12 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from ._ratelimit import RateLimiterUnavailableError
 
-__all__ = ["budget_key", "connect", "reaching", "where"]
+try:
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+except ImportError as error:  # pragma: no cover - only without the extra
+    raise ImportError(
+        'vlens_async.redis needs the redis extra: pip install "vlens-async[redis]"'
+    ) from error
+
+__all__ = ["Redis", "budget_key", "connect", "reaching", "where"]
 
 _SCHEMES = ("redis", "rediss", "unix")
 

@@ -17,11 +17,10 @@ import secrets
 from collections.abc import AsyncIterator
 
 import attrs
-from redis.asyncio import Redis
 
 from . import _redis_scripts as scripts
 from ._ratelimit import RateLimiterUnavailableError
-from ._redis_base import connect, reaching, where
+from ._redis_base import Redis, connect, reaching, where
 
 __all__ = ["JobLedger", "LedgerRecord"]
 

@@ -21,8 +21,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 
-from redis.asyncio import Redis
-
 from . import _redis_scripts as scripts
 from ._ratelimit import (
     DEFAULT_RATE_LIMITS,
@@ -31,7 +29,7 @@ from ._ratelimit import (
     parse_limits,
     pause_for,
 )
-from ._redis_base import budget_key, connect, reaching, where
+from ._redis_base import Redis, budget_key, connect, reaching, where
 from ._redis_ledger import JobLedger, LedgerRecord
 
 __all__ = [
