@@ -82,11 +82,13 @@ class RateLimiterUnavailableError(VlensError):
 
     Attributes:
         where: ``host:port`` of the store, never its password.
+        problem: what went wrong, e.g. ``ConnectionError: ... Connection refused.``
     """
 
     def __init__(self, where: str, problem: str) -> None:
         super().__init__(f"rate limiter at {where} unavailable, nothing sent: {problem}")
         self.where = where
+        self.problem = problem
 
 
 class RateLimiter:

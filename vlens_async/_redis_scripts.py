@@ -34,11 +34,14 @@ ACQUIRE = (
     + """
 -- KEYS: ends (zset member -> when its call certainly reached the server), flight (zset
 -- member -> lease end of a call not yet answered), pause (string: paused until).
--- ARGV: mode ('flight' or 'ends'), member, lease, slow, ttl, then count, seconds per window.
--- Returns '0' and takes the permit, or the seconds to wait before asking again.
+-- ARGV: modes (one letter per caller waiting, in order: 'f' holds the permit until released,
+-- 'e' counts from now), member prefix, lease, slow, ttl, then count, seconds per window.
+-- Grants permits in order while they fit; members are prefix:0, prefix:1, ...
+-- Returns {permits granted, seconds to wait before asking for the next}.
 local ends, flight = KEYS[1], KEYS[2]
+local modes, prefix = ARGV[1], ARGV[2]
 local lease, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
-local wait = publish_pause(KEYS[3], tonumber(ARGV[4])) - now
+local paused = publish_pause(KEYS[3], tonumber(ARGV[4]))
 -- a call whose lease ran out (its process died) counts as ended when the lease ended
 local expired = redis.call('ZRANGEBYSCORE', flight, '-inf', stamp(now), 'WITHSCORES')
 for i = 1, #expired, 2 do
@@ -46,28 +49,39 @@ for i = 1, #expired, 2 do
   redis.call('ZREM', flight, expired[i])
 end
 local flying = redis.call('ZCARD', flight)
-local longest = 0
-for i = 6, #ARGV, 2 do
-  local count, seconds = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-  longest = math.max(longest, seconds)
-  local free = count - flying
-  if free <= 0 then
-    wait = math.max(wait, seconds)  -- a call in flight ends no earlier than now
-  else
-    local nth = redis.call('ZREVRANGE', ends, free - 1, free - 1, 'WITHSCORES')
-    if nth[2] then wait = math.max(wait, tonumber(nth[2]) + seconds - now) end
+local function wait_for_one()
+  local wait = paused - now
+  for i = 6, #ARGV, 2 do
+    local count, seconds = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+    local free = count - flying
+    if free <= 0 then
+      wait = math.max(wait, seconds)  -- a call in flight ends no earlier than now
+    else
+      local nth = redis.call('ZREVRANGE', ends, free - 1, free - 1, 'WITHSCORES')
+      if nth[2] then wait = math.max(wait, tonumber(nth[2]) + seconds - now) end
+    end
   end
+  return wait
 end
-if wait > 0 then return stamp(wait) end
-if ARGV[1] == 'flight' then
-  redis.call('ZADD', flight, stamp(now + lease), ARGV[2])
-else
-  redis.call('ZADD', ends, stamp(now), ARGV[2])
+local granted, wait = 0, 0
+for n = 1, #modes do
+  wait = wait_for_one()
+  if wait > 0 then break end
+  local member = prefix .. ':' .. (n - 1)
+  if string.sub(modes, n, n) == 'f' then
+    redis.call('ZADD', flight, stamp(now + lease), member)
+    flying = flying + 1
+  else
+    redis.call('ZADD', ends, stamp(now), member)
+  end
+  granted = n
 end
+local longest = 0
+for i = 7, #ARGV, 2 do longest = math.max(longest, tonumber(ARGV[i])) end
 redis.call('ZREMRANGEBYSCORE', ends, '-inf', '(' .. stamp(now - longest))
 redis.call('EXPIRE', ends, ttl)
 redis.call('EXPIRE', flight, ttl)
-return '0'
+return {granted, stamp(math.max(wait, 0))}
 """
 )
 

@@ -15,6 +15,8 @@ If Redis cannot be reached no permit is granted: :class:`RateLimiterUnavailableE
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import itertools
 import logging
 import secrets
@@ -42,6 +44,7 @@ __all__ = [
 
 logger = logging.getLogger("vlens_async.redis")
 
+_BATCH = 64  # permits asked for in one round trip at most
 # Permits this task holds with `async with`, innermost last (members of the flight set).
 _HELD: ContextVar[tuple[str, ...]] = ContextVar("vlens_redis_permits", default=())
 
@@ -83,7 +86,9 @@ class RedisRateLimiter:
         self._ttl = int(max((limit.seconds for limit in self.limits), default=1) + lease) + 60
         self._windows = [value for limit in self.limits for value in (limit.count, limit.seconds)]
         self._ids = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count())
-        self._lock = asyncio.Lock()
+        self._queue: collections.deque[tuple[str, asyncio.Future[str]]] = collections.deque()
+        self._pump: asyncio.Task[None] | None = None  # serves the queue while anyone waits
+        self._next_wait = 0.0
         self._redis: Redis | None = None
         self._pending_pause = 0.0  # told by slow_down, written with the next script call
         self._strikes = 0
@@ -102,16 +107,18 @@ class RedisRateLimiter:
         Raises:
             RateLimiterUnavailableError: Redis cannot be reached; no permit was granted.
         """
-        await self._grant("ends", next(self._ids))
+        await self._grant("e")
 
     async def __aenter__(self) -> None:
-        member = next(self._ids)
-        await self._grant("flight", member)
+        member = await self._grant("f")
         _HELD.set((*_HELD.get(), member))
 
     async def __aexit__(self, *exc_info: object) -> None:
         *outer, member = _HELD.get()
         _HELD.set(tuple(outer))
+        await self._release(member)
+
+    async def _release(self, member: str) -> None:
         try:
             with reaching(self._url):
                 await self._finish(self._keys, [member, self._take_pause(), self._ttl])
@@ -119,17 +126,54 @@ class RedisRateLimiter:
             # The call is over; its permit stays counted until its lease ends, which is safe.
             logger.warning("could not end a permit: %s", error)
 
-    async def _grant(self, mode: str, member: str) -> None:
+    async def _grant(self, mode: str) -> str:
+        """Queue for a permit (``"f"``: held until released, ``"e"``: counts from now)."""
         self._client()
-        async with self._lock:  # this process' callers in the order they asked
-            while True:
-                args = [mode, member, self._lease, self._take_pause(), self._ttl, *self._windows]
-                with reaching(self._url):
-                    wait = float(await self._acquire(self._keys, args))
-                if wait <= 0:
-                    break
-                await self._sleep(wait)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._queue.append((mode, future))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._serve_queue())
+        return await future
+
+    async def _serve_queue(self) -> None:
+        """Ask Redis for as many permits as callers wait (one round trip for all of them, in
+        the order they asked), hand them out, sleep until the next may fit, until none wait."""
+        try:
+            while self._queue:
+                if await self._serve_batch() > 0:
+                    await self._sleep(self._next_wait)
+        except asyncio.CancelledError:
+            for _, future in self._queue:
+                future.cancel()
+            raise
+        except Exception as error:  # noqa: BLE001 - handed to every waiter, none left hanging
+            while self._queue:
+                _, future = self._queue.popleft()
+                if not future.done():
+                    future.set_exception(_fresh(error))
+
+    async def _serve_batch(self) -> int:
+        """One round trip; the number of callers still waiting after it."""
+        waiting = [entry for entry in self._queue if not entry[1].cancelled()]
+        self._queue = collections.deque(waiting)
+        if not waiting:
+            return 0
+        modes = "".join(mode for mode, _ in waiting[:_BATCH])
+        prefix = next(self._ids)
+        args = [modes, prefix, self._lease, self._take_pause(), self._ttl, *self._windows]
+        with reaching(self._url):
+            granted, wait = await self._acquire(self._keys, args)
+        self._next_wait = float(wait)
+        for index in range(int(granted)):
+            mode, future = self._queue.popleft()
+            member = f"{prefix}:{index}"
+            if future.cancelled():  # gave up while Redis granted it: give it back at once
+                if mode == "f":
+                    await self._release(member)
+                continue
+            future.set_result(member)
             self.granted += 1
+        return len(self._queue)
 
     def _take_pause(self) -> float:
         pause, self._pending_pause = self._pending_pause, 0.0
@@ -160,7 +204,12 @@ class RedisRateLimiter:
             await self._client().ping()
 
     async def aclose(self) -> None:
-        """Close the connections to Redis."""
+        """Close the connections to Redis (callers still waiting are cancelled)."""
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -168,3 +217,10 @@ class RedisRateLimiter:
     def __repr__(self) -> str:
         limits = ", ".join(map(str, self.limits)) or "unlimited"
         return f"<RedisRateLimiter {self.where} {limits} granted={self.granted}>"
+
+
+def _fresh(error: Exception) -> Exception:
+    """An error for one waiter: each gets its own, so their tracebacks do not mix."""
+    if isinstance(error, RateLimiterUnavailableError):
+        return RateLimiterUnavailableError(error.where, error.problem)
+    return error

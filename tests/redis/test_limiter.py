@@ -75,8 +75,8 @@ async def test_a_slow_down_in_one_process_pauses_the_others(redis_url: str, name
 
 
 async def test_no_permit_and_no_call_when_redis_is_down(own_redis: RedisServer) -> None:
-    """Redis stopped mid-run: the next call raises RateLimiterUnavailableError naming host and
-    port, never the password, and nothing is sent."""
+    """Redis stopped mid-run: the next call, and every caller waiting, gets a
+    RateLimiterUnavailableError naming host and port, never the password; nothing is sent."""
     sent: list[Request] = []
 
     async def handler(request: Request) -> Response:
@@ -92,9 +92,13 @@ async def test_no_permit_and_no_call_when_redis_is_down(own_redis: RedisServer) 
         with pytest.raises(RateLimiterUnavailableError) as caught:
             async with limiter:
                 await transport.send(Request(method="POST", url="http://x/two"))
+        waiting = await asyncio.gather(
+            *(limiter.acquire() for _ in range(3)), return_exceptions=True
+        )
     finally:
         await limiter.aclose()
     assert len(sent) == 1
+    assert all(isinstance(error, RateLimiterUnavailableError) for error in waiting)
     message = str(caught.value)
     assert f"127.0.0.1:{own_redis.port}" in message
     assert "s3cret" not in message
@@ -139,3 +143,26 @@ def test_both_limiters_offer_what_a_call_pipeline_needs(redis_url: str) -> None:
     """RateLimiter and RedisRateLimiter both satisfy the Limiter protocol (checked by mypy)."""
     limiters: list[Limiter] = [RateLimiter(), RedisRateLimiter(redis_url, key="k")]
     assert all(callable(limiter.slow_down) for limiter in limiters)
+
+
+async def test_many_waiters_get_permits_in_order_and_a_cancelled_one_gives_its_back(
+    redis_url: str, name: str
+) -> None:
+    """Twenty callers at once at 5 per 0.2 s get permits in the order they asked; one
+    cancelled while waiting takes none, so the others still get exactly twenty permits' worth."""
+    limiter = RedisRateLimiter(redis_url, key=name, limits=[RateLimit(5, 0.2)])
+    order: list[int] = []
+
+    async def call(index: int) -> None:
+        async with limiter:
+            order.append(index)
+
+    try:
+        calls = [asyncio.create_task(call(index)) for index in range(20)]
+        await asyncio.sleep(0)
+        calls[12].cancel()
+        await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), HANG_GUARD)
+    finally:
+        await limiter.aclose()
+    assert order == [index for index in range(20) if index != 12]
+    assert limiter.granted == 19
