@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from vlens_async import RateLimiterUnavailableError
 from vlens_async.redis import JobLedger
@@ -159,3 +160,23 @@ async def test_redis_down_is_a_clear_error_without_the_password(own_redis: Redis
         message = str(caught.value)
     assert f"127.0.0.1:{own_redis.port}" in message
     assert "s3cret" not in message
+
+
+async def test_every_key_of_a_job_expires_after_it(redis_url: str, name: str) -> None:
+    """All of a job's keys live under vlens:job:<name>: and carry the ledger's expiry."""
+    async with JobLedger(redis_url, name, input_id="in", ttl=600) as ledger:
+        assert await ledger.claim("1")
+        assert await ledger.sending("1")
+        assert await ledger.record("1", "sent", "yes")
+        assert await ledger.claim("2")
+        async with Redis.from_url(redis_url) as client:
+            keys = [key.decode() async for key in client.scan_iter(match=f"vlens:job:{name}:*")]
+            ttls = [await client.ttl(key) for key in keys]
+    assert {key.rsplit(":", 1)[1] for key in keys} == {
+        "claims",
+        "records",
+        "counts",
+        "workers",
+        "input",
+    }
+    assert all(0 < ttl <= 600 for ttl in ttls)
