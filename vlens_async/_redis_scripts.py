@@ -89,11 +89,14 @@ FINISH = (
     _PRELUDE
     + _PUBLISH_PAUSE
     + """
--- KEYS: ends, flight, pause. ARGV: member, slow, ttl. The call is answered: it counts from now.
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[1], stamp(now), ARGV[1])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-publish_pause(KEYS[3], tonumber(ARGV[2]))
+-- KEYS: ends, flight, pause. ARGV: slow, ttl, then members whose calls were answered: each
+-- counts as ended now.
+for i = 3, #ARGV do
+  redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('ZADD', KEYS[1], stamp(now), ARGV[i])
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+publish_pause(KEYS[3], tonumber(ARGV[1]))
 return 1
 """
 )

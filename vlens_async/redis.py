@@ -89,6 +89,8 @@ class RedisRateLimiter:
         self._queue: collections.deque[tuple[str, asyncio.Future[str]]] = collections.deque()
         self._pump: asyncio.Task[None] | None = None  # serves the queue while anyone waits
         self._next_wait = 0.0
+        self._ending: list[str] = []  # permits ended, not yet written to Redis
+        self._flusher: asyncio.Task[None] | None = None  # writes them while there are any
         self._redis: Redis | None = None
         self._pending_pause = 0.0  # told by slow_down, written with the next script call
         self._strikes = 0
@@ -116,15 +118,24 @@ class RedisRateLimiter:
     async def __aexit__(self, *exc_info: object) -> None:
         *outer, member = _HELD.get()
         _HELD.set(tuple(outer))
-        await self._release(member)
+        self._release(member)
 
-    async def _release(self, member: str) -> None:
-        try:
-            with reaching(self._url):
-                await self._finish(self._keys, [member, self._take_pause(), self._ttl])
-        except RateLimiterUnavailableError as error:
-            # The call is over; its permit stays counted until its lease ends, which is safe.
-            logger.warning("could not end a permit: %s", error)
+    def _release(self, member: str) -> None:
+        """End a permit; written to Redis soon, with any others ended meanwhile, in one
+        round trip. Until then it still counts, which only ever errs on the safe side."""
+        self._ending.append(member)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_ends())
+
+    async def _flush_ends(self) -> None:
+        while self._ending:
+            members, self._ending = self._ending, []
+            try:
+                with reaching(self._url):
+                    await self._finish(self._keys, [self._take_pause(), self._ttl, *members])
+            except RateLimiterUnavailableError as error:
+                # The calls are over; their permits stay counted until their lease ends.
+                logger.warning("could not end %d permit(s): %s", len(members), error)
 
     async def _grant(self, mode: str) -> str:
         """Queue for a permit (``"f"``: held until released, ``"e"``: counts from now)."""
@@ -169,7 +180,7 @@ class RedisRateLimiter:
             member = f"{prefix}:{index}"
             if future.cancelled():  # gave up while Redis granted it: give it back at once
                 if mode == "f":
-                    await self._release(member)
+                    self._release(member)
                 continue
             future.set_result(member)
             self.granted += 1
@@ -182,8 +193,9 @@ class RedisRateLimiter:
     def slow_down(self, retry_after: float | None) -> float:
         """The server said "too many": pause every process sharing this budget.
 
-        The pause is written to Redis with this process' next permit request or release
-        (``async with`` releases right after the answer). Returns the pause applied.
+        The pause is written to Redis with this process' next request for permits or ending
+        of permits (``async with`` ends its permit right after the answer). Returns the pause
+        applied.
         """
         pause = pause_for(retry_after, self._strikes, self._max_pause)
         self._strikes += 1
@@ -204,12 +216,16 @@ class RedisRateLimiter:
             await self._client().ping()
 
     async def aclose(self) -> None:
-        """Close the connections to Redis (callers still waiting are cancelled)."""
+        """Close the connections to Redis, once the permits ended are written (callers still
+        waiting for a permit are cancelled)."""
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
             self._pump = None
+        if self._flusher is not None:
+            await self._flusher
+            self._flusher = None
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

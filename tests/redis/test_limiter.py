@@ -65,6 +65,7 @@ async def test_a_slow_down_in_one_process_pauses_the_others(redis_url: str, name
     try:
         async with a:
             assert a.slow_down(3.0) == 3.0
+        await a.aclose()  # process A's last words reach Redis
         with pytest.raises(asyncio.CancelledError):
             await b.acquire()
     finally:
