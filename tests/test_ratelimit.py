@@ -185,3 +185,35 @@ async def test_a_call_counts_until_its_async_with_block_ends() -> None:
     await limiter.acquire()
     assert time.now() == 6.0
     assert limiter.granted == 2
+
+
+async def test_a_caller_cancelled_while_waiting_takes_no_permit() -> None:
+    """At 1/s, a caller cancelled while it waits takes nothing: the next one gets the permit
+    due one second in, and nothing is left running."""
+    time = FakeTime()
+    limiter = RateLimiter([RateLimit(1, 1.0)], clock=time.now, sleep=time.sleep)
+    await limiter.acquire()
+    waiting = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await limiter.acquire()
+    assert (limiter.granted, time.now()) == (2, 1.0)
+    await asyncio.sleep(0)  # the limiter's helper task ends on its next turn
+    assert {task for task in asyncio.all_tasks() if not task.done()} == {asyncio.current_task()}
+
+
+async def test_a_wave_of_waiters_is_woken_at_once_in_the_order_they_asked() -> None:
+    """Thirty callers at 10 per second: permits in the order asked, ten at each second."""
+    time = FakeTime()
+    limiter = RateLimiter([RateLimit(10, 1.0)], clock=time.now, sleep=time.sleep)
+    order: list[tuple[int, float]] = []
+
+    async def call(index: int) -> None:
+        async with limiter:
+            order.append((index, time.now()))
+
+    await asyncio.gather(*(call(index) for index in range(30)))
+    assert [index for index, _ in order] == list(range(30))
+    assert [at for _, at in order] == [float(i // 10) for i in range(30)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import re
 import time
 from collections import deque
@@ -123,18 +125,21 @@ class RateLimiter:
         self._ends: deque[float] = deque(maxlen=size or None)
         self._in_flight = 0  # permits taken with `async with` whose block has not ended
         self._paused_until = float("-inf")
-        self._lock = asyncio.Lock()
+        self._queue: list[tuple[int, asyncio.Future[None]]] = []  # waiting callers, by ticket
+        self._tickets = itertools.count()
+        self._woken = 0  # callers woken to take a permit, not yet run
+        self._pump: asyncio.Task[None] | None = None  # wakes callers while any wait
         self._strikes = 0
         self.granted = 0
 
     async def acquire(self) -> None:
         """Wait until one more call fits every window; the call counts from now."""
-        await self._grant()
+        await self._take()
         if self._ends.maxlen:
             self._ends.append(self._clock())
 
     async def __aenter__(self) -> None:
-        await self._grant()
+        await self._take()
         self._in_flight += 1
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -142,11 +147,61 @@ class RateLimiter:
         if self._ends.maxlen:
             self._ends.append(self._clock())
 
-    async def _grant(self) -> None:
-        async with self._lock:  # one waiter at a time: permits in the order asked for
-            while (wait := self._wait(self._clock())) > 0:
-                await self._sleep(wait)
+    async def _take(self) -> None:
+        """Return once one more call fits; the caller counts it before its next ``await``.
+
+        Callers queue by ticket; the pump wakes as many as fit at once (one event-loop turn
+        for a whole wave, not one each), and each takes its permit when it runs, so a
+        slow-down told in between still holds it back.
+        """
+        if not self._queue and not self._woken and self._wait(self._clock()) <= 0:
             self.granted += 1
+            return
+        ticket = next(self._tickets)
+        while True:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._queue, (ticket, future))
+            if self._pump is None or self._pump.done():
+                self._pump = asyncio.create_task(self._serve_queue())
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._woken -= 1
+                if self._pump is not None and all(f.cancelled() for _, f in self._queue):
+                    self._pump.cancel()  # nobody left to wake; a newcomer starts another
+                    self._pump = None
+                raise
+            self._woken -= 1
+            if self._wait(self._clock()) <= 0:
+                self.granted += 1
+                return
+
+    async def _serve_queue(self) -> None:
+        while self._queue:
+            now = self._clock()
+            room = self._room(now)
+            if room <= 0:
+                await self._sleep(self._wait(now))
+                continue
+            while self._queue and room > 0:
+                _, future = heapq.heappop(self._queue)
+                if not future.cancelled():
+                    future.set_result(None)
+                    self._woken += 1
+                    room -= 1
+            await asyncio.sleep(0)  # the callers woken take their permits first
+
+    def _room(self, now: float) -> int:
+        """How many more calls fit right now (a large number when unlimited)."""
+        if self._paused_until > now:
+            return 0
+        room = len(self._queue)
+        for limit in self.limits:
+            # the same test as _wait's, so the two never disagree on a call at the edge
+            counted = self._in_flight + sum(end + limit.seconds - now > 0 for end in self._ends)
+            room = min(room, limit.count - counted)
+        return room
 
     def _wait(self, now: float) -> float:
         """Seconds until one more call fits; a lower bound that later events never lower."""
