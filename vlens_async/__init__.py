@@ -36,6 +36,7 @@ from ._models import (
     SmsProvider,
     User,
 )
+from ._ratelimit import RateLimit, RateLimiter, RateLimiterUnavailableError
 from ._redact import mask_email, mask_phone
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -57,7 +58,10 @@ __all__ = [
     "OutcomeUnknownError",
     "PhoneOtpRequest",
     "QuotaError",
+    "RateLimit",
     "RateLimitedError",
+    "RateLimiter",
+    "RateLimiterUnavailableError",
     "RefreshedToken",
     "RegistrationState",
     "ResetGrant",

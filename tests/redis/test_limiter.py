@@ -1,0 +1,169 @@
+"""RedisRateLimiter against a real redis-server: one budget for many processes, and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio
+
+from vlens_async import RateLimit, RateLimiter, RateLimiterUnavailableError
+from vlens_async._ratelimit import Limiter
+from vlens_async.redis import RedisRateLimiter, budget_key
+from vlens_transports import FakeTransport, Request, Response
+
+from ..bulk.conftest import assert_windows
+from .server import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+HANG_GUARD = 60.0
+
+
+def _run_workers(url: str, key: str, limit: RateLimit, processes: int, calls: int) -> list[float]:
+    """Start worker processes sharing ``key``; the sorted starts of every permit they held."""
+    command = [sys.executable, "-m", "tests.redis.limiter_worker", url, key]
+    command += [str(limit.count), str(limit.seconds), str(calls)]
+    workers = [
+        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
+    starts: list[float] = []
+    for worker in workers:
+        out, _ = worker.communicate(timeout=HANG_GUARD)
+        assert worker.returncode == 0
+        starts += [start for start, _ in json.loads(out)]
+    return sorted(starts)
+
+
+def test_processes_sharing_a_budget_stay_within_it_together(redis_url: str, name: str) -> None:
+    """Three processes asking at once for 12 permits each never exceed 6 per half second in all.
+
+    Each permit counts until its block ends, so a later permit starts at least a window after
+    the end (hence the start) of the permit it replaces, whichever process held either.
+    """
+    limit = RateLimit(6, 0.5)
+    starts = _run_workers(redis_url, name, limit, processes=3, calls=12)
+    assert len(starts) == 36
+    assert_windows([round(start, 4) for start in starts], [RateLimit(6, 0.5 - 1e-4)])
+
+
+async def test_a_slow_down_in_one_process_pauses_the_others(redis_url: str, name: str) -> None:
+    """Process A is told 429 with Retry-After 3; B, sharing the budget, is asked to wait ~3 s."""
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        raise asyncio.CancelledError  # stop B at its first wait; the wait is what we check
+
+    a = RedisRateLimiter(redis_url, key=name, limits=["100/s"])
+    b = RedisRateLimiter(redis_url, key=name, limits=["100/s"], sleep=no_sleep)
+    try:
+        async with a:
+            assert a.slow_down(3.0) == 3.0
+        await a.aclose()  # process A's last words reach Redis
+        with pytest.raises(asyncio.CancelledError):
+            await b.acquire()
+    finally:
+        await a.aclose()
+        await b.aclose()
+    assert len(waits) == 1
+    assert 2.0 < waits[0] <= 3.0
+
+
+async def test_no_permit_and_no_call_when_redis_is_down(own_redis: RedisServer) -> None:
+    """Redis stopped mid-run: the next call, and every caller waiting, gets a
+    RateLimiterUnavailableError naming host and port, never the password; nothing is sent."""
+    sent: list[Request] = []
+
+    async def handler(request: Request) -> Response:
+        sent.append(request)
+        return Response(status=200)
+
+    limiter = RedisRateLimiter(own_redis.url, key="down", limits=["100/s"], timeout=1.0)
+    transport = FakeTransport(handler)
+    try:
+        async with limiter:
+            await transport.send(Request(method="POST", url="http://x/one"))
+        own_redis.stop()
+        with pytest.raises(RateLimiterUnavailableError) as caught:
+            async with limiter:
+                await transport.send(Request(method="POST", url="http://x/two"))
+        waiting = await asyncio.gather(
+            *(limiter.acquire() for _ in range(3)), return_exceptions=True
+        )
+    finally:
+        await limiter.aclose()
+    assert len(sent) == 1
+    assert all(isinstance(error, RateLimiterUnavailableError) for error in waiting)
+    message = str(caught.value)
+    assert f"127.0.0.1:{own_redis.port}" in message
+    assert "s3cret" not in message
+    assert "s3cret" not in repr(limiter)
+    assert limiter.granted == 1
+
+
+async def test_the_budget_is_named_by_a_hash_of_the_api_key(redis_url: str) -> None:
+    """With api_key=, Redis holds keys named by a hash of it, never the key itself."""
+    api_key = "live-key-do-not-store-8f3a"
+    limiter = RedisRateLimiter(redis_url, api_key=api_key, limits=["5/s"])
+    try:
+        async with limiter:
+            pass
+    finally:
+        await limiter.aclose()
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        names = [key.decode() async for key in client.scan_iter(match="vlens:rate:*")]
+        ttls = [await client.ttl(key) for key in names]
+    assert any(budget_key(api_key) in key for key in names)
+    assert not any(api_key in key for key in names)
+    assert all(0 < ttl <= 3600 for ttl in ttls)  # keys expire
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "field"),
+    [
+        ("http://127.0.0.1:6379", {"key": "k"}, "url"),
+        ("redis://127.0.0.1:6379", {}, "key, api_key"),
+        ("redis://127.0.0.1:6379", {"key": "k", "api_key": "a"}, "key, api_key"),
+    ],
+)
+def test_bad_arguments_are_value_errors_naming_the_field(
+    url: str, options: dict[str, Any], field: str
+) -> None:
+    """A wrong URL scheme or not exactly one of key/api_key fails at construction."""
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        RedisRateLimiter(url, **options)
+
+
+def test_both_limiters_offer_what_a_call_pipeline_needs(redis_url: str) -> None:
+    """RateLimiter and RedisRateLimiter both satisfy the Limiter protocol (checked by mypy)."""
+    limiters: list[Limiter] = [RateLimiter(), RedisRateLimiter(redis_url, key="k")]
+    assert all(callable(limiter.slow_down) for limiter in limiters)
+
+
+async def test_many_waiters_get_permits_in_order_and_a_cancelled_one_gives_its_back(
+    redis_url: str, name: str
+) -> None:
+    """Twenty callers at once at 5 per 0.2 s get permits in the order they asked; one
+    cancelled while waiting takes none, so the others still get exactly twenty permits' worth."""
+    limiter = RedisRateLimiter(redis_url, key=name, limits=[RateLimit(5, 0.2)])
+    order: list[int] = []
+
+    async def call(index: int) -> None:
+        async with limiter:
+            order.append(index)
+
+    try:
+        calls = [asyncio.create_task(call(index)) for index in range(20)]
+        await asyncio.sleep(0)
+        calls[12].cancel()
+        await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), HANG_GUARD)
+    finally:
+        await limiter.aclose()
+    assert order == [index for index in range(20) if index != 12]
+    assert limiter.granted == 19

@@ -1,0 +1,63 @@
+"""What the Redis limiter and ledger share: the connection, and failures as clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from ._ratelimit import RateLimiterUnavailableError
+
+try:
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+except ImportError as error:  # pragma: no cover - only without the extra
+    raise ImportError(
+        'vlens_async.redis needs the redis extra: pip install "vlens-async[redis]"'
+    ) from error
+
+__all__ = ["Redis", "budget_key", "connect", "reaching", "where"]
+
+_SCHEMES = ("redis", "rediss", "unix")
+
+
+def where(url: str) -> str:
+    """``host:port`` (or the socket path) of a Redis URL, without user or password.
+
+    Raises:
+        ValueError: the URL is not a ``redis://``, ``rediss://`` or ``unix://`` URL.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in _SCHEMES:
+        raise ValueError("url: expected redis://host:port/db, rediss://... or unix://path")
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname or 'localhost'}:{port or 6379}"
+
+
+def connect(url: str, timeout: float) -> Redis:
+    """A client for ``url`` (no connection is made yet) that gives up after ``timeout`` s."""
+    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+@contextmanager
+def reaching(url: str) -> Iterator[None]:
+    """Turn Redis and socket failures into :class:`RateLimiterUnavailableError`."""
+    try:
+        yield
+    except (RedisError, OSError) as error:
+        problem = f"{type(error).__name__}: {error}"
+        password = urlsplit(url).password
+        if password:  # redis-py's messages name host and port; make sure no password follows
+            problem = problem.replace(password, "***")
+        raise RateLimiterUnavailableError(where(url), problem) from None
+
+
+def budget_key(api_key: str) -> str:
+    """The Redis name of one API key's budget: a hash of the key, never the key itself."""
+    return "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:32]

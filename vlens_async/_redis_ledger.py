@@ -1,0 +1,191 @@
+"""The ledger of a bulk job spread over workers: who sends which number, and what came of it.
+
+Each number moves ``claimed`` (a worker owns it, nothing written yet) -> ``sending`` (the
+request may have been written) -> a final record. Every step is one Lua script, so two
+workers can never both own a number, and a worker whose claim was taken from it (its heartbeat
+ran out) learns so before it writes anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator
+
+import attrs
+
+from . import _redis_scripts as scripts
+from ._ratelimit import RateLimiterUnavailableError
+from ._redis_base import Redis, connect, reaching, where
+
+__all__ = ["JobLedger", "LedgerRecord"]
+
+logger = logging.getLogger("vlens_async.redis")
+_JOB = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_SENT = ("no", "maybe", "yes")
+
+
+@attrs.frozen
+class LedgerRecord:
+    """The final record of one number: its status, whether it was sent, by which worker."""
+
+    number: str
+    status: str
+    sent: str  # "no", "maybe" or "yes"
+    worker: str
+    detail: str = ""
+
+
+class JobLedger:
+    """One bulk job's claims and outcomes in Redis, shared by every worker of the job.
+
+    Use it as ``async with JobLedger(url, "june-campaign", input_id=digest) as ledger:``;
+    while open, a heartbeat tells the other workers this one is alive.
+
+    Args:
+        url: the Redis URL.
+        job: the job's name (letters, digits, ``_.-``); keys live under ``vlens:job:<job>:``.
+        input_id: a fingerprint of the input; a worker with another input is refused.
+        worker: this worker's name (default: random).
+        ttl: seconds the job's keys live after its last write.
+        alive_for: seconds a heartbeat keeps this worker alive; one is sent every third of it.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        job: str,
+        *,
+        input_id: str,
+        worker: str | None = None,
+        ttl: float = 7 * 86400,
+        alive_for: float = 15.0,
+        timeout: float = 5.0,
+    ) -> None:
+        if not _JOB.fullmatch(job):
+            raise ValueError(f"job: expected 1-100 letters, digits or _.-, got {job!r}")
+        self.job, self.where, self.input_id = job, where(url), input_id
+        self.worker = worker or secrets.token_hex(6)
+        self._url, self._timeout, self._ttl, self._alive_for = url, timeout, int(ttl), alive_for
+        prefix = f"vlens:job:{job}:"
+        self._keys = [prefix + part for part in ("claims", "records", "counts", "workers", "input")]
+        self._redis: Redis | None = None
+        self._beating: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> JobLedger:
+        self._redis = connect(self._url, self._timeout)
+        try:
+            with reaching(self._url):
+                known = await self._redis.set(self._keys[4], self.input_id, nx=True, get=True)
+            if known is not None and _text(known) != self.input_id:
+                raise ValueError(f"job: {self.job!r} was started with another input")
+            await self._heartbeat(self._alive_for)
+        except BaseException:
+            await self.aclose()
+            raise
+        self._beating = asyncio.create_task(self._beat())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self._stop_beating()
+            await self._heartbeat(0)  # a clean exit: this worker holds nothing any more
+        except RateLimiterUnavailableError as error:
+            logger.warning(
+                "job %s: could not sign off (its heartbeat will run out): %s", self.job, error
+            )
+        finally:
+            await self.aclose()
+
+    async def claim(self, number: str) -> bool:
+        """Take ``number`` for this worker; False if any worker has or had it."""
+        return await self._run(scripts.CLAIM, number, self.worker)
+
+    async def sending(self, number: str) -> bool:
+        """Mark ``number`` as possibly written; call right before writing its request.
+
+        False: the claim is no longer this worker's (its heartbeat ran out); do not send.
+        """
+        return await self._run(scripts.SENDING, number, self.worker)
+
+    async def record(self, number: str, status: str, sent: str, detail: str = "") -> bool:
+        """Write the final record of a number this worker claimed; False if not its claim."""
+        if sent not in _SENT:
+            raise ValueError(f"sent: expected one of {', '.join(_SENT)}, got {sent!r}")
+        entry = {"status": status, "sent": sent, "worker": self.worker, "detail": detail}
+        return await self._run(scripts.RECORD, number, self.worker, status, json.dumps(entry))
+
+    async def release(self, number: str) -> bool:
+        """Give back a number this worker certainly did not send, for any worker to claim."""
+        return await self._run(scripts.RELEASE, number, self.worker)
+
+    async def reap(self) -> tuple[int, int]:
+        """Settle the claims of dead workers: (released, recorded unknown)."""
+        with reaching(self._url):
+            released, unknown = await self._open().eval(scripts.REAP, 5, *self._keys, self._ttl)
+        return int(released), int(unknown)
+
+    async def counts(self) -> dict[str, int]:
+        """Job-wide counts: ``claimed``, ``sending`` and ``status:<status>`` per final status."""
+        with reaching(self._url):
+            raw = await self._open().hgetall(self._keys[2])
+        return {_text(name): int(value) for name, value in raw.items()}
+
+    async def report(self) -> AsyncIterator[LedgerRecord]:
+        """Every final record of the job, exactly one per number, in no particular order."""
+        with reaching(self._url):
+            async for number, raw in self._open().hscan_iter(self._keys[1], count=1000):
+                entry = json.loads(raw)
+                yield LedgerRecord(number=_text(number), **entry)
+
+    async def aclose(self) -> None:
+        """Stop the heartbeat and close the connections (``async with`` does this)."""
+        await self._stop_beating()
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    def _open(self) -> Redis:
+        if self._redis is None:
+            raise RuntimeError("use the ledger inside 'async with JobLedger(...)'")
+        return self._redis
+
+    async def _run(self, script: str, number: str, *args: str) -> bool:
+        if not number:
+            raise ValueError("number: must not be empty")
+        with reaching(self._url):
+            done = await self._open().eval(script, 5, *self._keys, self._ttl, number, *args)
+        return bool(done)
+
+    async def _heartbeat(self, alive_for: float) -> None:
+        with reaching(self._url):
+            await self._open().eval(
+                scripts.HEARTBEAT, 5, *self._keys, self._ttl, self.worker, alive_for
+            )
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._alive_for / 3)
+            try:
+                await self._heartbeat(self._alive_for)
+            except RateLimiterUnavailableError as error:
+                # Not fatal: claims taken from a silent worker are fenced by sending().
+                logger.warning("job %s: heartbeat failed: %s", self.job, error)
+
+    async def _stop_beating(self) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            self._beating = None
+
+    def __repr__(self) -> str:
+        return f"<JobLedger {self.job!r} worker={self.worker} at {self.where}>"
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

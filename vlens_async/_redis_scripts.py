@@ -1,0 +1,215 @@
+"""The Lua scripts that make the Redis rate limiter and job ledger atomic.
+
+Each script runs whole on the Redis server, so no other client sees a half-done step. Times
+come from Redis' own clock (``TIME``), so machines whose clocks disagree still share one
+time line. Scores are written with ``%.6f`` (microseconds): Lua would otherwise format them
+with 14 significant digits, a tenth of a millisecond at today's epoch.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACQUIRE", "CLAIM", "FINISH", "HEARTBEAT", "REAP", "RECORD", "RELEASE", "SENDING"]
+
+_PRELUDE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local function stamp(x) return string.format('%.6f', x) end
+"""
+
+# Publishes a slow-down this process was told about (ARGV[slow]: seconds, 0 for none).
+_PUBLISH_PAUSE = """
+local function publish_pause(key, slow)
+  local paused = tonumber(redis.call('GET', key) or '0')
+  if slow > 0 and now + slow > paused then
+    paused = now + slow
+    redis.call('SET', key, stamp(paused), 'PX', math.ceil(slow * 1000))
+  end
+  return paused
+end
+"""
+
+ACQUIRE = (
+    _PRELUDE
+    + _PUBLISH_PAUSE
+    + """
+-- KEYS: ends (zset member -> when its call certainly reached the server), flight (zset
+-- member -> lease end of a call not yet answered), pause (string: paused until).
+-- ARGV: modes (one letter per caller waiting, in order: 'f' holds the permit until released,
+-- 'e' counts from now), member prefix, lease, slow, ttl, then count, seconds per window.
+-- Grants permits in order while they fit; members are prefix:0, prefix:1, ...
+-- Returns {permits granted, seconds to wait before asking for the next}.
+local ends, flight = KEYS[1], KEYS[2]
+local modes, prefix = ARGV[1], ARGV[2]
+local lease, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
+local paused = publish_pause(KEYS[3], tonumber(ARGV[4]))
+-- a call whose lease ran out (its process died) counts as ended when the lease ended
+local expired = redis.call('ZRANGEBYSCORE', flight, '-inf', stamp(now), 'WITHSCORES')
+for i = 1, #expired, 2 do
+  redis.call('ZADD', ends, expired[i + 1], expired[i])
+  redis.call('ZREM', flight, expired[i])
+end
+local flying = redis.call('ZCARD', flight)
+local function wait_for_one()
+  local wait = paused - now
+  for i = 6, #ARGV, 2 do
+    local count, seconds = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+    local free = count - flying
+    if free <= 0 then
+      wait = math.max(wait, seconds)  -- a call in flight ends no earlier than now
+    else
+      local nth = redis.call('ZREVRANGE', ends, free - 1, free - 1, 'WITHSCORES')
+      if nth[2] then wait = math.max(wait, tonumber(nth[2]) + seconds - now) end
+    end
+  end
+  return wait
+end
+local granted, wait = 0, 0
+for n = 1, #modes do
+  wait = wait_for_one()
+  if wait > 0 then break end
+  local member = prefix .. ':' .. (n - 1)
+  if string.sub(modes, n, n) == 'f' then
+    redis.call('ZADD', flight, stamp(now + lease), member)
+    flying = flying + 1
+  else
+    redis.call('ZADD', ends, stamp(now), member)
+  end
+  granted = n
+end
+local longest = 0
+for i = 7, #ARGV, 2 do longest = math.max(longest, tonumber(ARGV[i])) end
+redis.call('ZREMRANGEBYSCORE', ends, '-inf', '(' .. stamp(now - longest))
+redis.call('EXPIRE', ends, ttl)
+redis.call('EXPIRE', flight, ttl)
+return {granted, stamp(math.max(wait, 0))}
+"""
+)
+
+FINISH = (
+    _PRELUDE
+    + _PUBLISH_PAUSE
+    + """
+-- KEYS: ends, flight, pause. ARGV: slow, ttl, then members whose calls were answered: each
+-- counts as ended now.
+for i = 3, #ARGV do
+  redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('ZADD', KEYS[1], stamp(now), ARGV[i])
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+publish_pause(KEYS[3], tonumber(ARGV[1]))
+return 1
+"""
+)
+
+# --- the job ledger ---------------------------------------------------------------------------
+# KEYS for every ledger script: claims (hash number -> 'claimed|worker' or 'sending|worker'),
+# records (hash number -> final record JSON), counts (hash), workers (hash worker -> alive
+# until), input (the input's fingerprint). ARGV[1] is the ledger's expiry in seconds; every
+# write pushes it back for all of them.
+_LEDGER = """
+local claims, records, counts = KEYS[1], KEYS[2], KEYS[3]
+local function touch()
+  for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[1])) end
+end
+"""
+
+CLAIM = (
+    _LEDGER
+    + """
+-- ARGV: ttl, number, worker. 1: claimed by this worker; 0: someone has or had it.
+if redis.call('HEXISTS', records, ARGV[2]) == 1 or redis.call('HEXISTS', claims, ARGV[2]) == 1 then
+  return 0
+end
+redis.call('HSET', claims, ARGV[2], 'claimed|' .. ARGV[3])
+redis.call('HINCRBY', counts, 'claimed', 1)
+touch()
+return 1
+"""
+)
+
+SENDING = (
+    _LEDGER
+    + """
+-- ARGV: ttl, number, worker. 1: marked as possibly written; 0: not this worker's claim any more.
+if redis.call('HGET', claims, ARGV[2]) ~= 'claimed|' .. ARGV[3] then return 0 end
+redis.call('HSET', claims, ARGV[2], 'sending|' .. ARGV[3])
+redis.call('HINCRBY', counts, 'claimed', -1)
+redis.call('HINCRBY', counts, 'sending', 1)
+touch()
+return 1
+"""
+)
+
+RECORD = (
+    _LEDGER
+    + """
+-- ARGV: ttl, number, worker, status, record JSON. 1: recorded; 0: not this worker's claim.
+local claim = redis.call('HGET', claims, ARGV[2])
+if claim ~= 'claimed|' .. ARGV[3] and claim ~= 'sending|' .. ARGV[3] then return 0 end
+redis.call('HDEL', claims, ARGV[2])
+redis.call('HINCRBY', counts, string.match(claim, '^[a-z]+'), -1)
+redis.call('HSET', records, ARGV[2], ARGV[5])
+redis.call('HINCRBY', counts, 'status:' .. ARGV[4], 1)
+touch()
+return 1
+"""
+)
+
+RELEASE = (
+    _LEDGER
+    + """
+-- ARGV: ttl, number, worker. 1: released (another worker may claim it); 0: not this worker's.
+local claim = redis.call('HGET', claims, ARGV[2])
+if claim ~= 'claimed|' .. ARGV[3] and claim ~= 'sending|' .. ARGV[3] then return 0 end
+redis.call('HDEL', claims, ARGV[2])
+redis.call('HINCRBY', counts, string.match(claim, '^[a-z]+'), -1)
+touch()
+return 1
+"""
+)
+
+HEARTBEAT = (
+    _PRELUDE
+    + _LEDGER
+    + """
+-- ARGV: ttl, worker, seconds alive; seconds 0 removes the worker (a clean exit).
+if tonumber(ARGV[3]) > 0 then
+  redis.call('HSET', KEYS[4], ARGV[2], stamp(now + tonumber(ARGV[3])))
+else
+  redis.call('HDEL', KEYS[4], ARGV[2])
+end
+touch()
+return 1
+"""
+)
+
+REAP = (
+    _PRELUDE
+    + _LEDGER
+    + """
+-- ARGV: ttl. Claims of workers whose heartbeat ran out: never written ->
+-- released; possibly written -> recorded unknown, so never sent again. Returns {released, unknown}.
+local released, unknown = 0, 0
+local all = redis.call('HGETALL', claims)
+for i = 1, #all, 2 do
+  local number, claim = all[i], all[i + 1]
+  local phase, worker = string.match(claim, '^([a-z]+)|(.*)$')
+  local alive = tonumber(redis.call('HGET', KEYS[4], worker) or '0')
+  if alive < now then
+    redis.call('HDEL', claims, number)
+    redis.call('HINCRBY', counts, phase, -1)
+    if phase == 'sending' then
+      local record = {status = 'unknown', sent = 'maybe', worker = worker,
+                      detail = 'the worker stopped after it may have sent the request'}
+      redis.call('HSET', records, number, cjson.encode(record))
+      redis.call('HINCRBY', counts, 'status:unknown', 1)
+      unknown = unknown + 1
+    else
+      released = released + 1
+    end
+  end
+end
+touch()
+return {released, unknown}
+"""
+)
