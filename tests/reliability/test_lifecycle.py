@@ -6,12 +6,20 @@ import asyncio
 import collections
 import concurrent.futures
 import gc
+import os
 import random
 import warnings
 
 import pytest
 
-from vlens_async import ExistenceResult, RetryPolicy, Timeout, VlensClient, VlensError
+from vlens_async import (
+    EventLoopMismatchError,
+    ExistenceResult,
+    RetryPolicy,
+    Timeout,
+    VlensClient,
+    VlensError,
+)
 from vlens_async.sandbox import Sandbox
 from vlens_transports import AiohttpTransport
 
@@ -168,7 +176,7 @@ async def test_use_from_another_event_loop_raises_a_clear_error(serve: Serve) ->
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             future = pool.submit(elsewhere)
-            with pytest.raises(RuntimeError, match="another event loop"):
+            with pytest.raises(EventLoopMismatchError, match="one client per event loop"):
                 await asyncio.wrap_future(future)
         assert isinstance(await client.registration.check_existence(PHONE), ExistenceResult)
     assert sandbox.requests_seen == 2
@@ -195,3 +203,31 @@ def test_suite_turns_resource_and_unraisable_warnings_into_errors(
     filters = pytestconfig.getini("filterwarnings")
     assert "error::ResourceWarning" in filters
     assert "error::pytest.PytestUnraisableExceptionWarning" in filters
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+async def test_a_forked_child_is_refused_the_parents_client() -> None:
+    """A child forked mid-task, running its own loop, is refused the parent's client with
+    EventLoopMismatchError; nothing is sent."""
+    sandbox = Sandbox()
+    async with sandbox.client() as client:
+        await client.registration.check_existence(PHONE)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what a call on a new loop does, then leave at once
+            try:
+                asyncio.run(client.registration.check_existence(PHONE))
+                verdict = b"let through"
+            except EventLoopMismatchError:
+                verdict = b"refused"
+            except BaseException:  # noqa: BLE001 - anything else is a wrong answer too
+                verdict = b"other error"
+            os.write(write, verdict)
+            os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)  # noqa: ASYNC222 - the child answers and exits at once
+        verdict = os.read(read, 100)
+        os.close(read)
+    assert status == 0
+    assert verdict == b"refused"
+    assert sandbox.requests_seen == 1
