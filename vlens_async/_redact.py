@@ -89,6 +89,7 @@ def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
 
 # Request-body fields whose values are secrets: OTPs, passwords, tokens, reset codes.
 _SECRET_FIELD = re.compile(r"(?:otp|password|token|reset_code|secret)$")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 _MIN_SECRET = 4  # shorter values would blank out unrelated text; no real secret is that short
 _HIDDEN = "***"
 
@@ -107,11 +108,12 @@ def secrets_of(body: object, *known: str | None) -> list[str]:
 
 
 def redact_secrets(text: str, secrets: list[str]) -> str:
-    """``text`` with every occurrence of each of ``secrets`` replaced by ``***``."""
+    """``text`` with every occurrence of each of ``secrets``, and any bearer token, replaced
+    by ``***``."""
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, _HIDDEN)
-    return text
+    return _BEARER.sub(rf"\g<1>{_HIDDEN}", text)
 
 
 def redact_error(error: BaseException, secrets: list[str]) -> None:

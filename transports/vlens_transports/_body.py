@@ -59,8 +59,6 @@ async def _read_inflated(response: aiohttp.ClientResponse, limit: int, encoding:
     size = 0
     try:
         while data:
-            if decoder.eof:  # bytes after the end of the stream: not a body we can read
-                raise DecodingError(response.status, encoding)
             while data:
                 piece = decoder.decompress(data, limit - size + 1)  # one byte past: detect it
                 size += len(piece)
@@ -68,7 +66,11 @@ async def _read_inflated(response: aiohttp.ClientResponse, limit: int, encoding:
                     raise ResponseTooLarge(response.status, limit)
                 chunks.append(piece)
                 data = decoder.unconsumed_tail
+            if decoder.unused_data:  # bytes after the end of the stream: not a body we read
+                raise DecodingError(response.status, encoding)
             data = await response.content.readany()
+            if data and decoder.eof:
+                raise DecodingError(response.status, encoding)
         tail = decoder.flush()  # the input is all consumed: little or nothing is left
     except zlib.error:
         raise DecodingError(response.status, encoding) from None  # zlib's text adds nothing
