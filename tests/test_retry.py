@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -499,3 +500,71 @@ async def test_one_debug_record_per_attempt_without_secrets(
         text = record.getMessage()
         for secret in (API_KEY, OTP, PHONE, PHONE[1:]):
             assert secret not in text
+
+
+# -- settings are checked when given (issue 13 item 7) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("max_attempts", 0, ValueError),
+        ("max_attempts", -5, ValueError),
+        ("max_attempts", 2.5, TypeError),
+        ("max_attempts", 2.0, TypeError),
+        ("max_attempts", float("nan"), TypeError),
+        ("max_attempts", float("inf"), TypeError),
+        ("max_attempts", True, TypeError),
+        ("max_attempts", "3", TypeError),
+        ("base_delay", -0.1, ValueError),
+        ("base_delay", float("nan"), ValueError),
+        ("base_delay", float("inf"), ValueError),
+        ("base_delay", None, TypeError),
+        ("base_delay", False, TypeError),
+        ("max_delay", float("-inf"), ValueError),
+        ("max_delay", "1", TypeError),
+        ("retry_after_cap", float("nan"), ValueError),
+        ("retry_after_cap", -1, ValueError),
+        ("deadline", 0, ValueError),
+        ("deadline", -1, ValueError),
+        ("deadline", float("nan"), ValueError),
+        ("deadline", float("inf"), ValueError),
+        ("deadline", True, TypeError),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(
+    field: str, value: Any, error: type[Exception]
+) -> None:
+    """Non-finite, NaN, negative, bool and non-integer counts raise when given, naming the field
+    and the value."""
+    with pytest.raises(
+        error, match=rf"^RetryPolicy\.{field} must be .*, got {re.escape(repr(value))}$"
+    ):
+        RetryPolicy(**{field: value})
+
+
+def test_the_message_says_what_is_wanted() -> None:
+    """The error reads as the rule it enforces."""
+    with pytest.raises(TypeError) as caught:
+        RetryPolicy(max_attempts=2.5)  # type: ignore[arg-type]
+    assert str(caught.value) == "RetryPolicy.max_attempts must be an integer >= 1, got 2.5"
+
+
+def test_none_deadline_means_no_bound_and_zero_waits_are_allowed() -> None:
+    """deadline=None is "no bound"; zero delays and cap are valid (no_wait uses them)."""
+    policy = RetryPolicy(deadline=None, base_delay=0, max_delay=0, retry_after_cap=0)
+    assert policy.deadline is None
+    assert RetryPolicy.no_wait().max_attempts == 3
+
+
+async def test_waits_after_retry_after_are_spread(sleeps: list[float]) -> None:
+    """After a Retry-After of 7 s the wait is 7 s plus a jittered backoff step, so callers
+    refused together do not all come back at the same instant."""
+    policy = RetryPolicy(base_delay=1, max_delay=2, retry_after_cap=30, deadline=None)
+    for _ in range(20):
+        client, _ = make_client(sequence(status(429, {"Retry-After": "7"}), ok()), retry=policy)
+        async with client:
+            await read_call(client)
+    assert len(sleeps) == 20
+    assert all(7 <= wait <= 8 for wait in sleeps)
+    assert len(set(sleeps)) > 1
