@@ -455,8 +455,12 @@ async def test_sends_queued_in_the_pool_at_the_deadline_are_not_sent(
         await asyncio.sleep(1.5)
         return web.json_response({"data": {}, "error_code": None})
 
+    async def quick(request: web.Request) -> web.Response:
+        return web.json_response({"data": {"exists": False}, "error_code": None})
+
     app = web.Application()
     app.router.add_post("/api/DigitalIdentity/Register/StepVerifyPhone", slow)
+    app.router.add_post("/api/DigitalIdentity/CheckExistenceOfEmailOrPhone", quick)
     base_url = await serve(app)
     transport = AiohttpTransport(limit=1)
     async with (
@@ -465,6 +469,9 @@ async def test_sends_queued_in_the_pool_at_the_deadline_are_not_sent(
             API_KEY, base_url=base_url, transport=transport, retry=RetryPolicy(deadline=1)
         ) as client,
     ):
+        # Open the session first, so that the three calls start (and so reach their deadlines)
+        # together: one started later than the connection's hand-over would rightly be sent.
+        await client.registration.check_existence(phone(9))
         results = await asyncio.gather(
             *(client.registration.send_phone_otp(phone(i)) for i in range(3)),
             return_exceptions=True,

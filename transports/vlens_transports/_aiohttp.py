@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -16,6 +15,7 @@ from ._base import Transport
 from ._body import ACCEPT_ENCODING, read_body
 from ._checks import check_count, check_seconds
 from ._errors import ConnectError, RemoteDisconnected, TransportError, TransportTimeout
+from ._exchange import Exchange, LateForTheDeadline, trace_config
 from ._models import Request, Response, Timeout, where
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AiohttpTransport"]
@@ -30,82 +30,10 @@ _ERROR_MAP: tuple[tuple[type[BaseException], type[TransportError], str], ...] = 
     (aiohttp.ClientConnectorError, ConnectError, "could not connect"),
     (aiohttp.ServerFingerprintMismatch, ConnectError, "the server's certificate did not match"),
     (aiohttp.InvalidURL, ConnectError, "the URL cannot be used"),
-    (TimeoutError, TransportTimeout, "timed out"),
+    (asyncio.TimeoutError, TransportTimeout, "timed out"),  # TimeoutError from Python 3.11
     (aiohttp.ClientError, RemoteDisconnected, "the exchange failed"),
     (OSError, RemoteDisconnected, "the connection failed"),
 )
-
-
-class _LateForTheDeadline(Exception):
-    """Raised from the connection-obtained trace signal: the deadline passed while queued."""
-
-
-class _Exchange:
-    """One send, as the transport and aiohttp's trace signals see it.
-
-    ``written`` turns True when aiohttp is about to write the request's headers (its documented
-    ``on_request_headers_sent`` signal); None means "cannot be known" (a borrowed session).
-    """
-
-    __slots__ = ("closing", "deadline", "loop", "read", "reading", "timer", "written")
-
-    def __init__(self, request: Request, loop: asyncio.AbstractEventLoop, traced: bool) -> None:
-        self.loop = loop
-        self.deadline = _timeouts.loop_time(loop, request.deadline)
-        self.read = request.timeout.read if traced else None  # else aiohttp's sock_read
-        self.written: bool | None = False if traced else None
-        self.reading = False  # the timer is set to the read limit (not the deadline)
-        self.closing = False
-        self.timer: _timeouts.Timeout | None = None
-
-    def connection_obtained(self) -> None:
-        """A queued send got its connection: give it up if its deadline passed meanwhile.
-
-        The deadline's timer may be due yet not have run: the connection freed by the send
-        ahead (ended by the same deadline) wakes this one first, which would then write a
-        request already late. Raising here, before anything is written, makes it not sent.
-        """
-        if self.deadline is not None and self.loop.time() >= self.deadline:
-            raise _LateForTheDeadline
-
-    def headers_sent(self) -> None:
-        """From now on the request may reach the server: ``read`` bounds the rest."""
-        self.written = True
-        timer = self.timer
-        if self.read is not None and timer is not None and not _timeouts.expired(timer):
-            until = self.loop.time() + self.read
-            if self.deadline is None or until < self.deadline:
-                _timeouts.reschedule(timer, until)
-                self.reading = True
-
-    def close(self) -> None:
-        """End the send now (the transport is closing); the send says what became of it."""
-        self.closing = True
-        if self.timer is not None:
-            _timeouts.expire_from_elsewhere(self.timer)
-
-    def may_have_been_written(self) -> bool:
-        return self.written is not False
-
-
-async def _on_connection_queued_end(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: aiohttp.TraceConnectionQueuedEndParams,
-) -> None:
-    exchange = context.trace_request_ctx
-    if isinstance(exchange, _Exchange):
-        exchange.connection_obtained()
-
-
-async def _on_headers_sent(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: aiohttp.TraceRequestHeadersSentParams,
-) -> None:
-    exchange = context.trace_request_ctx
-    if isinstance(exchange, _Exchange):
-        exchange.headers_sent()
 
 
 class AiohttpTransport(Transport):
@@ -163,7 +91,7 @@ class AiohttpTransport(Transport):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
-        self._in_flight: set[_Exchange] = set()
+        self._in_flight: set[Exchange] = set()
 
     def _open(self) -> tuple[aiohttp.ClientSession, asyncio.AbstractEventLoop]:
         """The session to send with, made on first use; refused after close or on another loop."""
@@ -178,9 +106,6 @@ class AiohttpTransport(Transport):
                 "create one per event loop"
             )
         if self._session is None:
-            trace = aiohttp.TraceConfig()
-            trace.on_connection_queued_end.append(_on_connection_queued_end)
-            trace.on_request_headers_sent.append(_on_headers_sent)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
                     limit=self._limit,
@@ -188,7 +113,7 @@ class AiohttpTransport(Transport):
                     keepalive_timeout=self._keepalive_timeout,
                 ),
                 trust_env=False,
-                trace_configs=[trace],
+                trace_configs=[trace_config()],
             )
         return self._session, loop
 
@@ -208,7 +133,7 @@ class AiohttpTransport(Transport):
         session, loop = self._open()
         if request.deadline is not None and request.deadline <= time.monotonic():
             raise ConnectError(f"{where(request)}: the deadline passed before it was sent")
-        exchange = _Exchange(request, loop, traced=self._owns_session)
+        exchange = Exchange(request, loop, traced=self._owns_session)
         headers = CIMultiDict(request.headers)
         headers["Accept-Encoding"] = ACCEPT_ENCODING  # the encodings read_body decodes
         self._in_flight.add(exchange)
@@ -235,14 +160,22 @@ class AiohttpTransport(Transport):
                     )
         except TransportError:
             raise
+        except asyncio.CancelledError:
+            if not exchange.cancelled_by_closing():
+                raise  # the caller's own cancellation: never turned into an error
+            failure = _closed(where(request), exchange)
         except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
             failure = _failure(exc, request, exchange)
         finally:
             self._in_flight.discard(exchange)
-        # Raised outside the except block, without a cause: aiohttp's messages may quote the
-        # exchange (a header with the API key, a status line), so they are not kept on the error.
-        # This departs from STYLE.md's "chain the original" on purpose; the type name is kept.
-        raise failure
+        # Raised without aiohttp's exception as cause or context: its message may quote the
+        # exchange (a header with the API key, a status line). This departs from STYLE.md's
+        # "chain the original" on purpose; the message names its type. (Python 3.10 can still
+        # set a context from deep inside aiohttp here, so it is cleared explicitly.)
+        try:
+            raise failure
+        finally:
+            failure.__context__ = None
 
     async def aclose(self) -> None:
         """Close an owned session (on the event loop it was used on) and end sends in flight."""
@@ -276,17 +209,15 @@ class AiohttpTransport(Transport):
         return f"<AiohttpTransport {state} {owner} session>"
 
 
-def _failure(exc: Exception, request: Request, exchange: _Exchange) -> TransportError:
+def _failure(exc: Exception, request: Request, exchange: Exchange) -> TransportError:
     """The one TransportError an aiohttp/asyncio failure of this send becomes."""
     name = where(request)
     if exchange.closing:
-        if exchange.may_have_been_written():
-            return RemoteDisconnected(f"{name}: the transport was closed during the exchange")
-        return ConnectError(f"{name}: the transport was closed before it was sent")
+        return _closed(name, exchange)
     timer = exchange.timer
-    if isinstance(exc, TimeoutError) and timer is not None and _timeouts.expired(timer):
+    if isinstance(exc, asyncio.TimeoutError) and timer is not None and _timeouts.expired(timer):
         return _timed_out(name, exchange)
-    if isinstance(exc, _LateForTheDeadline):
+    if isinstance(exc, LateForTheDeadline):
         return ConnectError(f"{name}: the deadline passed before it was sent")
     for source, target, what in _ERROR_MAP:
         if isinstance(exc, source):
@@ -294,7 +225,14 @@ def _failure(exc: Exception, request: Request, exchange: _Exchange) -> Transport
     raise exc  # not a failure of the exchange (a programming error): let it through untouched
 
 
-def _timed_out(where: str, exchange: _Exchange) -> TransportError:
+def _closed(where: str, exchange: Exchange) -> TransportError:
+    """What a send the transport's closing ended becomes, by how far it got."""
+    if exchange.may_have_been_written():
+        return RemoteDisconnected(f"{where}: the transport was closed during the exchange")
+    return ConnectError(f"{where}: the transport was closed before it was sent")
+
+
+def _timed_out(where: str, exchange: Exchange) -> TransportError:
     """What the send's own timer firing means, by how far the exchange got."""
     if not exchange.may_have_been_written():
         return ConnectError(f"{where}: the deadline passed before it was sent")

@@ -55,7 +55,7 @@ class FakeTransport(Transport):
         try:
             async with timer:
                 return await self.handler(request)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError from Python 3.11
             if not _timeouts.expired(timer):
                 raise  # the handler's own TimeoutError
         raise TransportTimeout(f"{where(request)}: no response before the deadline")

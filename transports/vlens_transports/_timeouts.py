@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from typing import Any
 
 if sys.version_info >= (3, 11):
     from asyncio import Timeout, timeout_at
@@ -28,6 +29,10 @@ if sys.version_info >= (3, 11):
         if not timer.expired():
             timer.reschedule(asyncio.get_running_loop().time())
 
+    def cancelling(task: asyncio.Task[Any] | None) -> int:
+        """How many cancel requests ``task`` has pending (``Task.cancelling()``)."""
+        return 0 if task is None else task.cancelling()
+
 else:  # pragma: no cover - Python 3.10 only
     from async_timeout import Timeout, timeout_at
 
@@ -44,9 +49,14 @@ else:  # pragma: no cover - Python 3.10 only
         """A no-op on Python 3.10: async-timeout binds a timer to the task that last moved it,
         so another task cannot fire it. Sends then end at their own deadline."""
 
+    def cancelling(task: asyncio.Task[Any] | None) -> int:
+        """Always 0 on Python 3.10, whose tasks do not count cancel requests."""
+        return 0
+
 
 __all__ = [
     "Timeout",
+    "cancelling",
     "expire_from_elsewhere",
     "expired",
     "loop_time",
