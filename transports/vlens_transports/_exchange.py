@@ -12,6 +12,7 @@ import asyncio
 from types import SimpleNamespace
 
 import aiohttp
+from aiohttp.tracing import TraceConnectionQueuedEndParams, TraceRequestHeadersSentParams
 
 from . import _timeouts
 from ._models import Request
@@ -92,7 +93,7 @@ class Exchange:
 async def _on_connection_queued_end(
     session: aiohttp.ClientSession,
     context: SimpleNamespace,
-    params: aiohttp.TraceConnectionQueuedEndParams,
+    params: TraceConnectionQueuedEndParams,
 ) -> None:
     exchange = context.trace_request_ctx
     if isinstance(exchange, Exchange):
@@ -102,7 +103,7 @@ async def _on_connection_queued_end(
 async def _on_headers_sent(
     session: aiohttp.ClientSession,
     context: SimpleNamespace,
-    params: aiohttp.TraceRequestHeadersSentParams,
+    params: TraceRequestHeadersSentParams,
 ) -> None:
     exchange = context.trace_request_ctx
     if isinstance(exchange, Exchange):
