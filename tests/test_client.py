@@ -19,10 +19,12 @@ import vlens_async
 import vlens_transports
 from vlens_async import (
     DEFAULT_BASE_URL,
+    ClientClosedError,
     ExistenceResult,
     RetryPolicy,
     ServerError,
     VlensClient,
+    VlensError,
     VlensInputError,
 )
 from vlens_async.testing import envelope, envelope_response, error_response
@@ -218,16 +220,20 @@ async def test_with_options_keeps_headers() -> None:
     assert dict(transport.requests[0].headers) == dict(transport.requests[1].headers)
 
 
-async def test_closing_a_copy_closes_the_original() -> None:
-    """A with_options copy shares the lifecycle: closing it closes the original too."""
+async def test_closing_a_copy_leaves_the_original_open() -> None:
+    """A with_options copy used as ``async with`` closes nothing: the original (and the copy)
+    still work; closing the original closes the copy too."""
     client, transport = make_client(answer({}))
-    copy = client.with_options(timeout=Timeout(read=1.0))
-    await copy.aclose()
-    assert client.closed
-    with pytest.raises(RuntimeError, match="closed"):
-        await check(client)
-    assert transport.requests == []
-    assert transport.closed is False
+    async with client.with_options(timeout=Timeout(read=1.0)) as copy:
+        await check(copy)
+    assert not client.closed
+    await check(client)
+    await check(copy)
+    await client.aclose()
+    assert copy.closed
+    with pytest.raises(ClientClosedError, match="closed"):
+        await check(copy)
+    assert len(transport.requests) == 3
 
 
 # --- lifecycle --------------------------------------------------------------------------------
@@ -270,23 +276,37 @@ async def test_owned_transport_is_closed(serve: Serve) -> None:
         await transport.send(Request(method="POST", url=base_url + EXISTENCE_PATH))
 
 
-async def test_owned_transport_is_closed_by_a_copy() -> None:
-    """Closing a with_options copy of an owning client closes the shared transport."""
-    client = VlensClient(API_KEY)
-    copy = client.with_options(retry=RetryPolicy.no_wait())
-    await copy.aclose()
+async def test_a_copy_never_closes_the_owned_pool_it_shares(serve: Serve) -> None:
+    """``async with client.with_options(...)`` leaves the owning client's pool open; only the
+    client that created it closes it."""
+
+    async def existence(request: web.Request) -> web.Response:
+        return web.json_response(envelope({"exists": True}))
+
+    app = web.Application()
+    app.router.add_post(EXISTENCE_PATH, existence)
+    base_url = await serve(app)
+    client = VlensClient(API_KEY, base_url=base_url)
+    async with client.with_options(retry=RetryPolicy.no_wait()) as copy:
+        assert await check(copy) == ExistenceResult(exists=True)
+    assert await check(client) == ExistenceResult(exists=True)  # the pool is still open
+    await client.aclose()
     with pytest.raises(RuntimeError, match="closed"):
         await client.transport.send(Request(method="POST", url=DEFAULT_BASE_URL))
 
 
 async def test_use_after_close_raises_and_sends_nothing() -> None:
-    """A call on a closed client raises RuntimeError saying it is closed; nothing is sent."""
+    """A call on a closed client raises ClientClosedError (a VlensError and a RuntimeError)
+    saying what to do; nothing is sent."""
     client, transport = make_client(answer({}))
     async with client:
         pass
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed; create a new one") as caught:
         await check(client)
-    with pytest.raises(RuntimeError, match="closed"):
+    assert isinstance(caught.value, VlensError)
+    assert isinstance(caught.value, RuntimeError)
+    assert "lifespan" in str(caught.value)
+    with pytest.raises(ClientClosedError, match="closed"):
         await client.registration.send_phone_otp("+201001234567")
     assert transport.requests == []
 
@@ -295,7 +315,7 @@ async def test_reentering_a_closed_client_raises() -> None:
     """async with on a closed client raises RuntimeError."""
     client, _ = make_client(answer({}))
     await client.aclose()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         async with client:
             pass
 
@@ -322,10 +342,12 @@ EXPECTED_ALL = [
     "DEFAULT_BASE_URL",
     "AdminSession",
     "AuthenticationError",
+    "ClientClosedError",
     "Codec",
     "EmailConfirmation",
     "EmailOtpRequest",
     "EmailVerification",
+    "EventLoopMismatchError",
     "ExistenceResult",
     "GeoLocation",
     "InvalidRequestError",

@@ -11,6 +11,7 @@ from vlens_async import (
     AuthenticationError,
     ExistenceResult,
     InvalidRequestError,
+    OutcomeUnknownError,
     QuotaError,
     RateLimitedError,
     RetryPolicy,
@@ -241,15 +242,19 @@ async def test_unreadable_200_body_is_response_error(content: bytes) -> None:
     ],
 )
 async def test_wrong_types_in_data_are_response_error(data: Any) -> None:
-    """RegistrationState data with wrong field types raises VlensResponseError, not TypeError."""
+    """RegistrationState data with wrong field types is a VlensResponseError, not a TypeError;
+    for an effect it is carried by OutcomeUnknownError (the request was processed)."""
     client, transport = make_client(body({"data": data, "error_code": None}), retry=ONE_ATTEMPT)
     async with client:
-        with pytest.raises(VlensResponseError) as info:
+        with pytest.raises(OutcomeUnknownError) as info:
             await client.registration.send_phone_otp(PHONE)
     assert len(transport.requests) == 1
-    assert info.value.http_status == 200
-    assert info.value.operation == "registration.send_phone_otp"
-    assert info.value.excerpt
+    error = info.value.error
+    assert isinstance(error, VlensResponseError)
+    assert info.value.__cause__ is error
+    assert error.http_status == 200
+    assert error.operation == "registration.send_phone_otp"
+    assert error.excerpt
 
 
 async def test_oversized_body_is_response_error() -> None:

@@ -6,12 +6,12 @@ import asyncio
 import email.utils
 import logging
 import random
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import backoff._async
 import pytest
 
 from vlens_async import (
@@ -63,9 +63,6 @@ async def effect_call(client: VlensClient) -> RegistrationState:
     return await client.registration.send_phone_otp(PHONE)
 
 
-# backoff._async does `import asyncio` and awaits `asyncio.sleep` between attempts.
-BACKOFF_ASYNCIO: Any = vars(backoff._async)["asyncio"]
-
 CALLS = {"read": (read_call, CHECK), "effect": (effect_call, SEND)}
 
 
@@ -108,8 +105,7 @@ def causes(error: BaseException) -> Iterator[BaseException]:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the waits backoff asks for, without actually waiting."""
-    assert BACKOFF_ASYNCIO is asyncio
+    """Record the waits backoff asks for (it awaits ``asyncio.sleep``), without waiting."""
     recorded: list[float] = []
     real_sleep = asyncio.sleep
 
@@ -118,7 +114,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         await real_sleep(0)
         return result
 
-    monkeypatch.setattr(BACKOFF_ASYNCIO, "sleep", fake_sleep)
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
     return recorded
 
 
@@ -169,13 +165,18 @@ async def test_effect_call_retried_when_certainly_not_processed(
     assert len(transport.requests) == sent
 
 
-async def test_effect_call_4003_is_not_retried() -> None:
-    """Vlens 4003 on HTTP 200 (too many attempts) raises RateLimitedError after one request."""
+async def test_effect_call_4003_is_a_retryable_refusal() -> None:
+    """Vlens 4003 on HTTP 200 (too many attempts: refused, not processed) is retried like a
+    429, and raises RateLimitedError once the attempts are spent."""
     client, transport = make_client(sequence(error_response(4003, "too many"), ok()))
+    async with client:
+        assert await effect_call(client) == RegistrationState()
+    assert len(transport.requests) == 2
+    client, transport = make_client(sequence(error_response(4003, "too many")))
     async with client:
         with pytest.raises(RateLimitedError) as info:
             await effect_call(client)
-    assert len(transport.requests) == 1
+    assert len(transport.requests) == 3
     assert (info.value.code, info.value.http_status, info.value.operation) == (4003, 200, SEND)
 
 
@@ -408,18 +409,19 @@ async def test_backoff_waits_stay_within_bounds(sleeps: list[float]) -> None:
     assert len(set(sleeps)) > 1
 
 
-async def test_backoff_wait_never_exceeds_remaining_deadline(
+async def test_a_wait_longer_than_the_deadline_ends_the_call_at_once(
     monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
 ) -> None:
-    """A backoff step longer than the time left before the deadline is cut to that time."""
+    """A backoff step longer than the time left before the deadline is not waited: the call
+    ends at once with the last error (it could not be retried in time anyway)."""
     monkeypatch.setattr(random, "uniform", lambda low, high: high)
     policy = RetryPolicy(max_attempts=3, base_delay=100, max_delay=100, deadline=30)
-    client, _ = make_client(sequence(ConnectError), retry=policy)
+    client, transport = make_client(sequence(ConnectError), retry=policy)
     async with client:
         with pytest.raises(VlensConnectionError):
             await read_call(client)
-    assert len(sleeps) == 2
-    assert all(0 < wait <= 30 for wait in sleeps)
+    assert sleeps == []
+    assert len(transport.requests) == 1
 
 
 # -- deadline and cancellation ---------------------------------------------------------------
@@ -455,7 +457,7 @@ async def test_cancel_during_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None
 
     client, transport = make_client(sequence(ConnectError, ok()))
     async with client:
-        monkeypatch.setattr(BACKOFF_ASYNCIO, "sleep", endless_sleep)
+        monkeypatch.setattr(asyncio, "sleep", endless_sleep)
         task = asyncio.create_task(read_call(client))
         await asyncio.wait_for(waiting.wait(), 5)
         task.cancel()
@@ -498,3 +500,71 @@ async def test_one_debug_record_per_attempt_without_secrets(
         text = record.getMessage()
         for secret in (API_KEY, OTP, PHONE, PHONE[1:]):
             assert secret not in text
+
+
+# -- settings are checked when given (issue 13 item 7) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("max_attempts", 0, ValueError),
+        ("max_attempts", -5, ValueError),
+        ("max_attempts", 2.5, TypeError),
+        ("max_attempts", 2.0, TypeError),
+        ("max_attempts", float("nan"), TypeError),
+        ("max_attempts", float("inf"), TypeError),
+        ("max_attempts", True, TypeError),
+        ("max_attempts", "3", TypeError),
+        ("base_delay", -0.1, ValueError),
+        ("base_delay", float("nan"), ValueError),
+        ("base_delay", float("inf"), ValueError),
+        ("base_delay", None, TypeError),
+        ("base_delay", False, TypeError),
+        ("max_delay", float("-inf"), ValueError),
+        ("max_delay", "1", TypeError),
+        ("retry_after_cap", float("nan"), ValueError),
+        ("retry_after_cap", -1, ValueError),
+        ("deadline", 0, ValueError),
+        ("deadline", -1, ValueError),
+        ("deadline", float("nan"), ValueError),
+        ("deadline", float("inf"), ValueError),
+        ("deadline", True, TypeError),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(
+    field: str, value: Any, error: type[Exception]
+) -> None:
+    """Non-finite, NaN, negative, bool and non-integer counts raise when given, naming the field
+    and the value."""
+    with pytest.raises(
+        error, match=rf"^RetryPolicy\.{field} must be .*, got {re.escape(repr(value))}$"
+    ):
+        RetryPolicy(**{field: value})
+
+
+def test_the_message_says_what_is_wanted() -> None:
+    """The error reads as the rule it enforces."""
+    with pytest.raises(TypeError) as caught:
+        RetryPolicy(max_attempts=2.5)  # type: ignore[arg-type]
+    assert str(caught.value) == "RetryPolicy.max_attempts must be an integer >= 1, got 2.5"
+
+
+def test_none_deadline_means_no_bound_and_zero_waits_are_allowed() -> None:
+    """deadline=None is "no bound"; zero delays and cap are valid (no_wait uses them)."""
+    policy = RetryPolicy(deadline=None, base_delay=0, max_delay=0, retry_after_cap=0)
+    assert policy.deadline is None
+    assert RetryPolicy.no_wait().max_attempts == 3
+
+
+async def test_waits_after_retry_after_are_spread(sleeps: list[float]) -> None:
+    """After a Retry-After of 7 s the wait is 7 s plus a jittered backoff step, so callers
+    refused together do not all come back at the same instant."""
+    policy = RetryPolicy(base_delay=1, max_delay=2, retry_after_cap=30, deadline=None)
+    for _ in range(20):
+        client, _ = make_client(sequence(status(429, {"Retry-After": "7"}), ok()), retry=policy)
+        async with client:
+            await read_call(client)
+    assert len(sleeps) == 20
+    assert all(7 <= wait <= 8 for wait in sleeps)
+    assert len(set(sleeps)) > 1

@@ -7,6 +7,8 @@ from ._client import DEFAULT_BASE_URL, VlensClient
 from ._codec import Codec, make_converter
 from ._errors import (
     AuthenticationError,
+    ClientClosedError,
+    EventLoopMismatchError,
     InvalidRequestError,
     OutcomeUnknownError,
     QuotaError,
@@ -45,10 +47,12 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "AdminSession",
     "AuthenticationError",
+    "ClientClosedError",
     "Codec",
     "EmailConfirmation",
     "EmailOtpRequest",
     "EmailVerification",
+    "EventLoopMismatchError",
     "ExistenceResult",
     "GeoLocation",
     "InvalidRequestError",

@@ -1,7 +1,7 @@
 """The one path every call takes: request -> transport (with retries, deadline) -> decode.
 
 Services describe an :class:`Operation` and hand a body to :meth:`Caller.call`; nothing else in
-the SDK touches the transport.
+the SDK touches the transport. What a failed attempt becomes is decided in ``_outcomes``.
 """
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 import attrs
 
 from vlens_transports import (
     ConnectError,
+    DecodingError,
     Request,
     Response,
     ResponseTooLarge,
@@ -27,36 +27,26 @@ from vlens_transports import (
     TransportError,
     TransportTimeout,
 )
-from vlens_transports._loops import forks, task_on
-from vlens_transports._models import request_of
-from vlens_transports._watchdog import Deadline, Watchdog
 
 from ._codec import Codec
 from ._errors import (
+    ClientClosedError,
+    EventLoopMismatchError,
     OutcomeUnknownError,
-    ServerError,
-    VlensAPIError,
     VlensConnectionError,
     VlensError,
     VlensResponseError,
     VlensTimeoutError,
     VlensTransportError,
 )
-from ._redact import mask_contact
+from ._outcomes import Verdict, judge, reason_of
+from ._redact import mask_contact, redact_error, secrets_of
 from ._retry import Retryable, RetryPolicy
 
 __all__ = ["Caller", "Lifecycle", "Operation", "parse_retry_after"]
 
 T = TypeVar("T")
 logger = logging.getLogger("vlens_async")
-
-# Statuses at which the server refused to process the request: safe to repeat any call.
-_REFUSED_STATUSES = frozenset({429, 503})
-_UNKNOWN_STATUSES = frozenset({500, 502, 504})
-
-
-_DEADLINE = "vlens-async: the call's deadline passed"
-"""The message the deadline timer cancels with, so that it is told from any other cancel."""
 
 
 @attrs.frozen
@@ -80,44 +70,42 @@ class Operation(Generic[T]):
 class Lifecycle:
     """unopened -> open -> closed, shared by a client and its ``with_options`` copies."""
 
-    __slots__ = ("forks", "loop", "state", "thread")
+    __slots__ = ("loop", "state")
 
     def __init__(self) -> None:
         self.state = "unopened"
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread = 0  # the thread the loop was first used in
-        self.forks = 0  # and the process: forks counted then
 
-    def enter(self) -> asyncio.Task[Any] | None:
-        """Check that a call may be made now, on this event loop; return the task making it."""
-        if self.state == "open":
-            task = task_on(self.loop, self.thread, self.forks)  # no getpid() on Python 3.11
-            if task is not None:
-                return task
+    def enter(self) -> None:
+        """Check that a call may be made now, on the running event loop (bound on first use)."""
         if self.state == "closed":
-            raise RuntimeError("this VlensClient is closed; create a new one")
+            raise ClientClosedError()
         loop = asyncio.get_running_loop()
         if self.loop is None:
-            self.loop, self.state, self.thread = loop, "open", threading.get_ident()
-            self.forks = forks()
+            self.loop, self.state = loop, "open"
         elif loop is not self.loop:
-            raise RuntimeError(
-                "this VlensClient was first used on another event loop; create one per loop"
-            )
-        return asyncio.current_task(loop)
+            raise EventLoopMismatchError()
 
 
-class _Attempts(Deadline):
-    """One call's progress: its deadline, attempts made, the task to cancel while one runs."""
+class _Call(Generic[T]):
+    """One call's state across its attempts."""
 
-    __slots__ = ("caller", "count", "last_error")
+    __slots__ = ("attempts", "body", "operation", "request", "subject", "token")
 
-    def __init__(self, deadline: float | None, caller: asyncio.Task[Any] | None) -> None:
-        # Attached from the start: nothing awaits before the first attempt's send.
-        super().__init__(deadline, caller)
-        self.caller = caller  # the task making the call: task while an attempt awaits
-        self.count = 0
-        self.last_error: VlensError | None = None
+    def __init__(
+        self,
+        operation: Operation[T],
+        request: Request,
+        body: object,
+        token: str | None,
+        subject: str | None,
+    ) -> None:
+        self.operation = operation
+        self.request = request
+        self.body = body
+        self.token = token
+        self.subject = subject
+        self.attempts = 0
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -158,8 +146,7 @@ class Caller:
         self.timeout = timeout
         self.retry = retry
         self.codec = codec
-        self._retrying: Callable[..., Awaitable[Any]] | None = retry.decorate_retries(self._attempt)
-        self._watchdog: Watchdog[_Attempts] = Watchdog(_DEADLINE)
+        self._attempts = retry.retrying(self._attempt)
 
     async def call(
         self,
@@ -174,171 +161,104 @@ class Caller:
 
         ``subject`` (a phone number or e-mail) is only logged, masked.
         """
-        caller = self.lifecycle.enter()
+        self.lifecycle.enter()
         headers: Mapping[str, str] = self._frozen_headers
         if token is not None or extra_headers:
             headers = {**headers, **(extra_headers or {})}
             if token is not None:
                 headers["Authorization"] = f"Bearer {token}"
-        request = request_of(
-            "POST", self.base_url + operation.path, headers, self.codec.encode(body), self.timeout
-        )
         deadline = self.retry.deadline
-        if deadline is None:
-            attempts = _Attempts(None, caller)
-        else:
-            attempts = _Attempts(time.monotonic() + deadline, caller)
-            self._watchdog.add(attempts)
+        request = Request(
+            method="POST",
+            url=self.base_url + operation.path,
+            headers=headers,
+            content=self.codec.encode(body),
+            timeout=self.timeout,
+            deadline=None if deadline is None else time.monotonic() + deadline,
+        )
         try:
-            result: T = await self._attempt(operation, request, attempts, subject)
-        except Retryable as first:
-            result = await self._retry(first, operation, request, attempts, subject)
-        finally:
-            if deadline is not None:
-                self._watchdog.remove(attempts)
-        return result
-
-    async def _retry(
-        self,
-        first: Retryable,
-        operation: Operation[T],
-        request: Request,
-        attempts: _Attempts,
-        subject: str | None,
-    ) -> T:
-        """The attempts after a retryable first failure, under ``backoff``."""
-        if self._retrying is None or self.retry.give_up(first):
-            raise first.error from first.error.__cause__
-        await asyncio.sleep(self.retry.wait_before(1, first))
-        try:
-            result: T = await self._retrying(operation, request, attempts, subject)
-        except Retryable as signal:
+            result: T = await self._attempts(_Call(operation, request, body, token, subject))
+        except Retryable as signal:  # no retry left: the last attempt's error is the answer
             raise signal.error from signal.error.__cause__
         return result
 
-    async def _attempt(
-        self, operation: Operation[T], request: Request, attempts: _Attempts, subject: str | None
-    ) -> T:
-        if attempts.last_error is not None:
-            remaining = _remaining(attempts)
-            if remaining is not None and remaining <= 0:
-                # The wait used up the deadline: send nothing more, report the last attempt.
-                raise attempts.last_error
-        attempts.count += 1
-        logged = logger.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter() if logged else 0.0
+    async def _attempt(self, call: _Call[T]) -> T:
+        """One attempt: send, decode, or raise what the failure becomes (see ``_outcomes``)."""
+        if self.lifecycle.state == "closed":  # closed while the call waited to retry
+            raise ClientClosedError(operation=call.operation.name)
+        call.attempts += 1
+        started = time.perf_counter()
         response: Response | None = None
-        failure: VlensError | None = None
+        outcome = "error"
         try:
-            if attempts.task is None and attempts.deadline is not None:  # a retry
-                attempts.attach(attempts.caller)
             try:
-                response = await self.transport.send(request)
-            except asyncio.CancelledError as exc:
-                if not self._watchdog.cancelled(exc, attempts):
-                    raise  # the caller's own cancellation: never turned into an error
-                message = f"{operation.name}: the call's deadline of {self.retry.deadline}s passed"
-                raise _DeadlineExceeded(message, operation=operation.name) from None
+                response = await self.transport.send(call.request)
             except TransportError as exc:
-                raise _transport_error(operation, exc) from exc
-            finally:
-                attempts.task = None
-            # Read on any status: a 4003 "too many" may ride on HTTP 200 (retrying is decided
-            # by _classify). Written out here rather than called: this is every call's path.
+                raise _from_transport(call.operation, exc) from exc
+            outcome = str(response.status)
+            # Read on any status: a 4003 "too many" may ride on HTTP 200.
             header = response.headers.get("retry-after")
-            return self.codec.decode(  # type: ignore[no-any-return]
+            result: T = self.codec.decode(
                 response.status,
                 response.content,
-                operation.result,
-                operation=operation.name,
+                call.operation.result,
+                operation=call.operation.name,
                 retry_after=None if header is None else parse_retry_after(header),
             )
-        except VlensError as error:
-            failure = error
-            decided = self._classify(operation, error, response, attempts)
-            attempts.last_error = error
-            if decided is error:
-                raise
-            raise decided from error
+        except VlensError as failure:
+            if response is None:
+                outcome = type(failure).__name__
+            self._fail(call, failure)
         finally:
-            if logged:
+            if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s attempt=%d status=%s elapsed=%.1fms subject=%s",
-                    operation.name,
-                    attempts.count,
-                    _outcome(response, failure),
+                    call.operation.name,
+                    call.attempts,
+                    outcome,
                     (time.perf_counter() - started) * 1000,
-                    mask_contact(subject),
+                    mask_contact(call.subject),
                 )
+        return result
 
-    def _classify(
-        self,
-        operation: Operation[Any],
-        error: VlensError,
-        response: Response | None,
-        attempts: _Attempts,
-    ) -> Exception:
-        """Decide what a failed attempt becomes: retried, final, or outcome unknown."""
-        status = response.status if response is not None else None
-        refused = isinstance(error, VlensConnectionError) or (
-            isinstance(error, VlensAPIError) and status in _REFUSED_STATUSES
-        )
-        if isinstance(error, _DeadlineExceeded):
-            return _unknown(operation, "the deadline passed") or error
-        if refused:
-            return Retryable(error, retry_after=_retry_after(error), remaining=_remaining(attempts))
-        may_have_happened = isinstance(error, VlensTransportError) or status in _UNKNOWN_STATUSES
-        if not may_have_happened:
-            return error
-        if operation.effect:
-            return _unknown(operation, _reason(error, status)) or error
-        if isinstance(error, (VlensTransportError, ServerError)):
-            return Retryable(error, retry_after=_retry_after(error), remaining=_remaining(attempts))
-        return error
+    def _fail(self, call: _Call[Any], failure: VlensError) -> NoReturn:
+        """Raise what a failed attempt becomes: a retry signal, the error, or outcome unknown."""
+        api_key = self.headers.get("ApiKey")
+        redact_error(failure, secrets_of(call.body, api_key, call.token))
+        operation = call.operation
+        verdict = judge(failure, effect=operation.effect)
+        if self.lifecycle.state == "closed" and verdict is not Verdict.FINAL:
+            _fail_closed(operation, failure, verdict)  # aclose() ran during the attempt
+        if verdict is Verdict.RETRY and call.attempts < self.retry.max_attempts:
+            retry_after = getattr(failure, "retry_after", None)
+            deadline = call.request.deadline
+            raise Retryable(
+                failure,
+                wait=self.retry.wait_before(call.attempts, retry_after),
+                remaining=None if deadline is None else deadline - time.monotonic(),
+            )
+        if verdict is Verdict.UNKNOWN:
+            reason = reason_of(failure)
+            raise OutcomeUnknownError(operation.name, reason, error=failure) from failure
+        raise failure  # final, or retryable with no attempt left
 
 
-class _DeadlineExceeded(VlensTimeoutError):
-    """The call's overall deadline passed during an attempt."""
-
-
-def _outcome(response: Response | None, failure: VlensError | None) -> str:
-    """What the DEBUG log says an attempt ended with: the HTTP status, else the error's type."""
-    if response is not None:
-        return str(response.status)
-    return "error" if failure is None else type(failure).__name__
-
-
-def _transport_error(operation: Operation[Any], exc: TransportError) -> VlensError:
-    if isinstance(exc, ResponseTooLarge):
-        return VlensResponseError(
-            str(exc), http_status=exc.status, excerpt="", operation=operation.name
-        )
+def _from_transport(operation: Operation[Any], exc: TransportError) -> VlensError:
+    """The SDK error for a transport failure (its message is already free of secrets)."""
+    name = operation.name
+    if isinstance(exc, (ResponseTooLarge, DecodingError)):
+        return VlensResponseError(str(exc), http_status=exc.status, excerpt="", operation=name)
     if isinstance(exc, ConnectError):
-        return VlensConnectionError(str(exc), operation=operation.name)
+        return VlensConnectionError(f"{name}: not sent: {exc}", operation=name)
     if isinstance(exc, TransportTimeout):
-        return VlensTimeoutError(str(exc), operation=operation.name)
-    return VlensTransportError(str(exc), operation=operation.name)
+        return VlensTimeoutError(f"{name}: {exc}", operation=name)
+    return VlensTransportError(f"{name}: {exc}", operation=name)
 
 
-def _remaining(attempts: _Attempts) -> float | None:
-    if attempts.deadline is None:
-        return None
-    return attempts.deadline - time.monotonic()
-
-
-def _retry_after(error: VlensError) -> float | None:
-    return error.retry_after if isinstance(error, VlensAPIError) else None
-
-
-def _reason(error: VlensError, status: int | None) -> str:
-    if status is not None:
-        return f"HTTP {status}"
-    if isinstance(error, VlensTimeoutError):
-        return "no response before the read timeout"
-    return "the connection broke after the request was sent"
-
-
-def _unknown(operation: Operation[Any], reason: str) -> OutcomeUnknownError | None:
-    if not operation.effect:
-        return None
-    return OutcomeUnknownError(operation.name, reason)
+def _fail_closed(operation: Operation[Any], failure: VlensError, verdict: Verdict) -> NoReturn:
+    """An attempt the client's closing ended: never retried."""
+    if verdict is Verdict.UNKNOWN:
+        reason = "the client was closed while the request was in flight"
+        raise OutcomeUnknownError(operation.name, reason, error=failure) from failure
+    message = f"{operation.name}: the client was closed during the call; not retried"
+    raise ClientClosedError(message, operation=operation.name) from failure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import platform
@@ -13,7 +14,7 @@ from vlens_transports import AiohttpTransport, Timeout, Transport
 
 from ._call import Caller
 from ._codec import Codec
-from ._errors import VlensInputError
+from ._errors import ClientClosedError, EventLoopMismatchError, VlensInputError
 from ._retry import RetryPolicy
 from ._validation import check_header_value
 from ._version import __version__
@@ -101,6 +102,7 @@ class VlensClient:
         self.base_url = _check_base_url(base_url, allow_insecure_http)
         self.tenancy_name = tenancy_name
         self._owns_transport = transport is None
+        self._is_copy = False
         self._caller = Caller(
             transport=transport or AiohttpTransport(),
             base_url=self.base_url,
@@ -158,12 +160,15 @@ class VlensClient:
     ) -> VlensClient:
         """A cheap copy with other timeouts or retries, sharing this client's transport.
 
-        The copy shares the lifecycle too: closing either closes both.
+        The copy lives as long as this client: closing this client closes it too, while the
+        copy's own ``aclose()`` (or ``async with`` exit) does nothing, so a copy used as
+        ``async with client.with_options(...)`` never closes the pool it shares.
         """
         clone = object.__new__(VlensClient)
         clone.base_url = self.base_url
         clone.tenancy_name = self.tenancy_name
         clone._owns_transport = self._owns_transport
+        clone._is_copy = True
         source = self._caller
         clone._caller = Caller(
             transport=source.transport,
@@ -178,17 +183,32 @@ class VlensClient:
         return clone
 
     async def aclose(self) -> None:
-        """Close the client, and its transport if the client created it. Idempotent."""
+        """Close the client, and its transport if the client created it. Idempotent.
+
+        Calls in flight end with :class:`ClientClosedError` (or :class:`OutcomeUnknownError`
+        for an effect whose request may have been written); none is retried. A ``with_options``
+        copy's ``aclose()`` does nothing: only the client that made the copy closes.
+
+        Raises:
+            EventLoopMismatchError: called on another event loop than the one the client was
+                used on, whose connections only that loop can close. Close it there (in the
+                app's lifespan, before the loop ends); the client stays open until then.
+        """
         lifecycle = self._caller.lifecycle
-        if lifecycle.state == "closed":
+        if self._is_copy or lifecycle.state == "closed":
             return
+        if self._owns_transport and lifecycle.loop not in (None, asyncio.get_running_loop()):
+            raise EventLoopMismatchError(
+                "this VlensClient must be closed on the event loop it was used on, before that "
+                "loop ends; create one client per event loop, in your app's lifespan"
+            )
         lifecycle.state = "closed"
         if self._owns_transport:
             await self._caller.transport.aclose()
 
     async def __aenter__(self) -> VlensClient:
         if self.closed:
-            raise RuntimeError("this VlensClient is closed; create a new one")
+            raise ClientClosedError()
         return self
 
     async def __aexit__(

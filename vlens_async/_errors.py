@@ -2,11 +2,13 @@
 
 VlensError
 ├── VlensInputError (also ValueError)   caught before sending; names the field; nothing sent
+├── ClientClosedError (also RuntimeError)      the client was closed (before or during the call)
+├── EventLoopMismatchError (also RuntimeError) used on another event loop than its own
 ├── VlensTransportError                 the exchange failed below HTTP
-│   ├── VlensConnectionError            never reached the server: safe to repeat
+│   ├── VlensConnectionError            the request was never sent: safe to repeat
 │   └── VlensTimeoutError               a read call got no answer in time
 ├── OutcomeUnknownError                 an effect call may or may not have happened:
-│                                       reconcile, do not resend blindly
+│                                       reconcile, do not resend blindly (.error: what failed)
 ├── VlensResponseError                  the body is not a valid envelope (HTML page, bad JSON,
 │                                       wrong types, too large): status + redacted excerpt
 └── VlensAPIError                       the server refused: read .code
@@ -25,6 +27,8 @@ from ._redact import mask_contacts_in
 
 __all__ = [
     "AuthenticationError",
+    "ClientClosedError",
+    "EventLoopMismatchError",
     "InvalidRequestError",
     "OutcomeUnknownError",
     "QuotaError",
@@ -60,6 +64,36 @@ class VlensInputError(VlensError, ValueError):
         self.problem = problem
 
 
+class ClientClosedError(VlensError, RuntimeError):
+    """The client was closed: before the call, or while it was in flight (then not retried).
+
+    Create one client per event loop, in your app's lifespan, and close it when the app stops.
+    """
+
+    def __init__(self, message: str | None = None, *, operation: str | None = None) -> None:
+        super().__init__(
+            message
+            or "this VlensClient is closed; create a new one (one client per event loop, "
+            "made and closed in your app's lifespan)"
+        )
+        self.operation = operation
+
+
+class EventLoopMismatchError(VlensError, RuntimeError):
+    """The client was used (or closed) on an event loop other than the one it first ran on.
+
+    Its connections belong to that loop: create one client per event loop, in your app's
+    lifespan (or inside the ``asyncio.run`` that uses it).
+    """
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "this VlensClient belongs to the event loop it was first used on; create one "
+            "client per event loop, in your app's lifespan (or inside the asyncio.run using it)"
+        )
+
+
 class VlensTransportError(VlensError):
     """The HTTP exchange itself failed (no usable response)."""
 
@@ -69,7 +103,8 @@ class VlensTransportError(VlensError):
 
 
 class VlensConnectionError(VlensTransportError):
-    """No connection could be made: the request never reached the server."""
+    """The request was never sent (no connection, or the pool wait or the deadline ran out
+    first): it certainly did not reach the server, so repeating it is safe."""
 
 
 class VlensTimeoutError(VlensTransportError):
@@ -81,12 +116,17 @@ class OutcomeUnknownError(VlensError):
 
     The SDK never resends such a call on its own, because that could text a person twice or
     consume an OTP attempt. Reconcile (for example with an existence check) before deciding.
+
+    Attributes:
+        reason: a short description of what happened.
+        error: the underlying error (also the ``__cause__``), when there is one.
     """
 
-    def __init__(self, operation: str, reason: str) -> None:
+    def __init__(self, operation: str, reason: str, *, error: VlensError | None = None) -> None:
         super().__init__(f"{operation}: outcome unknown ({reason}); not resent automatically")
         self.operation = operation
         self.reason = reason
+        self.error = error
 
 
 class VlensResponseError(VlensError):

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["mask_contact", "mask_contacts_in", "mask_email", "mask_phone", "redact_excerpt"]
+import attrs
+
+__all__ = [
+    "mask_contact",
+    "mask_contacts_in",
+    "mask_email",
+    "mask_phone",
+    "redact_error",
+    "redact_excerpt",
+    "redact_secrets",
+    "secrets_of",
+]
 
 EXCERPT_LENGTH = 160
 
@@ -74,3 +85,62 @@ def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
     text = _LONG_OPAQUE.sub("***", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Request-body fields whose values are secrets: OTPs, passwords, tokens, reset codes.
+_SECRET_FIELD = re.compile(r"(?:otp|password|token|reset_code|secret)$")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
+_MIN_SECRET = 4  # shorter values would blank out unrelated text; no real secret is that short
+_HIDDEN = "***"
+
+
+def secrets_of(body: object, *known: str | None) -> list[str]:
+    """The secret strings of one call: ``known`` ones (API key, bearer token) and the values of
+    ``body``'s secret fields (an attrs request body), longest first."""
+    values = [value for value in known if value]
+    kind = type(body)
+    for field in attrs.fields(kind) if attrs.has(kind) else ():
+        if _SECRET_FIELD.search(field.name):
+            value = getattr(body, field.name, None)
+            if isinstance(value, str) and value:
+                values.append(value)
+    return sorted({value for value in values if len(value) >= _MIN_SECRET}, key=len, reverse=True)
+
+
+def redact_secrets(text: str, secrets: list[str]) -> str:
+    """``text`` with every occurrence of each of ``secrets``, and any bearer token, replaced
+    by ``***``."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, _HIDDEN)
+    return _BEARER.sub(rf"\g<1>{_HIDDEN}", text)
+
+
+def redact_error(error: BaseException, secrets: list[str]) -> None:
+    """Remove ``secrets`` from ``error`` and every exception it chains to, in place: message
+    arguments, string attributes (``message``, ``excerpt``, ...) and JSON-like details."""
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.args = tuple(_scrubbed(arg, secrets) for arg in current.args)
+        for name, value in vars(current).items():
+            scrubbed = _scrubbed(value, secrets)
+            if scrubbed != value:
+                setattr(current, name, scrubbed)
+        pending.extend(
+            link for link in (current.__cause__, current.__context__) if link is not None
+        )
+
+
+def _scrubbed(value: object, secrets: list[str]) -> object:
+    if isinstance(value, str):
+        return redact_secrets(value, secrets)
+    if isinstance(value, list):
+        return [_scrubbed(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, secrets) for key, item in value.items()}
+    return value

@@ -1,9 +1,11 @@
-"""RetryPolicy, a frozen value turned into a ``backoff`` decorator."""
+"""RetryPolicy, a frozen value turned into one ``backoff`` decorator for every attempt."""
 
 from __future__ import annotations
 
+import functools
+import math
 import random
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -17,94 +19,108 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 class Retryable(Exception):
-    """Internal signal: ``error`` may be retried. Carries what the wait generator needs."""
+    """Internal signal: ``error`` may be retried after ``wait`` seconds.
 
-    def __init__(self, error: VlensError, *, retry_after: float | None, remaining: float | None):
+    ``remaining`` is the time left before the call's deadline when the attempt failed (None: no
+    deadline); a wait that would outlast it ends the call instead.
+    """
+
+    def __init__(self, error: VlensError, *, wait: float, remaining: float | None) -> None:
         super().__init__(str(error))
         self.error = error
-        self.retry_after = retry_after
+        self.wait = wait
         self.remaining = remaining
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"RetryPolicy.{attribute.name} must not be negative, got {value!r}")
+def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A finite number of seconds >= 0 (or None where allowed, then > 0: a zero deadline
+    would refuse every call)."""
+    name = f"RetryPolicy.{attribute.name}"
+    optional = attribute.name == "deadline"
+    if value is None and optional:
+        return
+    wanted = f"{name} must be a finite number of seconds {'> 0 or None' if optional else '>= 0'}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{wanted}, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (optional and value == 0):
+        raise ValueError(f"{wanted}, got {value!r}")
+
+
+def _attempts(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    wanted = f"RetryPolicy.max_attempts must be an integer >= 1, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(wanted)
+    if value < 1:
+        raise ValueError(wanted)
 
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """How a call is retried. Which failures are retryable depends on the operation (see docs).
 
+    Every numeric field is checked when given (``TypeError``/``ValueError`` naming it).
+
     Attributes:
         max_attempts: attempts in all, including the first (1 disables retries).
         base_delay: the first backoff step in seconds; steps double, with full jitter.
         max_delay: the cap on one backoff step.
         retry_after_cap: the longest ``Retry-After`` honoured; a longer one is cut to this.
-            A wait that would outlast the deadline ends the call at once instead.
-        deadline: seconds for the whole call, attempts and waits included (``None``: no bound).
+            After a ``Retry-After`` the wait is that (capped) plus a jittered backoff step, so
+            that callers refused together do not all come back at the same instant.
+        deadline: seconds for the whole call, attempts and waits included (``None``: no
+            bound). A wait that would outlast it ends the call at once instead.
     """
 
-    max_attempts: int = attrs.field(default=3)
-    base_delay: float = attrs.field(default=0.25, validator=_non_negative)
-    max_delay: float = attrs.field(default=8.0, validator=_non_negative)
-    retry_after_cap: float = attrs.field(default=30.0, validator=_non_negative)
-    deadline: float | None = attrs.field(default=60.0, validator=_non_negative)
-
-    @max_attempts.validator
-    def _at_least_one(self, attribute: attrs.Attribute[int], value: int) -> None:
-        if value < 1:
-            raise ValueError(f"RetryPolicy.max_attempts must be at least 1, got {value!r}")
+    max_attempts: int = attrs.field(default=3, validator=_attempts)
+    base_delay: float = attrs.field(default=0.25, validator=_seconds)
+    max_delay: float = attrs.field(default=8.0, validator=_seconds)
+    retry_after_cap: float = attrs.field(default=30.0, validator=_seconds)
+    deadline: float | None = attrs.field(default=60.0, validator=_seconds)
 
     @classmethod
     def no_wait(cls, max_attempts: int = 3) -> RetryPolicy:
         """A policy that retries without sleeping: for tests."""
         return cls(max_attempts=max_attempts, base_delay=0.0, max_delay=0.0, retry_after_cap=0.0)
 
-    def wait_before(self, step: int, signal: Retryable) -> float:
-        """Seconds to wait after the ``step``-th failed attempt: full jitter on an exponential
-        step, at least ``Retry-After`` (capped), never past the deadline."""
-        delay = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (step - 1)))
-        if signal.retry_after is not None:
-            delay = max(delay, min(signal.retry_after, self.retry_after_cap))
-        if signal.remaining is not None:
-            delay = min(delay, max(signal.remaining, 0.0))
+    def wait_before(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after the ``attempt``-th failed attempt: full jitter on an exponential
+        step, plus ``Retry-After`` (capped) when the server sent one."""
+        step = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, 64))
+        delay = random.uniform(0, step)
+        if retry_after is not None:
+            delay += min(retry_after, self.retry_after_cap)
         return delay
 
-    def _waits(self, first_step: int = 1) -> Generator[float, Retryable, None]:
-        step = first_step - 1
-        signal = yield 0.0  # backoff primes the generator with send(None)
-        while True:
-            step += 1
-            signal = yield self.wait_before(step, signal)
+    def retrying(self, attempt: F) -> F:
+        """``attempt`` run under this policy: retried while it raises :class:`Retryable`.
 
-    def give_up(self, signal: Exception) -> bool:
-        """True when no retry can fit: the deadline has passed or Retry-After outlasts it."""
-        assert isinstance(signal, Retryable)  # the only exception the decorator catches
-        remaining = signal.remaining
-        if remaining is None:
-            return False
-        if remaining <= 0:
-            return True
-        wait = signal.retry_after
-        return wait is not None and min(wait, self.retry_after_cap) >= remaining
-
-    def decorate_retries(self, attempt: F) -> F | None:
-        """Wrap ``attempt`` for the attempts after the first (None if there are none).
-
-        The first attempt runs undecorated, so that a call that succeeds pays nothing for the
-        retry machinery; after a retryable failure the caller waits ``wait_before(1, ...)`` and
-        hands over to this backoff loop, whose steps continue from the second.
+        The first attempt runs in the same loop as the others; when retries end, the last
+        :class:`Retryable` is raised for the caller to unwrap.
         """
-        if self.max_attempts < 2:
-            return None
-        decorator = backoff.on_exception(
-            # backoff sends each caught exception into the generator, typed as None in its stubs
-            self._waits,  # type: ignore[arg-type]
-            Retryable,
-            max_tries=self.max_attempts - 1,
-            jitter=None,
-            giveup=self.give_up,
-            logger=None,
-            first_step=2,
-        )
-        return decorator(attempt)
+        decorate: Callable[[F], F] = _decorator(self.max_attempts)
+        return decorate(attempt)
+
+
+def _wait(signal: Retryable) -> float:
+    return signal.wait
+
+
+def _give_up(signal: Exception) -> bool:
+    """True when the wait would outlast the deadline (or it has passed)."""
+    assert isinstance(signal, Retryable)  # the only exception the decorator catches
+    return signal.remaining is not None and signal.wait >= signal.remaining
+
+
+@functools.cache
+def _decorator(max_attempts: int) -> Callable[[Any], Any]:
+    """The backoff decorator for ``max_attempts``, built once. ``backoff.runtime`` waits what
+    the signal says (backoff's documented way to follow ``Retry-After``)."""
+    return backoff.on_exception(
+        backoff.runtime,
+        Retryable,
+        value=_wait,
+        max_tries=max_attempts,
+        giveup=_give_up,
+        jitter=None,
+        logger=None,
+    )

@@ -138,13 +138,13 @@ MATRIX = [
     Row("503", SMS, ALWAYS, ServerError, 3, 0),
     Row("503", ACCOUNT, ONCE, OK, 2, 1),
     Row("503", ACCOUNT, ALWAYS, ServerError, 3, 0),
-    # processed, then a 200 whose body is not JSON: unreadable, never resent
+    # processed, then a 200 whose body is not JSON: unreadable; an effect's outcome is unknown
     Row("malformed_json", READ, ONCE, VlensResponseError, 1, 0),
     Row("malformed_json", READ, ALWAYS, VlensResponseError, 1, 0),
-    Row("malformed_json", SMS, ONCE, VlensResponseError, 1, 1),
-    Row("malformed_json", SMS, ALWAYS, VlensResponseError, 1, 1),
-    Row("malformed_json", ACCOUNT, ONCE, VlensResponseError, 1, 1),
-    Row("malformed_json", ACCOUNT, ALWAYS, VlensResponseError, 1, 1),
+    Row("malformed_json", SMS, ONCE, OutcomeUnknownError, 1, 1),
+    Row("malformed_json", SMS, ALWAYS, OutcomeUnknownError, 1, 1),
+    Row("malformed_json", ACCOUNT, ONCE, OutcomeUnknownError, 1, 1),
+    Row("malformed_json", ACCOUNT, ALWAYS, OutcomeUnknownError, 1, 1),
     # processed, then half the body and a dropped connection
     Row("truncated_body", READ, ONCE, OK, 2, 0),
     Row("truncated_body", READ, ALWAYS, VlensTransportError, 3, 0),
@@ -152,13 +152,13 @@ MATRIX = [
     Row("truncated_body", SMS, ALWAYS, OutcomeUnknownError, 1, 1),
     Row("truncated_body", ACCOUNT, ONCE, OutcomeUnknownError, 1, 1),
     Row("truncated_body", ACCOUNT, ALWAYS, OutcomeUnknownError, 1, 1),
-    # processed, then a 2 MiB body over the 1 MiB limit: unreadable, never resent
+    # processed, then a 2 MiB body over the 1 MiB limit: unreadable; an effect is unknown
     Row("oversized_body", READ, ONCE, VlensResponseError, 1, 0),
     Row("oversized_body", READ, ALWAYS, VlensResponseError, 1, 0),
-    Row("oversized_body", SMS, ONCE, VlensResponseError, 1, 1),
-    Row("oversized_body", SMS, ALWAYS, VlensResponseError, 1, 1),
-    Row("oversized_body", ACCOUNT, ONCE, VlensResponseError, 1, 1),
-    Row("oversized_body", ACCOUNT, ALWAYS, VlensResponseError, 1, 1),
+    Row("oversized_body", SMS, ONCE, OutcomeUnknownError, 1, 1),
+    Row("oversized_body", SMS, ALWAYS, OutcomeUnknownError, 1, 1),
+    Row("oversized_body", ACCOUNT, ONCE, OutcomeUnknownError, 1, 1),
+    Row("oversized_body", ACCOUNT, ALWAYS, OutcomeUnknownError, 1, 1),
 ]
 # fmt: on
 

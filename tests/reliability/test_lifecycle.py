@@ -6,13 +6,25 @@ import asyncio
 import collections
 import concurrent.futures
 import gc
+import os
 import random
 import warnings
 
+import attrs
 import pytest
+from aiohttp import web
 
-from vlens_async import ExistenceResult, RetryPolicy, Timeout, VlensClient, VlensError
-from vlens_async.sandbox import Sandbox
+from vlens_async import (
+    ClientClosedError,
+    EventLoopMismatchError,
+    ExistenceResult,
+    OutcomeUnknownError,
+    RetryPolicy,
+    Timeout,
+    VlensClient,
+    VlensError,
+)
+from vlens_async.sandbox import Sandbox, create_app
 from vlens_transports import AiohttpTransport
 
 from .conftest import API_KEY, Serve, live_tasks, open_fds, serve_sandbox, settle
@@ -168,7 +180,7 @@ async def test_use_from_another_event_loop_raises_a_clear_error(serve: Serve) ->
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             future = pool.submit(elsewhere)
-            with pytest.raises(RuntimeError, match="another event loop"):
+            with pytest.raises(EventLoopMismatchError, match="one client per event loop"):
                 await asyncio.wrap_future(future)
         assert isinstance(await client.registration.check_existence(PHONE), ExistenceResult)
     assert sandbox.requests_seen == 2
@@ -195,3 +207,107 @@ def test_suite_turns_resource_and_unraisable_warnings_into_errors(
     filters = pytestconfig.getini("filterwarnings")
     assert "error::ResourceWarning" in filters
     assert "error::pytest.PytestUnraisableExceptionWarning" in filters
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+async def test_a_forked_child_is_refused_the_parents_client() -> None:
+    """A child forked mid-task, running its own loop, is refused the parent's client with
+    EventLoopMismatchError; nothing is sent."""
+    sandbox = Sandbox()
+    async with sandbox.client() as client:
+        await client.registration.check_existence(PHONE)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what a call on a new loop does, then leave at once
+            try:
+                asyncio.run(client.registration.check_existence(PHONE))
+                verdict = b"let through"
+            except EventLoopMismatchError:
+                verdict = b"refused"
+            except BaseException:  # noqa: BLE001 - anything else is a wrong answer too
+                verdict = b"other error"
+            os.write(write, verdict)
+            os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)  # noqa: ASYNC222 - the child answers and exits at once
+        verdict = os.read(read, 100)
+        os.close(read)
+    assert status == 0
+    assert verdict == b"refused"
+    assert sandbox.requests_seen == 1
+
+
+def test_closing_on_another_event_loop_raises_and_leaves_the_client_closable() -> None:
+    """aclose() on a loop other than the client's raises EventLoopMismatchError (it cannot
+    close that loop's sockets) instead of reporting success; the client still works on its own
+    loop and closes there without a ResourceWarning."""
+    sandbox = Sandbox(seed=7)
+    first = asyncio.new_event_loop()
+    try:
+        runner = web.AppRunner(create_app(sandbox), shutdown_timeout=0.1)
+        first.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        first.run_until_complete(site.start())
+        base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        client = VlensClient(API_KEY, base_url=base_url)
+        first.run_until_complete(client.registration.check_existence(PHONE))
+        with pytest.raises(EventLoopMismatchError, match="closed on the event loop it was used on"):
+            asyncio.run(client.aclose())
+        assert repr(client).endswith(" open>")  # still open, on its own loop
+        assert isinstance(
+            first.run_until_complete(client.registration.check_existence(PHONE)), ExistenceResult
+        )
+        first.run_until_complete(client.aclose())
+        assert client.closed
+        first.run_until_complete(runner.cleanup())
+    finally:
+        first.close()
+    assert sandbox.requests_seen == 2
+
+
+async def test_calls_in_flight_when_the_client_closes_end_with_a_closed_error(
+    serve: Serve,
+) -> None:
+    """aclose() during three calls (a read and an effect written, an effect queued for the
+    pool): the read ends in ClientClosedError (not retried), the written effect in
+    OutcomeUnknownError saying the client was closed, the queued one in ClientClosedError;
+    no RuntimeError from the closed transport, nothing resent."""
+    arrived: list[str] = []
+    both = asyncio.Event()
+
+    async def hold(request: web.Request) -> web.Response:
+        arrived.append(request.path)
+        if len(arrived) == 2:
+            both.set()
+        await asyncio.sleep(30)
+        return web.json_response({"data": {}, "error_code": None})
+
+    app = web.Application()
+    app.router.add_post("/api/{tail:.*}", hold)
+    base_url = await serve(app)
+    # The deadline ends the queued send on Python 3.10, where another task cannot fire its
+    # timer (async-timeout binds it to its own task); on 3.11+ aclose() ends it at once.
+    client = VlensClient(
+        API_KEY,
+        base_url=base_url,
+        transport=AiohttpTransport(limit=2),
+        retry=attrs.evolve(RetryPolicy.no_wait(), deadline=2),
+    )
+    calls = [
+        asyncio.create_task(client.registration.check_existence(PHONE)),
+        asyncio.create_task(client.registration.send_phone_otp(PHONE)),
+    ]
+    await asyncio.wait_for(both.wait(), 5)
+    calls.append(asyncio.create_task(client.registration.send_email_otp("a@example.com")))
+    await asyncio.sleep(0.05)  # the third waits for one of the pool's two connections
+    transport = client.transport
+    await client.aclose()
+    await transport.aclose()  # borrowed: the test owns it
+    read, written, queued = await asyncio.wait_for(
+        asyncio.gather(*calls, return_exceptions=True), 10
+    )
+    assert type(read) is ClientClosedError
+    assert type(written) is OutcomeUnknownError
+    assert "client was closed" in str(written)
+    assert type(queued) is ClientClosedError
+    assert len(arrived) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import traceback
@@ -11,15 +12,19 @@ from typing import Any
 import pytest
 
 from vlens_async import (
+    OutcomeUnknownError,
     RetryPolicy,
     Timeout,
+    VlensAPIError,
     VlensClient,
     VlensError,
     VlensInputError,
 )
 from vlens_async.sandbox import Sandbox
+from vlens_async.testing import error_response
 from vlens_transports import FakeTransport, Request, Response
 
+from ..transports.test_aiohttp import raw_server
 from .conftest import Serve, serve_sandbox
 
 API_KEY = "vk_live_Q7xLm2Rt9Wc4Yp8Nd3Hs6Jb1"
@@ -252,3 +257,115 @@ async def test_header_injection_never_reaches_the_http_server(serve: Serve) -> N
             with pytest.raises(VlensInputError):
                 await attempt(client, "tok\r\nApiKey: sandbox-key")
             assert sandbox.requests_seen == 0, field
+
+
+# -- secrets echoed back by a server (issue 13 item 9) ------------------------------------------
+
+OTP = "482913"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
+REQUEST_ID = "0b7e0f5c-3c1e-4d4b-9a57-3a1c2f6c9d21"
+
+# Answers that quote the request's ApiKey header, then break the exchange: aiohttp's parser
+# errors quote the offending line, and its payload errors follow a header it has read.
+BROKEN_ANSWERS = {
+    "bad header line": b"HTTP/1.1 200 OK\r\nX-Echo %s\r\nContent-Length: 2\r\n\r\n{}",
+    "bad status line": b"HTTP/1.1 2OO %s\r\nContent-Length: 2\r\n\r\n{}",
+    "cut body": b'HTTP/1.1 200 OK\r\nX-Echo: %s\r\nContent-Length: 100\r\n\r\n{"data"',
+    "bad chunk": b"HTTP/1.1 200 OK\r\nX-Echo: %s\r\nTransfer-Encoding: chunked\r\n\r\nzz%s\r\n",
+}
+
+
+def chain(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception reachable from it through causes, contexts and ``.error``."""
+    found: list[BaseException] = []
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        linked = (current.__cause__, current.__context__, getattr(current, "error", None))
+        pending.extend(link for link in linked if isinstance(link, BaseException))
+    return found
+
+
+def every_text(error: BaseException) -> str:
+    """All a user could print of ``error``: str, repr and traceback of each chained exception."""
+    texts = ["".join(traceback.format_exception(error))]
+    for link in chain(error):
+        texts += [str(link), repr(link), repr(vars(link))]
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("kind", ["read", "effect"])
+@pytest.mark.parametrize("answer", sorted(BROKEN_ANSWERS))
+async def test_a_server_echoing_the_key_then_breaking_leaks_it_nowhere(
+    answer: str, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A raw server quotes the ApiKey it received in a header, then breaks the response: the
+    key is in no message, repr, traceback, chained cause or log line."""
+    caplog.set_level(logging.DEBUG)
+    template = BROKEN_ANSWERS[answer]
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = re.search(rb"(?im)^apikey: *([^\r\n]*)", head)
+        assert key is not None
+        writer.write(template.replace(b"%s", key.group(1)))
+        await writer.drain()
+
+    async with (
+        raw_server(echo) as base_url,
+        VlensClient(API_KEY, base_url=base_url, retry=RetryPolicy.no_wait()) as client,
+    ):
+        call = (
+            client.registration.check_existence(PHONE)
+            if kind == "read"
+            else client.registration.validate_phone_otp(PHONE, REQUEST_ID, OTP)
+        )
+        with pytest.raises(VlensError) as caught:
+            await call
+    text = every_text(caught.value) + caplog.text
+    assert API_KEY not in text
+    assert OTP not in text
+
+
+async def test_an_envelope_echoing_the_key_otp_and_token_is_redacted() -> None:
+    """An error envelope whose message and details quote the API key, the OTP and the bearer
+    token the client sent: every message, attribute and repr shows *** instead."""
+    echoed = f"key {API_KEY} with code {OTP} for Bearer {TOKEN} rejected"
+
+    async def handler(request: Request) -> Response:
+        return error_response(400, echoed, error_descriptions={"otp": [f"{OTP} is wrong"]})
+
+    calls: list[Callable[[VlensClient], Awaitable[object]]] = [
+        lambda client: client.registration.validate_phone_otp(PHONE, REQUEST_ID, OTP),
+        lambda client: client.profile(TOKEN).confirm_email_update(REQUEST_ID, OTP),
+    ]
+    for call in calls:
+        async with VlensClient(API_KEY, transport=FakeTransport(handler)) as client:
+            with pytest.raises(VlensAPIError) as caught:
+                await call(client)
+        text = every_text(caught.value)
+        assert caught.value.message is not None
+        assert "***" in caught.value.message
+        assert "rejected" in str(caught.value)
+        for secret in (API_KEY, OTP, TOKEN):
+            assert secret not in text
+        assert OTP not in repr(caught.value.descriptions)
+
+
+async def test_an_unknown_outcome_redacts_what_it_carries() -> None:
+    """An effect answered 520 with a page echoing the OTP: the OutcomeUnknownError and the
+    error it carries are free of it."""
+    page = f"<html>origin error for otp={OTP} key={API_KEY}</html>".encode()
+
+    async def handler(request: Request) -> Response:
+        return Response(status=520, headers={"Content-Type": "text/html"}, content=page)
+
+    async with VlensClient(API_KEY, transport=FakeTransport(handler)) as client:
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await client.registration.validate_phone_otp(PHONE, REQUEST_ID, OTP)
+    text = every_text(caught.value)
+    assert OTP not in text
+    assert API_KEY not in text

@@ -63,10 +63,10 @@ CASES = [
     FaultCase("status-503-html", status(503, "html"), False, None, 2, None, 2),
     FaultCase("rate_limit", lambda f, m: f.rate_limit(2.0, m), False, None, 2, None, 2),
     FaultCase("refuse", lambda f, m: f.refuse(m), False, None, 2, None, 2),
-    FaultCase("malformed_json", lambda f, m: f.malformed_json(m), True, BAD_BODY, 1, BAD_BODY, 1),
+    FaultCase("malformed_json", lambda f, m: f.malformed_json(m), True, BAD_BODY, 1, UNKNOWN, 1),
     FaultCase("drop", lambda f, m: f.drop_after_processing(m), True, None, 2, UNKNOWN, 1),
     FaultCase("truncated_body", lambda f, m: f.truncated_body(m), True, None, 2, UNKNOWN, 1),
-    FaultCase("oversized_body", lambda f, m: f.oversized_body(m), True, BAD_BODY, 1, BAD_BODY, 1),
+    FaultCase("oversized_body", lambda f, m: f.oversized_body(m), True, BAD_BODY, 1, UNKNOWN, 1),
 ]
 IDS = [case.name for case in CASES]
 
@@ -308,7 +308,7 @@ async def test_latency_beyond_read_timeout_leaves_an_effect_call_unknown(
     async with client:
         with pytest.raises(OutcomeUnknownError) as caught:
             await client.registration.send_phone_otp(PHONE)
-    assert caught.value.reason == "no response before the read timeout"
+    assert "read timeout" in caught.value.reason
     assert isinstance(caught.value.__cause__, VlensTimeoutError)
     assert sandbox.requests_seen == 1
     assert not sandbox.outbox.to(PHONE)  # the client gave up while the server was still waiting

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -12,7 +10,6 @@ import pytest
 from multidict import CIMultiDict
 
 from vlens_transports import Request, Response, Timeout
-from vlens_transports._models import request_of, response_of
 
 URL = "http://127.0.0.1:1/api/endpoint"
 
@@ -161,59 +158,50 @@ def test_timeout_accepts_none_and_positive_values() -> None:
 
 
 @pytest.mark.parametrize("field", ["connect", "read", "pool"])
-@pytest.mark.parametrize("value", [0, 0.0, -1, -0.001, math.nan])
-def test_timeout_rejects_non_positive_values(field: str, value: float) -> None:
-    """Zero, negative and NaN limits raise ValueError naming the field."""
-    with pytest.raises(ValueError, match=rf"Timeout\.{field} must be positive"):
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (0, ValueError),
+        (0.0, ValueError),
+        (-1, ValueError),
+        (-0.001, ValueError),
+        (math.nan, ValueError),
+        (math.inf, ValueError),
+        (-math.inf, ValueError),
+        (True, TypeError),
+        ("5", TypeError),
+    ],
+)
+def test_timeout_rejects_bad_values_naming_the_field(
+    field: str, value: Any, error: type[Exception]
+) -> None:
+    """Zero, negative, NaN, infinite and non-numeric limits raise an error naming the field."""
+    with pytest.raises(error, match=rf"^Timeout\.{field} must be a finite number of seconds > 0"):
         Timeout(**{field: value})
 
 
-# --- the builders the SDK and the transport use on the hot path ----------------------------
+def test_request_deadline_defaults_to_none_and_is_kept() -> None:
+    """Request.deadline is an optional time.monotonic() instant, kept as given."""
+    assert Request(method="GET", url=URL).deadline is None
+    assert Request(method="GET", url=URL, deadline=12.5).deadline == 12.5
 
 
-@pytest.mark.parametrize("kind", ["dict", "proxy"])
-def test_request_of_builds_what_request_builds(kind: str) -> None:
-    """request_of gives a Request equal to the attrs-built one, headers copied from a dict (a
-    later change to the dict is not seen) and a read-only proxy kept as it is."""
-    source = {"ApiKey": "k", "X-Trace": "t"}
-    headers: Mapping[str, str] = source if kind == "dict" else MappingProxyType(source)
-    timeout = Timeout(read=3.0)
-    built = request_of("PUT", URL, headers, b"{}", timeout)
-    assert built == Request(method="PUT", url=URL, headers=headers, content=b"{}", timeout=timeout)
-    assert (built.method, built.url, built.content, built.timeout) == ("PUT", URL, b"{}", timeout)
-    assert type(built.headers) is MappingProxyType
-    if kind == "proxy":
-        assert built.headers is headers
-    else:
-        source["ApiKey"] = "changed"
-        assert dict(built.headers) == {"ApiKey": "k", "X-Trace": "t"}
-    with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        built.url = "http://127.0.0.1:2/"  # type: ignore[misc]
-
-
-def test_response_of_builds_what_response_builds() -> None:
-    """response_of keeps the lower-cased map it is given and equals Response built from the
-    same headers in any case."""
-    lowercase = MappingProxyType({"content-type": "application/json", "retry-after": "5"})
-    built = response_of(429, lowercase, b"{}", 0.25)
-    given = {"Content-Type": "application/json", "Retry-After": "5"}
-    assert built == Response(status=429, headers=given, content=b"{}", elapsed=0.25)
-    assert (built.status, built.content, built.elapsed) == (429, b"{}", 0.25)
-    assert built.headers is lowercase
-    with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        built.status = 200  # type: ignore[misc]
+@pytest.mark.parametrize("value", [math.nan, math.inf, True, "soon"])
+def test_request_deadline_must_be_a_finite_instant(value: Any) -> None:
+    """A deadline that is not a finite number is refused, naming the field."""
+    with pytest.raises(TypeError, match=r"^Request\.deadline must be a finite"):
+        Request(method="GET", url=URL, deadline=value)
 
 
 @pytest.mark.parametrize(
     ("cls", "names"),
     [
-        (Request, ["method", "url", "headers", "content", "timeout"]),
+        (Request, ["method", "url", "headers", "content", "timeout", "deadline"]),
         (Response, ["status", "headers", "content", "elapsed"]),
     ],
 )
-def test_builders_know_every_field(cls: type[Any], names: list[str]) -> None:
-    """The builders set exactly these fields: a field added to the class must be added to its
-    builder too (the module also refuses to import with a different number of fields)."""
+def test_fields_are_pinned(cls: type[Any], names: list[str]) -> None:
+    """The public fields of the transport values, in order."""
     assert [field.name for field in attrs.fields(cls)] == names
 
 

@@ -9,14 +9,12 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from vlens_transports import AiohttpTransport, Request, Timeout, TransportTimeout
-from vlens_transports._watchdog import CAN_UNCANCEL
 
 from ..conftest import swallow_a_cancel
 from .test_aiohttp import Serve, app_with, raw_server, read_request_head, slow_and_fast_app
@@ -26,7 +24,8 @@ KINDS = ["owned", "borrowed"]
 
 @contextlib.asynccontextmanager
 async def transport_of(kind: str, *, limit: int = 100) -> AsyncIterator[AiohttpTransport]:
-    """An owned transport (timed by its watchdog), or one borrowing a session (aiohttp's timer)."""
+    """An owned transport (timed from the write), or one borrowing a session (aiohttp's
+    ``sock_read``, per chunk)."""
     if kind == "owned":
         async with AiohttpTransport(limit=limit) as transport:
             yield transport
@@ -35,22 +34,6 @@ async def transport_of(kind: str, *, limit: int = 100) -> AsyncIterator[AiohttpT
     session = aiohttp.ClientSession(connector=connector)
     async with session, AiohttpTransport(session=session) as transport:
         yield transport
-
-
-def watched(transport: AiohttpTransport) -> int:
-    """How many sends the transport's read watchdogs are timing."""
-    return sum(len(watchdog._calls) for watchdog in transport._read_watchdogs.values())
-
-
-def live_timers(callback_name: str) -> int:
-    """Live timers on the running loop whose callback has this name."""
-    scheduled: list[Any] = getattr(asyncio.get_running_loop(), "_scheduled", [])
-    return sum(
-        1
-        for handle in scheduled
-        if not handle.cancelled()
-        and getattr(getattr(handle, "_callback", None), "__name__", "") == callback_name
-    )
 
 
 def not_cancelling() -> None:
@@ -76,7 +59,8 @@ async def test_no_answer_within_read_is_transport_timeout(serve: Serve, kind: st
         not_cancelling()
     assert type(caught.value) is TransportTimeout
     assert caught.value.may_have_reached_server is True
-    assert f"{base}/" in str(caught.value)
+    assert str(caught.value).startswith("GET /: ")
+    assert "read timeout" in str(caught.value)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -107,11 +91,8 @@ async def test_waiting_for_a_pooled_connection_is_not_read_time(serve: Serve, ki
 
 
 async def test_a_trickling_body_cannot_stretch_the_read_timeout() -> None:
-    """A body arriving a byte every 50 ms (2.5 s in all) ends in TransportTimeout at read=0.5.
-
-    On Python 3.10 the transport keeps aiohttp's ``sock_read``, a limit for each chunk (as
-    documented), so there the trickle is read in full.
-    """
+    """A body arriving a byte every 50 ms (2.5 s in all) ends in TransportTimeout at read=0.5:
+    the read timeout bounds the whole response, not each chunk (on every Python version)."""
 
     async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request_head(reader)
@@ -123,26 +104,22 @@ async def test_a_trickling_body_cannot_stretch_the_read_timeout() -> None:
 
     async with raw_server(trickle) as base, AiohttpTransport() as transport:
         request = Request(method="GET", url=f"{base}/", timeout=Timeout(read=0.5))
-        if CAN_UNCANCEL:
-            with pytest.raises(TransportTimeout):
-                await transport.send(request)
-        else:
-            assert (await transport.send(request)).content == b"x" * 50
-        assert watched(transport) == 0
+        with pytest.raises(TransportTimeout, match=r"read timeout of 0\.5s"):
+            await transport.send(request)
+        not_cancelling()
 
 
 async def test_after_a_read_timeout_the_transport_works_and_holds_nothing(serve: Serve) -> None:
-    """A timed-out send leaves no pending cancel, no watched entry, and a usable transport."""
+    """A timed-out send leaves no pending cancel and a usable transport."""
     base = await serve(slow_and_fast_app())
     async with AiohttpTransport() as transport:
         timeout = Timeout(read=0.2)
         with pytest.raises(TransportTimeout):
             await transport.send(Request(method="GET", url=f"{base}/slow", timeout=timeout))
         not_cancelling()
-        assert watched(transport) == 0
         response = await transport.send(Request(method="GET", url=f"{base}/fast", timeout=timeout))
         assert response.content == b"/fast"
-        assert watched(transport) == 0
+        not_cancelling()
 
 
 async def test_read_spans_are_timed_separately(serve: Serve) -> None:
@@ -179,38 +156,7 @@ async def test_callers_own_timeout_is_not_a_read_timeout(serve: Serve) -> None:
         with pytest.raises(asyncio.TimeoutError) as caught:  # TimeoutError from Python 3.11
             await asyncio.wait_for(transport.send(request), 0.2)
         assert not isinstance(caught.value, TransportTimeout)
-        assert watched(transport) == 0
-
-
-async def test_sends_in_flight_share_one_read_timer(serve: Serve) -> None:
-    """20 sends waiting on the server are timed by one watchdog timer, none by aiohttp's
-    (on Python 3.10, which keeps aiohttp's ``sock_read``, by aiohttp's alone)."""
-    arrived = 0
-    all_arrived = asyncio.Event()
-    release = asyncio.Event()
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal arrived
-        arrived += 1
-        if arrived == 20:
-            all_arrived.set()
-        await release.wait()
-        return web.Response(text="ok")
-
-    base = await serve(app_with("/", handler))
-    async with AiohttpTransport() as transport:
-        request = Request(method="GET", url=f"{base}/", timeout=Timeout(read=5))
-        sends = [asyncio.create_task(transport.send(request)) for _ in range(20)]
-        await asyncio.wait_for(all_arrived.wait(), 5)
-        if CAN_UNCANCEL:
-            assert (watched(transport), live_timers("_fire")) == (20, 1)
-            assert live_timers("_on_read_timeout") == 0
-        else:
-            assert (watched(transport), live_timers("_fire")) == (0, 0)
-            assert live_timers("_on_read_timeout") == 20
-        release.set()
-        responses = await asyncio.gather(*sends)
-    assert [response.status for response in responses] == [200] * 20
+        not_cancelling()
 
 
 async def test_a_read_timeout_after_a_swallowed_cancel_is_still_a_timeout(serve: Serve) -> None:

@@ -7,6 +7,7 @@ from ._aiohttp import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport
 from ._base import Transport
 from ._errors import (
     ConnectError,
+    DecodingError,
     RemoteDisconnected,
     ResponseTooLarge,
     TransportError,
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "AiohttpTransport",
     "ConnectError",
+    "DecodingError",
     "FakeTransport",
     "Handler",
     "RemoteDisconnected",

@@ -3,16 +3,21 @@
 ::
 
     TransportError                 may_have_reached_server = True (the safe assumption)
-    ├── ConnectError               False: refused, DNS failure, TLS failure, pool timeout
-    ├── TransportTimeout           True: the request was sent, no answer in time
-    ├── RemoteDisconnected         True: the peer dropped the exchange mid-way
-    └── ResponseTooLarge           True: the server answered with a body over the limit
+    ├── ConnectError               False: not sent (refused, DNS, TLS, pool wait, deadline)
+    ├── TransportTimeout           True: the request may have been written, no answer in time
+    ├── RemoteDisconnected         True: the exchange broke after the request may have been sent
+    ├── ResponseTooLarge           True: the server answered with a body over the limit
+    └── DecodingError              True: the server answered with a body that cannot be decoded
+
+Messages are built from safe facts only (the exception type, method, URL path, status): never
+from a foreign exception's text, which may quote headers such as an API key.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ConnectError",
+    "DecodingError",
     "RemoteDisconnected",
     "ResponseTooLarge",
     "TransportError",
@@ -27,13 +32,17 @@ class TransportError(Exception):
 
 
 class ConnectError(TransportError):
-    """No connection was made, so the request certainly did not reach the server."""
+    """The request was never written, so it certainly did not reach the server.
+
+    No connection could be made, or the wait for one (the pool, the connect, or the call's
+    deadline passing first) ran out before any byte of the request was sent: safe to repeat.
+    """
 
     may_have_reached_server = False
 
 
 class TransportTimeout(TransportError):
-    """The request was sent but no (complete) response arrived within the read timeout."""
+    """The request may have been written, but no complete response arrived in time."""
 
 
 class RemoteDisconnected(TransportError):
@@ -41,9 +50,18 @@ class RemoteDisconnected(TransportError):
 
 
 class ResponseTooLarge(TransportError):
-    """The server answered, but with a body larger than the transport accepts."""
+    """The server answered, but with a body larger than the transport accepts (decoded size)."""
 
     def __init__(self, status: int, limit: int) -> None:
         super().__init__(f"response body exceeds the limit of {limit} bytes (HTTP {status})")
         self.status = status
         self.limit = limit
+
+
+class DecodingError(TransportError):
+    """The server answered, but its body's ``Content-Encoding`` could not be decoded."""
+
+    def __init__(self, status: int, encoding: str) -> None:
+        super().__init__(f"response body could not be decoded as {encoding!r} (HTTP {status})")
+        self.status = status
+        self.encoding = encoding

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
+from . import _timeouts
 from ._base import Transport
-from ._models import Request, Response
+from ._errors import ConnectError, TransportTimeout
+from ._models import Request, Response, where
 
 __all__ = ["FakeTransport", "Handler"]
 
@@ -21,6 +25,11 @@ class FakeTransport(Transport):
     ``record=False`` (long in-memory runs, where that list would grow with every call) only
     :attr:`sent` counts them. ``request.timeout`` reaches the handler as it is, not enforced:
     a handler that simulates slowness decides when that is a timeout (the sandbox does).
+
+    ``request.deadline`` is enforced as :class:`AiohttpTransport` does: a request whose deadline
+    has passed is not sent (:class:`~vlens_transports.ConnectError`, the handler is not called,
+    nothing is recorded); a handler still running when it passes is cancelled, and the send
+    raises :class:`~vlens_transports.TransportTimeout` (the handler had the request).
     """
 
     def __init__(self, handler: Handler, *, record: bool = True) -> None:
@@ -33,10 +42,23 @@ class FakeTransport(Transport):
     async def send(self, request: Request) -> Response:
         if self.closed:
             raise RuntimeError("FakeTransport.send() called after aclose()")
+        deadline = request.deadline
+        if deadline is not None and deadline <= time.monotonic():
+            raise ConnectError(f"{where(request)}: the deadline passed before it was sent")
         self.sent += 1
         if self.record:
             self.requests.append(request)
-        return await self.handler(request)
+        if deadline is None:
+            return await self.handler(request)
+        loop = asyncio.get_running_loop()
+        timer = _timeouts.timeout_at(_timeouts.loop_time(loop, deadline))
+        try:
+            async with timer:
+                return await self.handler(request)
+        except asyncio.TimeoutError:  # the builtin TimeoutError from Python 3.11
+            if not _timeouts.expired(timer):
+                raise  # the handler's own TimeoutError
+        raise TransportTimeout(f"{where(request)}: no response before the deadline")
 
     async def aclose(self) -> None:
         self.closed = True

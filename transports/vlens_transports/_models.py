@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
-__all__ = ["Request", "Response", "Timeout", "request_of", "response_of"]
+from ._checks import check_seconds
+
+__all__ = ["Request", "Response", "Timeout"]
 
 
 def _frozen_headers(value: Mapping[str, str]) -> Mapping[str, str]:
@@ -28,16 +32,23 @@ def _lowercase_headers(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType({name.lower(): item for name, item in value.items()})
 
 
-def _positive_or_none(
-    instance: object, attribute: attrs.Attribute[Any], value: float | None
-) -> None:
-    if value is not None and not value > 0:
-        raise ValueError(f"Timeout.{attribute.name} must be positive or None, got {value!r}")
+def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_seconds(f"{type(instance).__name__}.{attribute.name}", value)
+
+
+def _instant(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"Request.deadline must be a finite time.monotonic() value, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
 class Timeout:
     """Per-attempt time limits, in seconds; ``None`` means no limit.
+
+    Each limit is a finite number of seconds above zero, or None; anything else raises
+    ``TypeError``/``ValueError`` naming the field.
 
     Attributes:
         connect: establishing the TCP/TLS connection.
@@ -47,14 +58,27 @@ class Timeout:
         pool: waiting for a free pooled connection (plus connecting, if a new one is needed).
     """
 
-    connect: float | None = attrs.field(default=10.0, validator=_positive_or_none)
-    read: float | None = attrs.field(default=30.0, validator=_positive_or_none)
-    pool: float | None = attrs.field(default=None, validator=_positive_or_none)
+    connect: float | None = attrs.field(default=10.0, validator=_seconds)
+    read: float | None = attrs.field(default=30.0, validator=_seconds)
+    pool: float | None = attrs.field(default=None, validator=_seconds)
 
 
 @attrs.frozen(kw_only=True)
 class Request:
-    """One HTTP request. Header names keep the case they were given in."""
+    """One HTTP request. Header names keep the case they were given in.
+
+    Attributes:
+        method: the HTTP method.
+        url: the absolute URL.
+        headers: the request headers (kept read-only).
+        content: the body.
+        timeout: the limits for this attempt.
+        deadline: the instant, on ``time.monotonic()``'s clock, by which the whole call must
+            end (None: no bound). A caller that repeats a request passes the same deadline on
+            every attempt. The transport enforces it: if it passes before the request was
+            written, :class:`~vlens_transports.ConnectError` (not sent, safe to repeat); once
+            the request may have been written, :class:`~vlens_transports.TransportTimeout`.
+    """
 
     method: str
     url: str
@@ -63,6 +87,7 @@ class Request:
     )
     content: bytes = attrs.field(default=b"", repr=False)
     timeout: Timeout = attrs.field(factory=Timeout)
+    deadline: float | None = attrs.field(default=None, validator=_instant)
 
 
 @attrs.frozen(kw_only=True)
@@ -77,49 +102,6 @@ class Response:
     elapsed: float = 0.0
 
 
-# Built without the attrs ``__init__`` on the hot path: its per-field ``setattr`` calls and its
-# converter cost more than the four or five slot stores that are the whole of what it does.
-# Unpacking fails at import if a field is added, so that no builder below can miss one.
-_new = object.__new__
-_set_method, _set_url, _set_request_headers, _set_request_content, _set_timeout = (
-    getattr(Request, field.name).__set__ for field in attrs.fields(Request)
-)
-_set_status, _set_headers, _set_content, _set_elapsed = (
-    getattr(Response, field.name).__set__ for field in attrs.fields(Response)
-)
-
-
-def request_of(
-    method: str, url: str, headers: Mapping[str, str], content: bytes, timeout: Timeout
-) -> Request:
-    """``Request(method=..., url=..., headers=..., content=..., timeout=...)``, built faster.
-
-    Private to the distribution (the SDK builds every request with it). ``headers`` is kept as
-    the converter keeps it: a ``MappingProxyType`` as it is, any other map copied into one.
-    """
-    request: Request = _new(Request)
-    _set_method(request, method)
-    _set_url(request, url)
-    if type(headers) is not MappingProxyType:
-        headers = MappingProxyType(dict(headers))
-    _set_request_headers(request, headers)
-    _set_request_content(request, content)
-    _set_timeout(request, timeout)
-    return request
-
-
-def response_of(
-    status: int, lowercase_headers: Mapping[str, str], content: bytes, elapsed: float
-) -> Response:
-    """``Response(status=..., headers=..., content=..., elapsed=...)``, built faster.
-
-    Private to the distribution. ``lowercase_headers`` must be a read-only map whose names are
-    lower-case already and which nobody changes afterwards: it is kept as it is, where
-    ``Response`` would lower-case the names into a copy.
-    """
-    response: Response = _new(Response)
-    _set_status(response, status)
-    _set_headers(response, lowercase_headers)
-    _set_content(response, content)
-    _set_elapsed(response, elapsed)
-    return response
+def where(request: Request) -> str:
+    """The request as error messages name it: method and URL path (no query, no user info)."""
+    return f"{request.method} {urlsplit(request.url).path or '/'}"

@@ -24,7 +24,6 @@ from vlens_transports import (
     ResponseTooLarge,
     TransportTimeout,
 )
-from vlens_transports._models import response_of
 
 from .._json import loads
 from .._redact import mask_contact
@@ -259,7 +258,7 @@ class Sandbox:
             if fault.kind is FaultKind.OVERSIZED_BODY:
                 raise ResponseTooLarge(exchange.status, fault.size - 1)
         if exchange.headers is _JSON:  # the usual answer: one read-only map shared by all
-            return response_of(exchange.status, _JSON_LOWER, exchange.content, 0.0)
+            return Response(status=exchange.status, headers=_JSON_LOWER, content=exchange.content)
         return Response(status=exchange.status, headers=exchange.headers, content=exchange.content)
 
     async def process(self, request: Request) -> Exchange:

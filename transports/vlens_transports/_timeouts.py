@@ -1,0 +1,73 @@
+"""``asyncio.timeout_at`` on Python 3.11+, the ``async-timeout`` package (its model) on 3.10.
+
+Both are public, documented APIs of the same shape: an async context manager whose deadline, in
+the event loop's clock, can be moved while it is entered (``reschedule()``; ``update()`` in
+async-timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    from asyncio import Timeout, timeout_at
+
+    def expired(timer: Timeout) -> bool:
+        """Whether ``timer`` fired (and so turned a cancellation into ``TimeoutError``)."""
+        return timer.expired()
+
+    def reschedule(timer: Timeout, when: float) -> None:
+        """Move an entered, unexpired ``timer`` to ``when`` (the loop's clock), from the task
+        that entered it; a past ``when`` fires it."""
+        timer.reschedule(when)
+
+    def expire_from_elsewhere(timer: Timeout) -> None:
+        """Fire an entered ``timer`` now, from any task (a no-op once it has fired)."""
+        if not timer.expired():
+            timer.reschedule(asyncio.get_running_loop().time())
+
+    def cancelling(task: asyncio.Task[Any] | None) -> int:
+        """How many cancel requests ``task`` has pending (``Task.cancelling()``)."""
+        return 0 if task is None else task.cancelling()
+
+else:  # pragma: no cover - Python 3.10 only
+    from async_timeout import Timeout, timeout_at
+
+    def expired(timer: Timeout) -> bool:
+        """Whether ``timer`` fired (and so turned a cancellation into ``TimeoutError``)."""
+        return bool(timer.expired)
+
+    def reschedule(timer: Timeout, when: float) -> None:
+        """Move an entered, unexpired ``timer`` to ``when`` (the loop's clock), from the task
+        that entered it; a past ``when`` fires it."""
+        timer.update(when)
+
+    def expire_from_elsewhere(timer: Timeout) -> None:
+        """A no-op on Python 3.10: async-timeout binds a timer to the task that last moved it,
+        so another task cannot fire it. Sends then end at their own deadline."""
+
+    def cancelling(task: asyncio.Task[Any] | None) -> int:
+        """Always 0 on Python 3.10, whose tasks do not count cancel requests."""
+        return 0
+
+
+__all__ = [
+    "Timeout",
+    "cancelling",
+    "expire_from_elsewhere",
+    "expired",
+    "loop_time",
+    "reschedule",
+    "timeout_at",
+]
+
+
+def loop_time(loop: asyncio.AbstractEventLoop, deadline: float | None) -> float | None:
+    """``deadline`` (a ``time.monotonic()`` instant) in ``loop``'s clock, whose origin may differ
+    (uvloop's does)."""
+    if deadline is None:
+        return None
+    return loop.time() + (deadline - time.monotonic())

@@ -1,0 +1,107 @@
+"""The outcome rule: what a failed attempt means, for a read and for an effect. Defined once.
+
+An **effect** (an SMS, an e-mail, an account, a consumed OTP attempt) must never be repeated
+once the server may have processed it, so an answer counts as a refusal only when documented as
+one; anything else, once the request may have been written, is an unknown outcome:
+
+============================================  ==================  ===================
+what came back                                effect              read
+============================================  ==================  ===================
+not sent (pool wait, connect, deadline        retry               retry
+before writing)
+timeout or broken connection after writing    **unknown**         retry
+HTTP 429, 503 (any body)                      retry               retry
+HTTP 4xx other than 429 and 499               final               final
+(Vlens code 429/4003 in the body: retry)
+HTTP 499, any other 5xx (500-502, 504,        **unknown**         retry (5xx);
+520-527, ...), 1xx, 3xx                                           final (1xx, 3xx, 499)
+2xx envelope, Vlens code 400-498, 4001-4007   final               final
+(4003 or 429: rate limited)                   (retry)             (retry)
+2xx envelope, Vlens 5000, 5xxx or any other   **unknown**         final
+undocumented code
+2xx body not JSON, not an envelope, or not    **unknown**         final
+the expected shape (or too large)
+============================================  ==================  ===================
+
+A retry happens only while attempts and the deadline allow; then the error is raised as final.
+Success (2xx, readable envelope, ``error_code`` null or 0, ``data`` of the right shape) never
+reaches this module.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from ._errors import (
+    VlensAPIError,
+    VlensConnectionError,
+    VlensError,
+    VlensResponseError,
+    VlensTransportError,
+)
+
+__all__ = ["Verdict", "judge", "reason_of"]
+
+_RATE_LIMITED_CODES = frozenset({429, 4003})
+
+
+class Verdict(enum.Enum):
+    """What a failed attempt becomes."""
+
+    RETRY = "retry"  # refused or never sent: safe to repeat, if attempts and deadline allow
+    FINAL = "final"  # raise the error as it is
+    UNKNOWN = "unknown"  # an effect that may have happened: OutcomeUnknownError, never resent
+
+
+def judge(error: VlensError, *, effect: bool) -> Verdict:
+    """The verdict on one failed attempt of a read (``effect=False``) or an effect call."""
+    if isinstance(error, VlensConnectionError):
+        return Verdict.RETRY  # never written
+    if isinstance(error, VlensTransportError):
+        return Verdict.UNKNOWN if effect else Verdict.RETRY  # may have been written
+    status, code = _answer(error)
+    if status is None:  # an error of our own making, not an answer
+        return Verdict.FINAL
+    return _effect_verdict(status, code) if effect else _read_verdict(status, code)
+
+
+def _answer(error: VlensError) -> tuple[int | None, int | None]:
+    """The HTTP status and the Vlens code (None when unreadable) an error carries."""
+    if isinstance(error, VlensAPIError):
+        return error.http_status, error.code
+    if isinstance(error, VlensResponseError):
+        return error.http_status, None
+    return None, None
+
+
+def _effect_verdict(status: int, code: int | None) -> Verdict:
+    if status in (429, 503):
+        return Verdict.RETRY
+    if 400 <= status <= 498:
+        return Verdict.RETRY if code in _RATE_LIMITED_CODES else Verdict.FINAL
+    if 200 <= status <= 299 and code is not None and _documented_refusal(code):
+        return Verdict.RETRY if code in _RATE_LIMITED_CODES else Verdict.FINAL
+    return Verdict.UNKNOWN
+
+
+def _read_verdict(status: int, code: int | None) -> Verdict:
+    if status == 429 or 500 <= status <= 599 or code in _RATE_LIMITED_CODES:
+        return Verdict.RETRY
+    return Verdict.FINAL
+
+
+def _documented_refusal(code: int) -> bool:
+    """A Vlens code that, on a 2xx envelope, means the server refused the request."""
+    return 400 <= code <= 498 or 4001 <= code <= 4007
+
+
+def reason_of(error: VlensError) -> str:
+    """A short account of ``error`` for :class:`OutcomeUnknownError`'s message."""
+    if isinstance(error, VlensTransportError):  # the transport's words, without the operation
+        return str(error).removeprefix(f"{error.operation}: ")
+    status, code = _answer(error)
+    if isinstance(error, VlensResponseError):
+        return f"HTTP {status} with an unreadable body: {error.problem}"
+    if code is not None and code != status:
+        return f"HTTP {status}, Vlens error code {code}"
+    return f"HTTP {status}"
