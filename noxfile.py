@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nox
 
-nox.needs_version = ">=2025.2.9"
+nox.needs_version = ">=2025.10.14"  # download_python
 nox.options.default_venv_backend = "uv"
 nox.options.download_python = "never"
 nox.options.error_on_missing_interpreters = True
@@ -77,8 +77,8 @@ def lowest(session: nox.Session) -> None:
         "--python", f"{session.bin}/python", "--output-file", floors,
     )  # fmt: skip
     session.install("-e", ".[test]", "--constraint", floors)
-    shown = ", ".join(f"{name} {{version({name!r})}}" for name in FLOORED)
-    session.run("python", "-c", f"from importlib.metadata import version; print(f'{shown}')")
+    show = f"import importlib.metadata as m; print(*[n + ' ' + m.version(n) for n in {FLOORED}])"
+    session.run("python", "-c", show)
     session.run("python", "-m", "pytest", *session.posargs)
 
 
