@@ -24,19 +24,20 @@ METHODS = [
     for name, _ in inspect.getmembers(service, inspect.iscoroutinefunction)
     if not name.startswith("_")
 ]
-RAISES = re.compile(r"^\s+Raises:\n((?:\s{12}\S.*\n|\s{16}.*\n)+)", re.MULTILINE)
+# Read through inspect.getdoc: Python 3.13 strips the indentation __doc__ had before.
+RAISES = re.compile(r"^Raises:\n((?: {4}\S.*\n| {8}.*\n)+)", re.MULTILINE)
 
 
 @pytest.mark.parametrize(("service", "name"), METHODS)
 def test_every_service_method_says_what_it_raises(service: type, name: str) -> None:
     """A summary line, then a Raises: section naming real exception classes of the SDK."""
-    doc = getattr(service, name).__doc__
+    doc = inspect.getdoc(getattr(service, name))
     assert doc is not None
     summary, _, _ = doc.partition("\n")
     assert summary.strip().endswith("."), summary
     raises = RAISES.search(doc + "\n")
     assert raises is not None, f"{name}: no Raises: section"
-    names = re.findall(r"^\s{12}(\w+):", raises.group(1), re.MULTILINE)
+    names = re.findall(r"^ {4}(\w+):", raises.group(1), re.MULTILINE)
     assert names
     for error in names:
         assert issubclass(getattr(vlens_async, error), vlens_async.VlensError), error
