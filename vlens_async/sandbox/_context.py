@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from ._state import SandboxState, UserRecord
-from ._wire import ApiFailure, Body, FixedObject, Json
+from ._wire import ApiFailure, Body
 
 __all__ = ["Call"]
 
@@ -95,11 +96,17 @@ _REGISTRATION_KEYS = (
 )
 
 
-_REGISTRATION = FixedObject(
-    _REGISTRATION_KEYS, extra=("hasPendingRequest", "refreshToken", "redirectUri")
-)
+_LOGIN_KEYS = frozenset({"hasPendingRequest", "refreshToken", "redirectUri"})
+_ALLOWED_KEYS = frozenset(_REGISTRATION_KEYS) | _LOGIN_KEYS
 
 
-def registration_state(**fields: Any) -> Json:
-    """The ``ApiOutputRegister`` shape with every key present (null where not set), written."""
-    return _REGISTRATION.write(fields)
+def registration_state(**fields: Any) -> dict[str, Any]:
+    """The ``ApiOutputRegister`` shape: every key present (null where not set), UUIDs as text,
+    then the login keys given."""
+    unknown = fields.keys() - _ALLOWED_KEYS
+    if unknown:
+        raise TypeError(f"not a key of ApiOutputRegister: {sorted(unknown)}")
+    state: dict[str, Any] = dict.fromkeys(_REGISTRATION_KEYS)
+    for key, value in fields.items():
+        state[key] = str(value) if isinstance(value, uuid.UUID) else value
+    return state
