@@ -360,7 +360,7 @@ def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if request.param == "json":
         monkeypatch.setattr(_codec, "loads", _json.stdlib_loads)
     else:
-        assert _codec.loads is _json.loads
+        assert _codec.loads is _json.loads  # type: ignore[attr-defined]
     return str(request.param)
 
 
