@@ -4,6 +4,7 @@ absent, and what each does with JSON that is not quite JSON."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -53,9 +54,12 @@ def test_values_round_trip_alike(value: Any) -> None:
         assert json.loads(written) == value
 
 
-def test_output_is_compact_utf8(pair: Pair) -> None:
+def test_output_is_compact_utf8_with_uuids_as_text(pair: Pair) -> None:
     dumps, _ = pair
     assert dumps({"a": [1, None, True], "b": "é"}) == '{"a":[1,null,true],"b":"é"}'.encode()
+    assert dumps([uuid.UUID(int=5)]) == b'["00000000-0000-0000-0000-000000000005"]'
+    with pytest.raises(TypeError):
+        dumps(object())
 
 
 NESTED = b"[" * 100_000 + b"]" * 100_000

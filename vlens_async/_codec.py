@@ -105,6 +105,16 @@ def _renames(cls: type) -> dict[str, Any]:
     }
 
 
+def _nullable_keys(cls: type) -> frozenset[str]:
+    """The wire keys of ``cls``'s fields that are optional and default to None."""
+    fields = attrs.fields(attrs.resolve_types(cls))
+    return frozenset(
+        field.metadata.get(WIRE_NAME) or _camel(field.name)
+        for field in fields
+        if field.default is None and _optional_of(field.type) is not None
+    )
+
+
 def _optional_of(kind: Any) -> Any:
     """``X`` for ``X | None`` (a two-member union with None), else None."""
     if typing.get_origin(kind) not in (typing.Union, types.UnionType):
@@ -128,19 +138,32 @@ def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
     def optional_hook(kind: Any) -> Callable[[Any, Any], Any]:
         inner = _optional_of(kind)
         hook = converter.get_structure_hook(inner)  # looked up once, not on every value
-        return lambda value, _: None if value is None else hook(value, inner)
+        same = inner if inner in (str, bool) else None  # JSON's own types: nothing to check
+
+        def structure(value: Any, _: Any) -> Any:
+            if value is None or value.__class__ is same:
+                return value
+            return hook(value, inner)
+
+        return structure
 
     def model_hook(cls: type) -> Callable[[Any, Any], Any]:
         structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
             cls, converter, **_renames(cls)
         )
+        nullable = _nullable_keys(cls)
 
-        def objects_only(value: Any, _: Any) -> Any:
+        def structure_object(value: Any, _: Any) -> Any:
             if not isinstance(value, Mapping):  # a string would pass ``key in value``
                 raise _Refused(f"expected a JSON object, got {_json_kind(value)}")
-            return structure(value, cls)
+            # Vlens sends every key, most of them null: a null optional field keeps its
+            # default (None) without a call to its hook.
+            given = {
+                key: item for key, item in value.items() if item is not None or key not in nullable
+            }
+            return structure(given, cls)
 
-        return objects_only
+        return structure_object
 
     converter.register_structure_hook_factory(lambda t: _optional_of(t) is not None, optional_hook)
     converter.register_structure_hook_factory(attrs.has, model_hook)

@@ -17,15 +17,26 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["dumps", "loads", "stdlib_dumps", "stdlib_loads"]
 
 
+def _uuid_text(value: object) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
 def stdlib_dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as ``orjson.dumps`` writes it (but refusing NaN, not nulling it)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    """Compact UTF-8 JSON, as ``orjson.dumps`` writes it: a UUID as its canonical text, and
+    NaN refused (orjson writes it as null)."""
+    text = json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_uuid_text
+    )
+    return text.encode()
 
 
 def _refuse_constant(name: str) -> Any:
@@ -50,7 +61,7 @@ def stdlib_loads(data: bytes) -> Any:
 
 
 dumps: Callable[[Any], bytes]
-"""Compact UTF-8 JSON of ``value`` (orjson's ``dumps``)."""
+"""Compact UTF-8 JSON of ``value``, whose UUIDs are written as their text (orjson's ``dumps``)."""
 loads: Callable[[bytes], Any]
 """The value of JSON ``data``; a ``ValueError`` for anything that is not JSON."""
 

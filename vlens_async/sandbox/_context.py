@@ -51,11 +51,11 @@ class Call:
             raise ApiFailure.invalid(name, "must be an SMS provider number from 1 to 7")
         return value
 
-    def transaction_id(self) -> str:
+    def transaction_id(self) -> uuid.UUID:
         """The caller's transactionId, or a new one (older API generations tie steps with it)."""
         if self.body.fields.get("transactionId") is None:  # absent or null
-            return self.state.new_uuid_text()
-        return str(self.body.required_uuid("transactionId"))
+            return self.state.new_uuid()
+        return self.body.required_uuid("transactionId")
 
     def user(self) -> UserRecord:
         """The user whose bearer token authorises this call."""
@@ -101,12 +101,11 @@ _ALLOWED_KEYS = frozenset(_REGISTRATION_KEYS) | _LOGIN_KEYS
 
 
 def registration_state(**fields: Any) -> dict[str, Any]:
-    """The ``ApiOutputRegister`` shape: every key present (null where not set), UUIDs as text,
-    then the login keys given."""
+    """The ``ApiOutputRegister`` shape: every key present (null where not set), then the login
+    keys given."""
     unknown = fields.keys() - _ALLOWED_KEYS
     if unknown:
         raise TypeError(f"not a key of ApiOutputRegister: {sorted(unknown)}")
     state: dict[str, Any] = dict.fromkeys(_REGISTRATION_KEYS)
-    for key, value in fields.items():
-        state[key] = str(value) if isinstance(value, uuid.UUID) else value
+    state.update(fields)
     return state

@@ -8,7 +8,6 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -299,7 +298,7 @@ class Sandbox:
         if path is None:
             return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
         handler, naming = ROUTES[path]
-        headers = MappingProxyType({name.lower(): value for name, value in request.headers.items()})
+        headers = {name.lower(): value for name, value in request.headers.items()}
         try:
             body = self._parse(request, headers)
         except ApiFailure as failure:
@@ -380,7 +379,7 @@ class Sandbox:
         )
 
 
-_JSON = {"Content-Type": "application/json; charset=utf-8"}
+_JSON = {"content-type": "application/json; charset=utf-8"}
 
 
 @functools.lru_cache(maxsize=256)

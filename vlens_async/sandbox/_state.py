@@ -116,10 +116,6 @@ class SandboxState:
         """A random version-4 UUID, from the sandbox's seeded generator."""
         return uuid.UUID(int=self.rng.getrandbits(128), version=4)
 
-    def new_uuid_text(self) -> str:
-        """``str(self.new_uuid())``."""
-        return str(self.new_uuid())
-
     def new_secret(self, prefix: str) -> str:
         return f"{prefix}_{self.rng.getrandbits(192):048x}"
 

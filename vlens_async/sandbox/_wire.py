@@ -50,7 +50,7 @@ def envelope_bytes(
     message: str | None = None,
     descriptions: Any = None,
 ) -> bytes:
-    """The Vlens envelope around ``data`` (JSON values only), or around a refusal."""
+    """The Vlens envelope around ``data`` (JSON values and UUIDs), or around a refusal."""
     envelope = {
         "data": data,
         "error_code": code,
