@@ -345,6 +345,24 @@ def test_a_model_with_cache_hash_decodes_and_hashes() -> None:
     assert {decoded: 1}[Hashed(code="ab", count=2)] == 1
 
 
+@attrs.frozen(kw_only=True)
+class Defaults:
+    """Fields whose null is not simply their default."""
+
+    ratio: float
+    count: int | None = 5
+
+
+def test_null_is_checked_where_it_is_not_an_optional_default() -> None:
+    """A null skips the hook only for an optional field defaulting to None: a required field
+    refuses it, and an optional one with another default becomes None, not its default."""
+    with pytest.raises(VlensResponseError, match=r"data\.ratio: expected float, got null"):
+        CODEC.decode(200, envelope_bytes({"ratio": None}), Defaults)
+    decoded = CODEC.decode(200, envelope_bytes({"ratio": 0.5, "count": None}), Defaults)
+    assert decoded == Defaults(ratio=0.5, count=None)
+    assert CODEC.decode(200, envelope_bytes({"ratio": 1}), Defaults) == Defaults(ratio=1)
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
 def test_result_models_with_every_field_missing_decode_to_defaults(model: type[Any]) -> None:
     """An empty ``data`` object gives the model with every field at its default (all set)."""

@@ -127,7 +127,8 @@ def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
     """A new converter configured for the Vlens wire format.
 
     Detailed validation (cattrs' default) costs nothing measurable while the data is right, and
-    lets an error name every wrong field; ``detailed_validation=False`` reports the first only.
+    lets an error name every wrong field by its path; with ``detailed_validation=False`` an
+    error says what is wrong but not where.
     """
     converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed_validation)
     for kind, hook in _HOOKS.items():
