@@ -261,8 +261,8 @@ class Sandbox:
         if isinstance(prepared, Exchange):
             return prepared
         handler, naming, path, headers, body = prepared
-        operation = _operation(naming, body)
-        fault = self.faults.draw(path, operation)
+        # Naming the operation is needed only to match faults, or to log.
+        fault = self.faults.draw(path, _operation(naming, body)) if self.faults.pending else None
         if fault is not None and fault.kind is FaultKind.LATENCY:
             read_timeout = request.timeout.read
             if read_timeout is not None and fault.delay > read_timeout:
@@ -271,9 +271,10 @@ class Sandbox:
                     try:
                         late = self._run(handler, body, headers)
                     except Exception:
+                        operation = _operation(naming, body)
                         logger.exception("%s %s: failed after the client gave up", operation, path)
                         return
-                    self._log(operation, path, late, fault, body)
+                    self._log(naming, path, late, fault, body)
 
                 asyncio.get_running_loop().call_later(fault.delay, process_late)
                 await asyncio.sleep(read_timeout)
@@ -288,7 +289,7 @@ class Sandbox:
             exchange = self._run(handler, body, headers)
             if fault is not None:
                 exchange = attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
-        self._log(operation, path, exchange, fault, body)
+        self._log(naming, path, exchange, fault, body)
         return exchange
 
     def _prepare(self, request: Request) -> Exchange | _Prepared:
@@ -307,12 +308,16 @@ class Sandbox:
 
     @staticmethod
     def _log(
-        operation: str, path: str, exchange: Exchange, fault: Fault | None, body: Body
+        naming: str | Callable[[Body], str],
+        path: str,
+        exchange: Exchange,
+        fault: Fault | None,
+        body: Body,
     ) -> None:
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s %s -> %s%s subject=%s",
-                operation,
+                _operation(naming, body),
                 path,
                 exchange.status,
                 f" fault={fault.kind.value}" if fault else "",

@@ -14,6 +14,10 @@ from ._wire import ApiFailure
 
 __all__ = ["OtpRecord", "SandboxState", "UserRecord"]
 
+# The bits uuid.UUID(int=..., version=4) sets, set here once: version 4, variant RFC 4122.
+_CLEAR_VERSION_AND_VARIANT = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_VERSION_4 = (4 << 76) | (0x8000 << 48)
+
 
 @attrs.define(kw_only=True)
 class UserRecord:
@@ -114,7 +118,7 @@ class SandboxState:
     # -- identifiers and secrets -------------------------------------------------------------
     def new_uuid(self) -> uuid.UUID:
         """A random version-4 UUID, from the sandbox's seeded generator."""
-        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        return uuid.UUID(int=self.rng.getrandbits(128) & _CLEAR_VERSION_AND_VARIANT | _VERSION_4)
 
     def new_secret(self, prefix: str) -> str:
         return f"{prefix}_{self.rng.getrandbits(192):048x}"
