@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from vlens_async.sandbox import Exchange, Sandbox, create_app
-from vlens_transports import Request, Response
+from vlens_transports import FakeTransport, Request, Response
 
 URL = "https://sandbox.vlens.test/api/DigitalIdentity/Register/StepVerifyPhone"
 PATH = "/api/DigitalIdentity/Register/StepVerifyPhone"
@@ -227,3 +227,14 @@ async def test_a_patched_process_sees_every_in_memory_request(
     async with sandbox.client() as client:
         await client.registration.send_phone_otp(PHONE)
     assert len(seen) == 1
+
+
+async def test_the_in_memory_client_keeps_no_record_of_requests() -> None:
+    """sandbox.client() counts requests but keeps none: each request body holds a 4 KiB
+    buffer from orjson, so a long in-memory run would grow by that much a call."""
+    sandbox = Sandbox(resend_cooldown=0)
+    async with sandbox.client() as client:
+        await client.registration.send_phone_otp(PHONE)
+        transport = client.transport
+        assert isinstance(transport, FakeTransport)
+        assert (transport.sent, transport.requests, sandbox.requests_seen) == (1, [], 1)

@@ -215,9 +215,11 @@ class Sandbox:
         self.state.oauth_identities[f"{provider}:{id_token}"] = email.lower()
 
     def client(self, **options: Any) -> VlensClient:
-        """A real :class:`VlensClient` over ``FakeTransport(self.handle)``.
+        """A real :class:`VlensClient` over ``FakeTransport(self.handle, record=False)``.
 
-        Retries do not sleep unless you pass your own ``retry=`` policy.
+        Retries do not sleep unless you pass your own ``retry=`` policy. The transport keeps no
+        list of requests (the sandbox counts them in :attr:`requests_seen` and keeps what they
+        did): a long in-memory run stays flat in memory.
         """
         from .._client import VlensClient
         from .._retry import RetryPolicy
@@ -226,7 +228,8 @@ class Sandbox:
         options.setdefault("tenancy_name", self.tenancy_name)
         options.setdefault("base_url", "https://sandbox.vlens.test")
         api_key = options.pop("api_key", self.api_keys[0])
-        return VlensClient(api_key, transport=FakeTransport(self.handle), **options)
+        transport = FakeTransport(self.handle, record=False)
+        return VlensClient(api_key, transport=transport, **options)
 
     # -- the two ways in ------------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
