@@ -1,6 +1,6 @@
 """The wire codec: one cattrs converter plus the Vlens envelope rules.
 
-``make_converter()`` builds a fresh converter (like cattrs' preconf modules): snake_case fields
+``make_converter()`` builds a fresh converter, like cattrs' preconf modules: snake_case fields
 map to camelCase keys (or to a field's ``WIRE_NAME`` metadata), ``SmsProvider`` maps to its
 integer, UUIDs to their lowercase string. Decoding is strict about types (``"true"`` is not a
 bool, ``1.5`` is not an int) and tolerant of unknown and missing keys.
@@ -8,27 +8,89 @@ bool, ``1.5`` is not an int) and tolerant of unknown and missing keys.
 
 from __future__ import annotations
 
-import inspect
 import types
 import typing
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 from ._errors import VlensAPIError, VlensError, VlensResponseError, error_class_for_code
-from ._json import compact_dumps, loads
+from ._json import dumps, loads
 from ._models import WIRE_NAME, ExistenceResult, SmsProvider
 from ._redact import redact_excerpt
-from ._uuids import parse_uuid
 
 __all__ = ["Codec", "make_converter"]
 
-T = TypeVar("T")
 _OK_CODES = (None, 0)
+_INT64_LIMIT = 2**63
+"""An integer field holds a signed 64-bit value. Wider ones are refused, never rounded: orjson
+reads an integer literal beyond 64 bits as a float, which would come back as another integer."""
+
+
+class _Refused(ValueError):
+    """A hook's refusal, worded without the value (which may be a secret)."""
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean"}
+    return kinds.get(type(value), "number")
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Refused(f"expected str, got {_json_kind(value)}")
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _Refused(f"expected bool, got {_json_kind(value)}")
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise _Refused("expected int, got a fractional number")
+        if abs(value) >= _INT64_LIMIT:  # maybe a wider integer, rounded by orjson
+            raise _Refused("expected int of at most 64 bits")
+        return int(value)  # 3.0 is 3
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Refused(f"expected int, got {_json_kind(value)}")
+    if not -_INT64_LIMIT <= value < _INT64_LIMIT:
+        raise _Refused("expected int of at most 64 bits")
+    return value
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value  # an int is a float by JSON's rules
+    raise _Refused(f"expected float, got {_json_kind(value)}")
+
+
+def _structure_uuid(value: Any, _: type) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise _Refused(f"expected a UUID string, got {_json_kind(value)}")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise _Refused("expected a UUID string, got other text") from None
+
+
+def _structure_provider(value: Any, _: type) -> SmsProvider:
+    try:
+        return SmsProvider(_structure_int(value, int))
+    except _Refused:
+        raise
+    except ValueError:
+        raise _Refused("expected an SMS provider number from 1 to 7") from None
 
 
 def _camel(name: str) -> str:
@@ -43,67 +105,14 @@ def _renames(cls: type) -> dict[str, Any]:
     }
 
 
-def _strict(kind: type[T], *, also: tuple[type, ...] = ()) -> Callable[[Any, type], T]:
-    accepted = (kind, *also)
-
-    def structure(value: Any, _: type) -> T:
-        if isinstance(value, bool) and kind is not bool:
-            raise TypeError(f"expected {kind.__name__}, got bool")
-        if not isinstance(value, accepted):
-            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
-        return value  # type: ignore[return-value]  # float accepts int by JSON's rules
-
-    return structure
-
-
-_INT64 = range(-(2**63), 2**63)
-"""What an integer field holds. Wider values are refused, not rounded: orjson reads an integer
-literal beyond 64 bits as a float, and that float would come back as a different integer."""
-
-
-def _structure_int(value: Any, _: type) -> int:
-    if isinstance(value, float) and value.is_integer():
-        # A float this large may be an integer orjson rounded (-2**63 - 1 reads as -2**63).
-        if abs(value) >= 2**63:
-            raise ValueError("expected an integer of at most 64 bits")
-        value = int(value)
-    number = _strict(int)(value, int)
-    if number not in _INT64:
-        raise ValueError("expected an integer of at most 64 bits")
-    return number
-
-
-def _structure_uuid(value: Any, _: type) -> uuid.UUID:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a UUID string, got {type(value).__name__}")
-    return parse_uuid(value)
-
-
-_new = object.__new__
-
-
-def _structure_provider(value: Any, _: type) -> SmsProvider:
-    return SmsProvider(_structure_int(value, int))
-
-
-def _objects_only(hook: Callable[[Any, type], T]) -> Callable[[Any, type], T]:
-    """Refuse a non-object where a model is expected (a string would pass ``key in value``)."""
-
-    def structure(value: Any, cls: type) -> T:
-        if not isinstance(value, Mapping):
-            raise TypeError(f"expected a JSON object, got {_json_kind(value)}")
-        return hook(value, cls)
-
-    return structure
-
-
-def _readable(exc: cattrs.BaseValidationError) -> str:
-    """cattrs' "invalid value for type, expected int @ data.x" as "data.x: expected int"."""
-    lines = []
-    for line in cattrs.transform_error(exc, path="data")[:3]:
-        message, _, path = line.rpartition(" @ ")
-        lines.append(f"{path}: {message.removeprefix('invalid value for type, ')}")
-    return "; ".join(lines)
+def _nullable_keys(cls: type) -> frozenset[str]:
+    """The wire keys of ``cls``'s fields that are optional and default to None."""
+    fields = attrs.fields(attrs.resolve_types(cls))
+    return frozenset(
+        field.metadata.get(WIRE_NAME) or _camel(field.name)
+        for field in fields
+        if field.default is None and _optional_of(field.type) is not None
+    )
 
 
 def _optional_of(kind: Any) -> Any:
@@ -114,150 +123,51 @@ def _optional_of(kind: Any) -> Any:
     return members[0] if len(members) == 1 and len(typing.get_args(kind)) == 2 else None
 
 
-# Exact types a field may take as they come from json.loads, checked inline by generated code.
-_INLINE_CHECKED = (str, bool, int, float)
-
-
-def _fast_structure_fn(cls: type, converter: cattrs.Converter) -> Callable[[Any, type], Any]:
-    """A structure hook for a result model, generated like cattrs' own but leaner.
-
-    Each wire key is read once (by subscript, or ``dict.get``); a value of the exact expected
-    JSON type is taken as is, and only other values go through the field's hook (which
-    converts or raises).
-    Optional fields that default to None are passed straight to ``cls``; any failure is
-    re-diagnosed by the detailed converter.
-    """
-    names: dict[str, Any] = {
-        "cls": cls,
-        "MISSING": _MISSING,
-        "Mapping": Mapping,
-        "new": _new,
-        "INT64": _INT64,
-        "parse_uuid": parse_uuid,
-    }
-    lines = [
-        "def structure(o, _):",
-        "    if type(o) is not dict:",
-        "        if not isinstance(o, Mapping):",
-        "            raise TypeError('expected a JSON object')",
-        "        o = dict(o)  # read as a plain dict: a defaultdict would make up missing keys",
-    ]
-    fields = attrs.fields(attrs.resolve_types(cls))
-    keys = [field.metadata.get(WIRE_NAME) or _camel(field.name) for field in fields]
-    slots = _slot_setters(cls)
-    if slots is not None:
-        # Every field is optional and set slot by slot. Vlens sends every key (null where
-        # unset), so all are read by subscript, which is quicker than get(); a key left out
-        # raises KeyError, and then all are read again with get().
-        lines.append("    try:")
-        lines += [f"        v{index} = o[{key!r}]" for index, key in enumerate(keys)]
-        lines += ["    except KeyError:", "        get = o.get"]
-        lines += [f"        v{index} = get({key!r})" for index, key in enumerate(keys)]
-        lines.append("    obj = new(cls)")
-    else:
-        lines += ["    get = o.get", "    kw = {}"]
-    arguments: list[str] = []
-    for index, (field, key) in enumerate(zip(fields, keys, strict=True)):
-        inner = _optional_of(field.type)
-        kind = inner if inner is not None else field.type
-        names[f"h{index}"], names[f"t{index}"] = converter.get_structure_hook(kind), kind
-        value = f"v{index}"
-        hooked = f"h{index}({value}, t{index})"
-        convert = f"{value} = {hooked}"
-        if kind is int:  # the hook refuses what does not fit in 64 bits
-            convert = f"if type({value}) is not int or {value} not in INT64: {convert}"
-        elif kind is uuid.UUID:  # a string is parsed here, the hook words any other value
-            convert = f"{value} = parse_uuid({value}) if type({value}) is str else {hooked}"
-        elif kind in _INLINE_CHECKED:
-            convert = f"if type({value}) is not t{index}: {convert}"
-        if inner is not None and field.default is None:
-            if slots is None:
-                lines.append(f"    {value} = get({key!r})")
-            lines.append(f"    if {value} is not None:")
-            lines.append(f"        {convert}")
-            if slots is not None:
-                names[f"s{index}"] = slots[field.name]
-                lines.append(f"    s{index}(obj, {value})")
-            arguments.append(f"{field.alias}={value}")
-            continue
-        lines.append(f"    {value} = get({key!r}, MISSING)")
-        lines.append(f"    if {value} is not MISSING:")
-        if inner is not None:
-            lines.append(f"        if {value} is not None:")
-            lines.append(f"            {convert}")
-        else:
-            lines.append(f"        {convert}")
-        lines.append(f"        kw[{field.alias!r}] = {value}")
-    arguments.append("**kw")
-    if slots is not None:
-        lines.append("    return obj")
-    else:
-        lines.append(f"    return cls({', '.join(arguments)})")
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<vlens structure {cls.__name__}>", "exec"), names)  # noqa: S102
-    structure: Callable[[Any, type], Any] = names["structure"]
-    return structure
-
-
-_MISSING = object()
-
-
-def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
-    """Each field's slot setter, for a model whose ``__init__`` only stores its arguments.
-
-    Such a model (slotted; every field optional, defaulting to None, without validator or
-    converter; no ``__attrs_pre_init__``/``__attrs_post_init__``, no cached hash) is built by
-    setting its slots directly, as its frozen ``__init__`` does through ``object.__setattr__``,
-    in 40% less time. Any other model is built by calling it (None).
-    """
-    if any(hasattr(cls, hook) for hook in _INIT_HOOKS):
-        return None
-    setters: dict[str, Callable[[Any, Any], None]] = {}
-    for field in attrs.fields(attrs.resolve_types(cls)):
-        plain = field.init and field.validator is None and field.converter is None
-        slot = inspect.getattr_static(cls, field.name, None)
-        if not plain or field.default is not None or _optional_of(field.type) is None:
-            return None
-        if not isinstance(slot, types.MemberDescriptorType):
-            return None
-        setters[field.name] = slot.__set__
-    return setters
-
-
-_INIT_HOOKS = ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_cached_hash__")
-
-
 def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
     """A new converter configured for the Vlens wire format.
 
-    ``detailed_validation=False`` is faster and is what :class:`Codec` decodes with; when that
-    fails, the detailed converter is asked again, only to word the error.
+    Detailed validation (cattrs' default) costs nothing measurable while the data is right, and
+    lets an error name every wrong field by its path; with ``detailed_validation=False`` an
+    error says what is wrong but not where.
     """
     converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed_validation)
+    for kind, hook in _HOOKS.items():
+        converter.register_structure_hook(kind, hook)
+    converter.register_unstructure_hook(uuid.UUID, str)
+    converter.register_unstructure_hook(SmsProvider, int)
 
     def optional_hook(kind: Any) -> Callable[[Any, Any], Any]:
         inner = _optional_of(kind)
         hook = converter.get_structure_hook(inner)  # looked up once, not on every value
-        return lambda value, _: None if value is None else hook(value, inner)
+        same = inner if inner in (str, bool) else None  # JSON's own types: nothing to check
+
+        def structure(value: Any, _: Any) -> Any:
+            if value is None or value.__class__ is same:
+                return value
+            return hook(value, inner)
+
+        return structure
+
+    def model_hook(cls: type) -> Callable[[Any, Any], Any]:
+        structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
+            cls, converter, **_renames(cls)
+        )
+        nullable = _nullable_keys(cls)
+
+        def structure_object(value: Any, _: Any) -> Any:
+            if not isinstance(value, Mapping):  # a string would pass ``key in value``
+                raise _Refused(f"expected a JSON object, got {_json_kind(value)}")
+            # Vlens sends every key, most of them null: a null optional field keeps its
+            # default (None) without a call to its hook.
+            given = {
+                key: item for key, item in value.items() if item is not None or key not in nullable
+            }
+            return structure(given, cls)
+
+        return structure_object
 
     converter.register_structure_hook_factory(lambda t: _optional_of(t) is not None, optional_hook)
-    converter.register_structure_hook(str, _strict(str))
-    converter.register_structure_hook(bool, _strict(bool))
-    converter.register_structure_hook(int, _structure_int)
-    converter.register_structure_hook(float, _strict(float, also=(int,)))
-    converter.register_structure_hook(uuid.UUID, _structure_uuid)
-    converter.register_unstructure_hook(uuid.UUID, str)
-    converter.register_structure_hook(SmsProvider, _structure_provider)
-    converter.register_unstructure_hook(SmsProvider, int)
-    if detailed_validation:
-        converter.register_structure_hook_factory(
-            attrs.has,
-            lambda cls: _objects_only(make_dict_structure_fn(cls, converter, **_renames(cls))),
-        )
-    else:
-        converter.register_structure_hook_factory(
-            attrs.has, lambda cls: _fast_structure_fn(cls, converter)
-        )
+    converter.register_structure_hook_factory(attrs.has, model_hook)
     converter.register_unstructure_hook_factory(
         attrs.has,
         lambda cls: make_dict_unstructure_fn(
@@ -271,6 +181,16 @@ def make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
     return converter
 
 
+_HOOKS: dict[type, Callable[[Any, type], Any]] = {
+    str: _structure_str,
+    bool: _structure_bool,
+    int: _structure_int,
+    float: _structure_float,
+    uuid.UUID: _structure_uuid,
+    SmsProvider: _structure_provider,
+}
+
+
 def _derive_exists(result: ExistenceResult) -> ExistenceResult:
     if result.exists is not None:
         return result
@@ -280,54 +200,50 @@ def _derive_exists(result: ExistenceResult) -> ExistenceResult:
     return attrs.evolve(result, exists=any(bool(flag) for flag in flags))
 
 
+def _describe(exc: BaseException, kind: type | None) -> str:
+    """Our hooks' own words; cattrs' for anything else (a converter of one's own)."""
+    if isinstance(exc, _Refused):
+        return str(exc)
+    return format_exception(exc, kind).removeprefix("invalid value for type, ")
+
+
+def _readable(exc: Exception) -> str:
+    """cattrs' "expected int @ data.user.id" as "data.user.id: expected int"."""
+    lines = []
+    for line in cattrs.transform_error(exc, path="data", format_exception=_describe)[:3]:
+        message, _, path = line.rpartition(" @ ")
+        lines.append(f"{path}: {message}")
+    return "; ".join(lines)
+
+
+class _Invalid(Exception):
+    """Internal: ``data`` did not match the result type (the message names the field)."""
+
+
+# What a converter's hooks raise on data of the wrong shape (cattrs' grouped errors, or a
+# hook's own); anything else is a bug, and goes up untouched.
+_DATA_ERRORS = (cattrs.BaseValidationError, TypeError, ValueError, KeyError, AttributeError)
+
+
 class Codec:
     """Encodes request bodies and decodes envelopes with one converter."""
 
     def __init__(self, converter: cattrs.Converter | None = None) -> None:
         self.converter = converter or make_converter()
-        self._fast = make_converter(detailed_validation=False) if converter is None else converter
         self._decoders: dict[Any, Callable[[Any], Any]] = {}
-        # Body types orjson writes byte for byte as json does, judged by their fields' declared
-        # types as the default hooks unstructure them. A converter of one's own may unstructure
-        # any field into anything, so its bodies are all written by json; so should be those
-        # of a codec whose converter gets hooks of its own after it is made (see encode()).
-        self._fast_writes: dict[type, bool] | None = {} if converter is None else None
 
     @classmethod
     def default(cls) -> Codec:
         """One shared codec for every client that brings none: it holds no per-client state,
-        and building converters and their generated hooks costs about a millisecond."""
+        and building converters and their hooks costs about a millisecond."""
         global _DEFAULT
         if _DEFAULT is None:
             _DEFAULT = cls()
         return _DEFAULT
 
     def encode(self, body: object) -> bytes:
-        """The JSON bytes of a request body (an attrs instance).
-
-        orjson writes a body whose declared field types the default hooks turn into strings,
-        integers, booleans and nulls; json writes any other. Registering hooks on
-        ``codec.converter`` afterwards is not followed by that choice: build a ``Codec`` on
-        your own converter instead (``Codec(make_converter())`` plus your hooks).
-        """
-        value = self.converter.unstructure(body)
-        fast_writes = self._fast_writes
-        if fast_writes is not None and _fast_dumps is not None:
-            kind = type(body)
-            alike = fast_writes.get(kind)
-            if alike is None:
-                alike = fast_writes[kind] = _written_alike(kind)
-            if alike:
-                try:
-                    written = _fast_dumps(value)  # json's bytes, in half the time
-                except TypeError:  # orjson.JSONEncodeError: a wider integer than 64 bits
-                    pass
-                else:
-                    # orjson's bytes keep its whole write buffer (4 KiB from 3.12 on, however
-                    # short the JSON): a two-part join copies them to their length, so that a
-                    # request kept (a FakeTransport's record, a retry) costs what its body does.
-                    return b"".join((written, b""))
-        return _dumps(value).encode()
+        """The JSON bytes of a request body (an attrs instance)."""
+        return dumps(self.converter.unstructure(body))
 
     def decoder(self, result_type: Any) -> Callable[[Any], Any]:
         """A function turning an envelope's ``data`` into ``result_type``, built once per type."""
@@ -339,24 +255,13 @@ class Codec:
     def _make_decoder(self, result_type: Any) -> Callable[[Any], Any]:
         if result_type is object or result_type is Any:
             return lambda data: data
-        fast = self._fast.get_structure_hook(result_type)
-        detailed = self.converter.get_structure_hook(result_type)
-        needs_object = attrs.has(result_type)
+        structure = self.converter.get_structure_hook(result_type)
 
         def decode(data: Any) -> Any:
-            if needs_object and type(data) is not dict and not isinstance(data, Mapping):
-                raise _Invalid(f"data: expected a JSON object, got {_json_kind(data)}")
             try:
-                return fast(data, result_type)
-            except (cattrs.BaseValidationError, TypeError, ValueError, KeyError, AttributeError):
-                pass  # the data is wrong; ask the detailed converter to say where
-            try:
-                detailed(data, result_type)
-            except cattrs.BaseValidationError as exc:
+                return structure(data, result_type)
+            except _DATA_ERRORS as exc:
                 raise _Invalid(_readable(exc)) from exc
-            except (TypeError, ValueError) as exc:
-                raise _Invalid(f"data: {exc}") from exc
-            raise _Invalid("data: does not match the expected shape")  # pragma: no cover
 
         return decode
 
@@ -371,39 +276,25 @@ class Codec:
     ) -> Any:
         """Return the decoded ``data`` of a successful envelope, or raise the typed error."""
         ok_status = 200 <= status < 300
-        # A typed result checks every number it keeps (64-bit integers), so orjson may read it;
-        # raw JSON (``object`` results, error details) keeps json's exact big integers.
-        exact = result_type is object or result_type is Any
         try:
-            body = _parse(content, exact=exact) if content else None
-        except (
-            ValueError,
-            RecursionError,
-        ):  # UnicodeDecodeError is a ValueError too  # RecursionError: absurdly nested JSON
+            body = loads(content) if content else None
+        except ValueError:  # not JSON: bad UTF-8, NaN, nested past the parser's limit...
             body = None
         if not isinstance(body, dict):
-            if ok_status:
-                problem = "invalid JSON" if content else "empty body"
-                if content and body is not None:
-                    problem = f"expected a JSON object, got {_json_kind(body)}"
-                raise self._response_error(problem, status, content, operation)
-            raise _status_error(status, content, operation, retry_after)
-        code = body.get("error_code")
-        if code not in _OK_CODES or not ok_status:
-            if not exact:
-                body = _parse_exact_again(content, body)
+            if not ok_status:
+                raise _status_error(status, content, operation, retry_after)
+            problem = "invalid JSON" if content else "empty body"
+            if content and body is not None:
+                problem = f"expected a JSON object, got {_json_kind(body)}"
+            raise self._response_error(problem, status, content, operation)
+        if body.get("error_code") not in _OK_CODES or not ok_status:
             raise self._api_error(body, status, content, operation, retry_after)
-        decode = self._decoders.get(result_type) or self.decoder(result_type)
         try:
-            return decode(body.get("data"))
-        except _Invalid as exc:
-            invalid = exc
-        if not exact:  # orjson read it: json decides what is wrong, as for everything else
-            try:
-                return decode(_parse_exact_again(content, body).get("data"))
-            except _Invalid as again:  # worded for json's reading (a wide integer is an int)
-                invalid = again
-        raise self._response_error(str(invalid), status, content, operation) from invalid.__cause__
+            return self.decoder(result_type)(body.get("data"))
+        except _Invalid as invalid:
+            problem = str(invalid)
+            cause = invalid.__cause__
+        raise self._response_error(problem, status, content, operation) from cause
 
     def _api_error(
         self,
@@ -419,12 +310,10 @@ class Codec:
         if isinstance(code, bool) or not isinstance(code, int):
             return self._response_error("error_code is not an integer", status, content, operation)
         message = body.get("error_message")
-        if not isinstance(message, str):
-            message = None
         error_type = error_class_for_code(code, status)
         return error_type(
             code,
-            message,
+            message if isinstance(message, str) else None,
             http_status=status,
             operation=operation,
             descriptions=body.get("error_descriptions"),
@@ -441,67 +330,6 @@ class Codec:
 
 
 _DEFAULT: Codec | None = None
-
-# What the default converter unstructures to str, int, bool or None, which orjson writes as json
-# does. A float it may spell otherwise (1e-05 as 0.00001), and NaN it writes as null.
-_WRITTEN_ALIKE = frozenset({str, int, bool, type(None), uuid.UUID, SmsProvider})
-
-
-def _written_alike(kind: Any) -> bool:
-    """Whether orjson writes a ``kind`` (an attrs body, or a field's type) as json would."""
-    if attrs.has(kind):
-        return all(_written_alike(field.type) for field in attrs.fields(attrs.resolve_types(kind)))
-    inner = _optional_of(kind)
-    return _written_alike(inner) if inner is not None else kind in _WRITTEN_ALIKE
-
-
-def _parse(content: bytes, *, exact: bool) -> Any:
-    """The JSON of ``content``, with ``json.loads(content.decode())``'s errors.
-
-    Unless ``exact``, orjson reads it first (in a third of the time): where orjson refuses,
-    json decides, so NaN, a BOM, lone surrogates and bad UTF-8 fare as before. What orjson
-    reads differently is numbers: an integer beyond 64 bits becomes a float, which the typed
-    decoders refuse for an integer field (see ``_INT64``).
-    """
-    if not exact and _fast_loads is not None:
-        try:
-            return _fast_loads(content)
-        except ValueError:  # orjson.JSONDecodeError; json gives the error its usual words
-            pass
-    return loads(content.decode())
-
-
-def _parse_exact_again(content: bytes, body: dict[str, Any]) -> dict[str, Any]:
-    """An error envelope read with json, whose details keep big integers exactly."""
-    try:
-        exact = _parse(content, exact=True)
-    except (ValueError, RecursionError):  # nested deeper than json goes, not than orjson
-        return body
-    return exact if isinstance(exact, dict) else body
-
-
-_fast_loads: Callable[[bytes], Any] | None
-_fast_dumps: Callable[[Any], bytes] | None
-try:
-    from orjson import dumps as _fast_dumps
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - a platform without orjson wheels: json alone
-    _fast_loads = _fast_dumps = None
-
-
-_dumps = compact_dumps(ensure_ascii=False)
-
-
-class _Invalid(Exception):
-    """Internal: ``data`` did not match the result type."""
-
-
-def _json_kind(value: object) -> str:
-    if value is None:
-        return "null"
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "number"
-    )
 
 
 def _status_error(

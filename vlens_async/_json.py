@@ -1,58 +1,73 @@
-"""JSON in and out with the C accelerators called directly, shared by the SDK and the sandbox.
+"""The one JSON path of the SDK and the sandbox: orjson, or the standard library without it.
 
-``json.dumps`` with any option (``separators``, ``ensure_ascii``) constructs an encoder per call,
-which costs more than encoding a small body; :func:`compact_dumps` builds the C encoder once.
-``json.loads`` spends about a third of the time of decoding an envelope on type checks and two
-whitespace regex matches around the C scanner; :func:`loads` calls the scanner first and leaves
-every other case to ``json.loads``.
+orjson is a dependency wherever it has wheels; where it cannot be imported, the stdlib
+functions below stand in, made to refuse what orjson refuses that matters here: ``NaN`` and
+``Infinity`` (not JSON), text that is not UTF-8 or starts with a BOM, and nesting deeper than
+the interpreter can read (a ``ValueError``, never a ``RecursionError``).
+
+What differs is documented, not hidden: orjson reads an integer beyond its 64-bit range (below
+``-2**63`` or above ``2**64 - 1``) as a float, where ``json`` keeps it exact (the codec's
+integer hook refuses both in a typed field); orjson refuses an escaped lone surrogate
+(``"\\ud800"``), which ``json`` reads; orjson refuses nesting past 1024 levels, ``json`` past
+the interpreter's recursion limit. In writing, orjson refuses an integer beyond 64 bits and
+writes NaN as null; request bodies hold neither (the SDK checks its input first).
 """
 
 from __future__ import annotations
 
 import json
-import json.scanner
-import re
+import math
+import uuid
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-__all__ = ["compact_dumps", "loads"]
-
-# What json.loads runs underneath: the C scanner, with the default decoder's options.
-_scan_once = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))  # typeshed: wrong arg type
-_only_whitespace = re.compile(r"[ \t\n\r]*\Z").match  # json.loads skips this after the value
+__all__ = ["dumps", "loads", "stdlib_dumps", "stdlib_loads"]
 
 
-def compact_dumps(*, ensure_ascii: bool) -> Callable[[Any], str]:
-    """``json.dumps(value, ensure_ascii=ensure_ascii, separators=(",", ":"))`` as a function.
+def _uuid_text(value: object) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
-    There is no circular-reference check: values come from attrs models or handler dicts.
-    """
-    encoder = json.JSONEncoder(
-        ensure_ascii=ensure_ascii, separators=(",", ":"), check_circular=False
+
+def stdlib_dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as ``orjson.dumps`` writes it: a UUID as its canonical text, and
+    NaN refused (orjson writes it as null)."""
+    text = json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_uuid_text
     )
-    make_encoder = getattr(json.encoder, "c_make_encoder", None)
-    if make_encoder is None:  # pragma: no cover - CPython always has the C accelerator
-        return encoder.encode
-    escape = (
-        json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
-    )
-    # The arguments JSONEncoder.iterencode gives the C encoder for these options.
-    iterencode = make_encoder(None, encoder.default, escape, None, ":", ",", False, False, True)
-    join = "".join
-    return lambda value: join(iterencode(value, 0))
+    return text.encode()
 
 
-def loads(text: str) -> Any:
-    """``json.loads(text)``, same result and same errors, faster for a value spanning ``text``.
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
-    The scanner is tried at index 0, and JSON whitespace after the value is skipped as
-    ``json.loads`` skips it; leading whitespace, an empty text, extra data and anything that is
-    not JSON fall back to ``json.loads``, which accepts it or words the error as usual.
-    """
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400: json would make it inf
+        raise ValueError(f"number out of range: {text}")
+    return number
+
+
+def stdlib_loads(data: bytes) -> Any:
+    """``json.loads`` of UTF-8 ``data``, with every refusal a ``ValueError``."""
     try:
-        value, end = _scan_once(text, 0)
-    except StopIteration:
-        return json.loads(text)
-    if end != len(text) and _only_whitespace(text, end) is None:
-        return json.loads(text)
-    return value
+        return json.loads(
+            data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite
+        )
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+dumps: Callable[[Any], bytes]
+"""Compact UTF-8 JSON of ``value``, whose UUIDs are written as their text (orjson's ``dumps``)."""
+loads: Callable[[bytes], Any]
+"""The value of JSON ``data``; a ``ValueError`` for anything that is not JSON."""
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - a platform without orjson wheels
+    dumps, loads = stdlib_dumps, stdlib_loads
+else:
+    dumps, loads = orjson.dumps, orjson.loads

@@ -18,6 +18,7 @@ from vlens_async import (
     VlensInputError,
 )
 from vlens_async.sandbox import Sandbox
+from vlens_async.sandbox._state import below
 from vlens_transports import Request, Response
 
 from .conftest import Connect, Vlens, logged_in, wrong
@@ -579,11 +580,20 @@ async def test_well_formed_raw_request_is_answered() -> None:
 
 
 def test_ids_are_seeded_version_4_uuids() -> None:
-    """The sandbox's ids, object or text, are the version-4 UUIDs its seed dictates."""
+    """The sandbox's ids are the version-4 UUIDs its seed dictates."""
     state = Sandbox(seed=7).state
     reference = random.Random(7)
-    for index in range(2_000):
+    for _ in range(2_000):
         expected = uuid.UUID(int=reference.getrandbits(128), version=4)
-        made = state.new_uuid() if index % 2 else uuid.UUID(state.new_uuid_text())
+        made = state.new_uuid()
         assert made == expected
         assert (made.version, made.variant) == (4, uuid.RFC_4122)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 1000, 10**6, 2**20, 2**20 + 1, 10**12])
+def test_below_draws_what_randrange_draws(n: int) -> None:
+    """Same numbers, and the generator left where randrange leaves it (seeded codes hold)."""
+    for seed in range(5):
+        ours, reference = random.Random(seed), random.Random(seed)
+        assert [below(ours, n) for _ in range(200)] == [reference.randrange(n) for _ in range(200)]
+        assert ours.getstate() == reference.getstate()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from ._state import SandboxState, UserRecord
-from ._wire import ApiFailure, Body, FixedObject, Json
+from ._wire import ApiFailure, Body
 
 __all__ = ["Call"]
 
@@ -50,11 +51,11 @@ class Call:
             raise ApiFailure.invalid(name, "must be an SMS provider number from 1 to 7")
         return value
 
-    def transaction_id(self) -> str:
+    def transaction_id(self) -> uuid.UUID:
         """The caller's transactionId, or a new one (older API generations tie steps with it)."""
         if self.body.fields.get("transactionId") is None:  # absent or null
-            return self.state.new_uuid_text()
-        return str(self.body.required_uuid("transactionId"))
+            return self.state.new_uuid()
+        return self.body.required_uuid("transactionId")
 
     def user(self) -> UserRecord:
         """The user whose bearer token authorises this call."""
@@ -95,11 +96,16 @@ _REGISTRATION_KEYS = (
 )
 
 
-_REGISTRATION = FixedObject(
-    _REGISTRATION_KEYS, extra=("hasPendingRequest", "refreshToken", "redirectUri")
-)
+_LOGIN_KEYS = frozenset({"hasPendingRequest", "refreshToken", "redirectUri"})
+_ALLOWED_KEYS = frozenset(_REGISTRATION_KEYS) | _LOGIN_KEYS
 
 
-def registration_state(**fields: Any) -> Json:
-    """The ``ApiOutputRegister`` shape with every key present (null where not set), written."""
-    return _REGISTRATION.write(fields)
+def registration_state(**fields: Any) -> dict[str, Any]:
+    """The ``ApiOutputRegister`` shape: every key present (null where not set), then the login
+    keys given."""
+    unknown = fields.keys() - _ALLOWED_KEYS
+    if unknown:
+        raise TypeError(f"not a key of ApiOutputRegister: {sorted(unknown)}")
+    state: dict[str, Any] = dict.fromkeys(_REGISTRATION_KEYS)
+    state.update(fields)
+    return state

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -43,8 +41,6 @@ __all__ = ["Exchange", "Sandbox"]
 logger = logging.getLogger("vlens_async.sandbox")
 
 Handler = Callable[[Call], Any]
-# The last request headers seen, a copy of their contents, and them with names lower-cased.
-_SeenHeaders = tuple[Mapping[str, str], dict[str, str], Mapping[str, str]]
 _DI = "/api/DigitalIdentity/"
 
 
@@ -177,7 +173,6 @@ class Sandbox:
         self.default_sms_provider = default_sms_provider
         self.rate_limits = tuple(rate_limits or ())
         self._calls: dict[str, deque[float]] = {}
-        self._last_headers: _SeenHeaders | None = None
         self.state = SandboxState(
             clock=self.clock,
             outbox=self.outbox,
@@ -224,9 +219,11 @@ class Sandbox:
         self.state.oauth_identities[f"{provider}:{id_token}"] = email.lower()
 
     def client(self, **options: Any) -> VlensClient:
-        """A real :class:`VlensClient` over ``FakeTransport(self.handle)``.
+        """A real :class:`VlensClient` over ``FakeTransport(self.handle, record=False)``.
 
-        Retries do not sleep unless you pass your own ``retry=`` policy.
+        Retries do not sleep unless you pass your own ``retry=`` policy. The transport keeps no
+        list of requests (the sandbox counts them in :attr:`requests_seen` and keeps what they
+        did): a long in-memory run stays flat in memory.
         """
         from .._client import VlensClient
         from .._retry import RetryPolicy
@@ -235,7 +232,8 @@ class Sandbox:
         options.setdefault("tenancy_name", self.tenancy_name)
         options.setdefault("base_url", "https://sandbox.vlens.test")
         api_key = options.pop("api_key", self.api_keys[0])
-        return VlensClient(api_key, transport=FakeTransport(self.handle), **options)
+        transport = FakeTransport(self.handle, record=False)
+        return VlensClient(api_key, transport=transport, **options)
 
     # -- the two ways in ------------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
@@ -245,10 +243,7 @@ class Sandbox:
         once that timeout has passed, as the socket would; the request is still processed when
         the delay ends, as a real server goes on with a request whose client gave up.
         """
-        if not self.faults.pending and self._process_is_ours():
-            exchange = self._process_now(request)  # nothing can wait: no coroutine for it
-        else:
-            exchange = await self.process(request)
+        exchange = await self.process(request)
         fault = exchange.fault
         if fault is not None:
             if fault.kind is FaultKind.REFUSE:
@@ -257,25 +252,24 @@ class Sandbox:
                 raise RemoteDisconnected("sandbox: connection dropped after processing (fault)")
             if fault.kind is FaultKind.OVERSIZED_BODY:
                 raise ResponseTooLarge(exchange.status, fault.size - 1)
-        if exchange.headers is _JSON:  # the usual answer: one read-only map shared by all
-            return Response(status=exchange.status, headers=_JSON_LOWER, content=exchange.content)
         return Response(status=exchange.status, headers=exchange.headers, content=exchange.content)
 
     async def process(self, request: Request) -> Exchange:
         """Answer one request, applying the fault schedule. Shared by both entries.
 
+        Every request, in memory or over HTTP, goes through here: a subclass or a test's spy
+        that wraps this method sees them all.
+
         A latency fault longer than ``request.timeout.read`` times out after that long, as the
         client's socket would; the HTTP entry passes no read timeout, since there the socket
         does it.
         """
-        if not self.faults.pending:
-            return self._process_now(request)
         prepared = self._prepare(request)
         if isinstance(prepared, Exchange):
             return prepared
         handler, naming, path, headers, body = prepared
-        operation = _operation(naming, body)
-        fault = self.faults.draw(path, operation)
+        # Naming the operation is needed only to match faults, or to log.
+        fault = self.faults.draw(path, _operation(naming, body)) if self.faults.pending else None
         if fault is not None and fault.kind is FaultKind.LATENCY:
             read_timeout = request.timeout.read
             if read_timeout is not None and fault.delay > read_timeout:
@@ -284,9 +278,10 @@ class Sandbox:
                     try:
                         late = self._run(handler, body, headers)
                     except Exception:
+                        operation = _operation(naming, body)
                         logger.exception("%s %s: failed after the client gave up", operation, path)
                         return
-                    self._log(operation, path, late, fault, body)
+                    self._log(naming, path, late, fault, body)
 
                 asyncio.get_running_loop().call_later(fault.delay, process_late)
                 await asyncio.sleep(read_timeout)
@@ -301,24 +296,7 @@ class Sandbox:
             exchange = self._run(handler, body, headers)
             if fault is not None:
                 exchange = attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
-        self._log(operation, path, exchange, fault, body)
-        return exchange
-
-    def _process_is_ours(self) -> bool:
-        """Whether process() is Sandbox's own: a subclass, a patch of the class or of this
-        instance (a test's spy) may wrap it, and then every request goes through it."""
-        return type(self).process is _PROCESS and "process" not in self.__dict__
-
-    def _process_now(self, request: Request) -> Exchange:
-        """:meth:`process` when no fault is scheduled: nothing can fire, nothing awaits, and
-        only the log needs the operation's name."""
-        prepared = self._prepare(request)
-        if isinstance(prepared, Exchange):
-            return prepared
-        handler, naming, path, headers, body = prepared
-        exchange = self._run(handler, body, headers)
-        if logger.isEnabledFor(logging.INFO):
-            self._log(_operation(naming, body), path, exchange, None, body)
+        self._log(naming, path, exchange, fault, body)
         return exchange
 
     def _prepare(self, request: Request) -> Exchange | _Prepared:
@@ -328,35 +306,25 @@ class Sandbox:
         if path is None:
             return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
         handler, naming = ROUTES[path]
-        headers = self._lowercase(request.headers)
+        headers = {name.lower(): value for name, value in request.headers.items()}
         try:
             body = self._parse(request, headers)
         except ApiFailure as failure:
             return _failure(failure)
         return handler, naming, path, headers, body
 
-    def _lowercase(self, headers: Mapping[str, str]) -> Mapping[str, str]:
-        """The headers with their names lower-cased, read-only.
-
-        A client sends the same read-only headers object with every call that carries no
-        token, so the last answer is kept, and given again while the object is the same and
-        its contents too (the dict under a read-only view may still change).
-        """
-        last = self._last_headers
-        if last is not None and last[0] is headers and last[1] == headers:
-            return last[2]
-        lowered = MappingProxyType({name.lower(): value for name, value in headers.items()})
-        self._last_headers = (headers, dict(headers), lowered)
-        return lowered
-
     @staticmethod
     def _log(
-        operation: str, path: str, exchange: Exchange, fault: Fault | None, body: Body
+        naming: str | Callable[[Body], str],
+        path: str,
+        exchange: Exchange,
+        fault: Fault | None,
+        body: Body,
     ) -> None:
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s %s -> %s%s subject=%s",
-                operation,
+                _operation(naming, body),
                 path,
                 exchange.status,
                 f" fault={fault.kind.value}" if fault else "",
@@ -364,25 +332,16 @@ class Sandbox:
             )
 
     def _parse(self, request: Request, headers: Mapping[str, str]) -> Body:
-        # Each check first tries the spelling clients send, which needs no case folding.
-        method = request.method
-        if method != "POST" and method.upper() != "POST":
+        if request.method.upper() != "POST":
             raise ApiFailure(405, "Every Vlens endpoint takes POST.")
         if headers.get("apikey") not in self.api_keys:
             raise ApiFailure(401, "Unauthorized: invalid API key.")
-        content_type = headers.get("content-type", "")
-        if not (
-            content_type.startswith("application/json")
-            or content_type.lower().startswith("application/json")
-        ):
+        if not headers.get("content-type", "").lower().startswith("application/json"):
             raise ApiFailure(415, "Send the body as application/json.")
-        fields = _read_flat(request.content)
-        if fields is None:
-            try:
-                text = _text(request.content)
-                fields = loads(text) if type(text) is str else json.loads(text)
-            except ValueError:
-                raise ApiFailure(400, "Bad request: the body is not valid JSON.") from None
+        try:
+            fields = loads(request.content)
+        except ValueError:  # bad UTF-8, NaN, nesting deeper than the parser goes...
+            raise ApiFailure(400, "Bad request: the body is not valid JSON.") from None
         if not isinstance(fields, dict):
             raise ApiFailure(400, "Bad request: the body must be a JSON object.")
         return Body(fields)
@@ -432,50 +391,7 @@ class Sandbox:
         )
 
 
-_PROCESS = Sandbox.process
-_fast_loads: Callable[[bytes], Any] | None
-try:
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - a platform without orjson wheels
-    _fast_loads = None
-_JSON = {"Content-Type": "application/json; charset=utf-8"}
-_JSON_LOWER = MappingProxyType({name.lower(): value for name, value in _JSON.items()})
-
-
-_FLAT = frozenset({str, int, bool, type(None)})
-
-
-def _read_flat(content: bytes) -> dict[str, Any] | None:
-    """The body as json reads it, read by orjson in a fifth of the time, when it is an object
-    of strings, integers, booleans and nulls (what clients send); None for json to read.
-
-    Where orjson refuses (a BOM, UTF-16, lone surrogates, NaN), json decides, as before. What
-    orjson reads otherwise than json is numbers: an integer beyond 64 bits becomes a float.
-    So a float anywhere, or any nested value, sends the body to json.
-    """
-    if _fast_loads is None:
-        return None
-    try:
-        value = _fast_loads(content)
-    except (ValueError, TypeError):  # orjson.JSONDecodeError is a ValueError
-        return None
-    if type(value) is dict and _FLAT.issuperset(map(type, value.values())):
-        return value
-    return None
-
-
-def _text(content: bytes) -> str | bytes:
-    """The body as text when it is UTF-8 (what clients send), else as bytes, for json.loads to
-    detect a BOM or UTF-16/32 (a NUL in the first four bytes, as json.detect_encoding does);
-    decoding first skips that detection on every request."""
-    if not content:
-        return "null"
-    if content.startswith(b"\xef\xbb\xbf") or b"\x00" in content[:4]:
-        return content
-    try:
-        return content.decode()
-    except UnicodeDecodeError:
-        return content
+_JSON = {"content-type": "application/json; charset=utf-8"}
 
 
 @functools.lru_cache(maxsize=256)

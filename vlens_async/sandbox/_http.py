@@ -6,6 +6,7 @@ from aiohttp import web
 
 from vlens_transports import Request, Timeout
 
+from .._json import dumps
 from ._core import Exchange, Sandbox
 from ._faults import FaultKind
 
@@ -32,7 +33,7 @@ def create_app(sandbox: Sandbox, *, client_max_size: int = 1024 * 1024) -> web.A
 async def _outbox(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX_KEY]
     if request.headers.get("ApiKey") not in sandbox.api_keys:
-        return web.json_response({"error": "invalid API key"}, status=401)
+        return _json_response({"error": "invalid API key"}, status=401)
     recipient = request.query.get("recipient")
     messages = [
         {
@@ -46,7 +47,11 @@ async def _outbox(request: web.Request) -> web.Response:
         }
         for m in (sandbox.outbox.to(recipient) if recipient else sandbox.outbox)
     ]
-    return web.json_response({"messages": messages})
+    return _json_response({"messages": messages})
+
+
+def _json_response(value: object, *, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=dumps(value), content_type="application/json")
 
 
 async def _serve(request: web.Request) -> web.StreamResponse:

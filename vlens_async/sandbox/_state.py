@@ -8,16 +8,15 @@ from typing import Any
 
 import attrs
 
-from .._uuids import uuid_from_int
 from ._clock import SandboxClock
 from ._outbox import Outbox, OutboxMessage
-from ._wire import ApiFailure, uuid_text
+from ._wire import ApiFailure
 
 __all__ = ["OtpRecord", "SandboxState", "UserRecord"]
 
-# What uuid.UUID(int=..., version=4) does to the bits: version nibble 4, variant bits 10.
+# The bits uuid.UUID(int=..., version=4) sets, set here once: version 4, variant RFC 4122.
 _CLEAR_VERSION_AND_VARIANT = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
-_VERSION_4_RFC_4122 = (4 << 76) | (0x8000 << 48)
+_VERSION_4 = (4 << 76) | (0x8000 << 48)
 
 
 @attrs.define(kw_only=True)
@@ -125,18 +124,9 @@ class SandboxState:
         self.oauth_verifications: dict[uuid.UUID, str] = {}
 
     # -- identifiers and secrets -------------------------------------------------------------
-    def _uuid_bits(self) -> int:
-        """The 128 bits of a random version-4 UUID, from the sandbox's seeded generator."""
-        return self.rng.getrandbits(128) & _CLEAR_VERSION_AND_VARIANT | _VERSION_4_RFC_4122
-
     def new_uuid(self) -> uuid.UUID:
-        """``uuid.UUID(int=bits)``, made as its constructor makes it but without the checks of
-        its five ways in, which cost more than drawing the bits."""
-        return uuid_from_int(self._uuid_bits())
-
-    def new_uuid_text(self) -> str:
-        """``str(self.new_uuid())``, without building the UUID object."""
-        return uuid_text(self._uuid_bits())
+        """A random version-4 UUID, from the sandbox's seeded generator."""
+        return uuid.UUID(int=self.rng.getrandbits(128) & _CLEAR_VERSION_AND_VARIANT | _VERSION_4)
 
     def new_secret(self, prefix: str) -> str:
         return f"{prefix}_{self.rng.getrandbits(192):048x}"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from vlens_transports import Response
+
+from .._json import dumps
 
 __all__ = ["envelope", "envelope_response", "error_response"]
 
@@ -51,4 +52,4 @@ def error_response(
 
 def _json_response(body: Any, status: int, headers: Mapping[str, str] | None) -> Response:
     all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
-    return Response(status=status, headers=all_headers, content=json.dumps(body).encode())
+    return Response(status=status, headers=all_headers, content=dumps(body))
