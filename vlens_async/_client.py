@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import os
 import platform
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from ._retry import RetryPolicy
 from ._validation import check_header_value
 from ._version import __version__
 from .bulk import BulkService
+from .hooks import VlensHooks, combine_hooks
 from .services import PasswordResetService, ProfileService, RegistrationService, SessionsService
 
 __all__ = ["DEFAULT_BASE_URL", "VlensClient"]
@@ -75,6 +77,9 @@ class VlensClient:
         retry: attempts, backoff and the deadline over all attempts.
         accept_language: sent as ``Accept-Language`` (e.g. ``"ar"``) when given.
         allow_insecure_http: permit a non-loopback ``http://`` base URL.
+        hooks: a :class:`~vlens_async.VlensHooks` (or a list of them, called in order) told
+            about every call: start, each attempt's request and response, retries, success
+            or error. ``with_options`` copies keep them.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class VlensClient:
         retry: RetryPolicy | None = None,
         accept_language: str | None = None,
         allow_insecure_http: bool = False,
+        hooks: VlensHooks | Sequence[VlensHooks] | None = None,
     ) -> None:
         headers = {
             "ApiKey": check_header_value("api_key", api_key),
@@ -110,6 +116,7 @@ class VlensClient:
             timeout=timeout or Timeout(),
             retry=retry or RetryPolicy(),
             codec=Codec.default(),
+            hooks=combine_hooks(hooks),
         )
         self._bind_services()
 
@@ -178,6 +185,7 @@ class VlensClient:
             retry=retry or source.retry,
             codec=source.codec,
             lifecycle=source.lifecycle,
+            hooks=source.hooks,
         )
         clone._bind_services()
         return clone
