@@ -14,6 +14,7 @@ from vlens_async import (
     RetryPolicy,
     ServerError,
     VlensClient,
+    VlensConnectionError,
     VlensInputError,
 )
 from vlens_async.testing import envelope_response, error_response
@@ -162,6 +163,21 @@ async def test_no_permit_means_nothing_sent() -> None:
         with pytest.raises(RateLimiterUnavailableError) as info:
             await client.registration.send_phone_otp(PHONE)
     assert transport.requests == []
+    assert info.value.request_id is not None
+
+
+async def test_waiting_for_a_permit_ends_at_the_calls_deadline() -> None:
+    """A budget already spent ends the next call at its deadline, not sent, and its place in
+    the limiter's queue is given up."""
+    limiter = RateLimiter(["1/min"])
+    policy = RetryPolicy(base_delay=0, max_delay=0, deadline=0.05)
+    client, transport = make_client(answers(), rate_limiter=limiter, retry=policy)
+    async with client:
+        await client.registration.check_existence(email=EMAIL)
+        with pytest.raises(VlensConnectionError, match="no rate-limit permit") as info:
+            await client.registration.send_phone_otp(PHONE)
+    assert len(transport.requests) == 1
+    assert limiter.granted == 1
     assert info.value.request_id is not None
 
 

@@ -6,7 +6,10 @@ the SDK touches the transport. What a failed attempt becomes is decided in ``_ou
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -15,14 +18,11 @@ from typing import Any, NoReturn, TypeVar
 
 from vlens_transports import (
     ConnectError,
-    DecodingError,
     Request,
     Response,
-    ResponseTooLarge,
     Timeout,
     Transport,
     TransportError,
-    TransportTimeout,
 )
 
 from ._codec import Codec
@@ -30,17 +30,12 @@ from ._errors import (
     ClientClosedError,
     OutcomeUnknownError,
     RateLimitedError,
-    RawResponse,
     VlensAPIError,
-    VlensConnectionError,
     VlensError,
-    VlensResponseError,
-    VlensTimeoutError,
-    VlensTransportError,
 )
 from ._observe import observe
 from ._operation import CallOptions, CallState, Lifecycle, Operation, parse_retry_after
-from ._outcomes import Verdict, judge, reason_of
+from ._outcomes import Verdict, fail_closed, from_transport, judge, reason_of
 from ._ratelimit import Limiter
 from ._redact import mask_contact, redact_error, secrets_of
 from ._responses import captured, envelope_code, raw_response, server_request_id
@@ -48,6 +43,11 @@ from ._retry import Retryable, RetryPolicy
 from .hooks import VlensHooks
 
 __all__ = ["CallOptions", "Caller", "Lifecycle", "Operation", "parse_retry_after"]
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout_at
+else:  # pragma: no cover - Python 3.10 only
+    from async_timeout import timeout_at
 
 T = TypeVar("T")
 logger = logging.getLogger("vlens_async")
@@ -174,7 +174,7 @@ class Caller:
             try:
                 response = await self._send(call.request)
             except TransportError as exc:
-                raise _from_transport(call.operation, exc) from exc
+                raise from_transport(call.operation.name, exc) from exc
             outcome = str(response.status)
             # Read on any status: a 4003 "too many" may ride on HTTP 200.
             header = response.headers.get("retry-after")
@@ -200,7 +200,8 @@ class Caller:
         limiter = self.rate_limiter
         if limiter is None:
             return await self.transport.send(request)
-        async with limiter:  # counted until the answer is back: the exact mode
+        async with contextlib.AsyncExitStack() as permit:  # held until the answer is back
+            await _take_permit(permit, limiter, request.deadline)
             return await self.transport.send(request)
 
     def _succeeded(self, call: CallState[Any], response: Response) -> None:
@@ -230,7 +231,7 @@ class Caller:
         operation = call.operation
         verdict = judge(failure, effect=operation.effect)
         if self.lifecycle.state == "closed" and verdict is not Verdict.FINAL:
-            _fail_closed(operation, failure, verdict)  # aclose() ran during the attempt
+            fail_closed(operation.name, failure, verdict)  # aclose() ran during the attempt
         if verdict is Verdict.RETRY and call.attempts < call.retry.max_attempts:
             deadline = call.request.deadline
             signal = Retryable(
@@ -264,6 +265,22 @@ class Caller:
             holder.response = raw
 
 
+async def _take_permit(
+    permit: contextlib.AsyncExitStack, limiter: Limiter, deadline: float | None
+) -> None:
+    """Enter ``limiter`` on ``permit``, waiting no longer than the call's deadline: a handler
+    under ``RetryPolicy.interactive()`` must not queue for minutes behind a busy budget."""
+    if deadline is None:
+        await permit.enter_async_context(limiter)
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        async with timeout_at(loop.time() + deadline - time.monotonic()):
+            await permit.enter_async_context(limiter)
+    except asyncio.TimeoutError:
+        raise ConnectError("no rate-limit permit before the call's deadline") from None
+
+
 def _stamp(error: VlensError, request_id: str) -> None:
     """Give the error raised to the caller (and the one it wraps) the call's request id."""
     for each in (error, getattr(error, "error", None)):
@@ -283,26 +300,3 @@ def _log_attempt(call: CallState[Any], outcome: str, started: float) -> None:
         call.request_id,
         mask_contact(call.subject),
     )
-
-
-def _from_transport(operation: Operation[Any], exc: TransportError) -> VlensError:
-    """The SDK error for a transport failure (its message is already free of secrets)."""
-    name = operation.name
-    if isinstance(exc, (ResponseTooLarge, DecodingError)):
-        error = VlensResponseError(str(exc), http_status=exc.status, excerpt="", operation=name)
-        error.response = RawResponse(status=exc.status)  # the answer's body was not kept
-        return error
-    if isinstance(exc, ConnectError):
-        return VlensConnectionError(f"{name}: not sent: {exc}", operation=name)
-    if isinstance(exc, TransportTimeout):
-        return VlensTimeoutError(f"{name}: {exc}", operation=name)
-    return VlensTransportError(f"{name}: {exc}", operation=name)
-
-
-def _fail_closed(operation: Operation[Any], failure: VlensError, verdict: Verdict) -> NoReturn:
-    """An attempt the client's closing ended: never retried."""
-    if verdict is Verdict.UNKNOWN:
-        reason = "the client was closed while the request was in flight"
-        raise OutcomeUnknownError(operation.name, reason, error=failure) from failure
-    message = f"{operation.name}: the client was closed during the call; not retried"
-    raise ClientClosedError(message, operation=operation.name) from failure
