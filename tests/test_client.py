@@ -217,7 +217,9 @@ async def test_with_options_keeps_headers() -> None:
     async with client:
         await check(client)
         await check(client.with_options(timeout=Timeout(read=1.0)))
-    assert dict(transport.requests[0].headers) == dict(transport.requests[1].headers)
+    first, second = (dict(request.headers) for request in transport.requests)
+    assert first.pop("X-Request-Id") != second.pop("X-Request-Id")  # one per call
+    assert first == second
 
 
 async def test_closing_a_copy_leaves_the_original_open() -> None:
@@ -342,11 +344,14 @@ EXPECTED_ALL = [
     "DEFAULT_BASE_URL",
     "AdminSession",
     "AuthenticationError",
+    "CallStartEvent",
+    "CapturedResponse",
     "ClientClosedError",
     "Codec",
     "EmailConfirmation",
     "EmailOtpRequest",
     "EmailVerification",
+    "ErrorEvent",
     "EventLoopMismatchError",
     "ExistenceResult",
     "GeoLocation",
@@ -361,23 +366,30 @@ EXPECTED_ALL = [
     "RateLimitedError",
     "RateLimiter",
     "RateLimiterUnavailableError",
+    "RawResponse",
     "RefreshedToken",
     "RegistrationState",
+    "RequestEvent",
     "ResetGrant",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "SmsProvider",
+    "SuccessEvent",
     "Timeout",
     "User",
     "VlensAPIError",
     "VlensClient",
     "VlensConnectionError",
     "VlensError",
+    "VlensHooks",
     "VlensInputError",
     "VlensResponseError",
     "VlensTimeoutError",
     "VlensTransportError",
     "__version__",
+    "capture_response",
     "make_converter",
     "mask_email",
     "mask_phone",

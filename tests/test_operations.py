@@ -561,7 +561,9 @@ async def test_operation_contract(
     assert request.method == "POST"
     assert request.url == case.path
     assert json.loads(request.content) == case.body
-    assert dict(request.headers) == expected_headers(case, configured_headers)
+    headers = dict(request.headers)
+    assert uuid.UUID(headers.pop("X-Request-Id")).version == 4  # a fresh id per call
+    assert headers == expected_headers(case, configured_headers)
     assert request.headers["User-Agent"].startswith("vlens-async/")
     assert result == case.result
     assert type(result) is type(case.result)

@@ -13,6 +13,7 @@ from ._errors import (
     OutcomeUnknownError,
     QuotaError,
     RateLimitedError,
+    RawResponse,
     ServerError,
     VlensAPIError,
     VlensConnectionError,
@@ -22,6 +23,7 @@ from ._errors import (
     VlensTimeoutError,
     VlensTransportError,
 )
+from ._logging import configure_from_env as _configure_logging
 from ._models import (
     AdminSession,
     EmailConfirmation,
@@ -40,18 +42,31 @@ from ._models import (
 )
 from ._ratelimit import RateLimit, RateLimiter, RateLimiterUnavailableError
 from ._redact import mask_email, mask_phone
+from ._responses import CapturedResponse, capture_response
 from ._retry import RetryPolicy
 from ._version import __version__
+from .hooks import (
+    CallStartEvent,
+    ErrorEvent,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    SuccessEvent,
+    VlensHooks,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "AdminSession",
     "AuthenticationError",
+    "CallStartEvent",
+    "CapturedResponse",
     "ClientClosedError",
     "Codec",
     "EmailConfirmation",
     "EmailOtpRequest",
     "EmailVerification",
+    "ErrorEvent",
     "EventLoopMismatchError",
     "ExistenceResult",
     "GeoLocation",
@@ -66,24 +81,33 @@ __all__ = [
     "RateLimitedError",
     "RateLimiter",
     "RateLimiterUnavailableError",
+    "RawResponse",
     "RefreshedToken",
     "RegistrationState",
+    "RequestEvent",
     "ResetGrant",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "SmsProvider",
+    "SuccessEvent",
     "Timeout",
     "User",
     "VlensAPIError",
     "VlensClient",
     "VlensConnectionError",
     "VlensError",
+    "VlensHooks",
     "VlensInputError",
     "VlensResponseError",
     "VlensTimeoutError",
     "VlensTransportError",
     "__version__",
+    "capture_response",
     "make_converter",
     "mask_email",
     "mask_phone",
 ]
+
+_configure_logging()  # VLENS_LOG=debug|info|warning: the SDK's logging on stderr, once

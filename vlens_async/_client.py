@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import ipaddress
 import os
 import platform
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from vlens_transports import AiohttpTransport, Timeout, Transport
@@ -15,13 +17,28 @@ from vlens_transports import AiohttpTransport, Timeout, Transport
 from ._call import Caller
 from ._codec import Codec
 from ._errors import ClientClosedError, EventLoopMismatchError, VlensInputError
+from ._ratelimit import Limiter
 from ._retry import RetryPolicy
 from ._validation import check_header_value
 from ._version import __version__
 from .bulk import BulkService
+from .hooks import VlensHooks, combine_hooks
 from .services import PasswordResetService, ProfileService, RegistrationService, SessionsService
 
-__all__ = ["DEFAULT_BASE_URL", "VlensClient"]
+if TYPE_CHECKING:
+    from .redis import RedisRateLimiter
+
+__all__ = ["DEFAULT_BASE_URL", "USE_CLIENT_DEFAULT", "VlensClient"]
+
+
+class _UseClientDefault(enum.Enum):
+    USE_CLIENT_DEFAULT = "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT: Final = _UseClientDefault.USE_CLIENT_DEFAULT
+"""``with_options``' default: keep the client's setting (``None`` would mean "none")."""
+_LIMITER_METHODS = ("__aenter__", "__aexit__", "slow_down", "succeeded")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 DEFAULT_BASE_URL = "https://api.vlenseg.com"
 _PY_MAJOR, _PY_MINOR, _ = platform.python_version_tuple()
@@ -35,6 +52,21 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _check_limiter(limiter: object) -> Limiter | None:
+    if limiter is not None and not all(hasattr(limiter, name) for name in _LIMITER_METHODS):
+        raise VlensInputError(
+            "rate_limiter", "expected a RateLimiter, a RedisRateLimiter or None (no limit)"
+        )
+    return limiter  # type: ignore[return-value]  # checked just above, duck-typed
+
+
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise VlensInputError(name, "expected 1 or 0 (or true/false)")
+    return value in _TRUE
 
 
 def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
@@ -75,6 +107,14 @@ class VlensClient:
         retry: attempts, backoff and the deadline over all attempts.
         accept_language: sent as ``Accept-Language`` (e.g. ``"ar"``) when given.
         allow_insecure_http: permit a non-loopback ``http://`` base URL.
+        hooks: a :class:`~vlens_async.VlensHooks` (or a list of them, called in order) told
+            about every call: start, each attempt's request and response, retries, success
+            or error. ``with_options`` copies keep them.
+        rate_limiter: a :class:`~vlens_async.RateLimiter` or
+            :class:`~vlens_async.redis.RedisRateLimiter` every attempt of every call passes
+            (``async with limiter:`` around the send only, not the retry waits); a 429 or
+            Vlens 4003 calls its ``slow_down``. ``with_options`` copies share it. The client
+            never closes a limiter you pass in.
     """
 
     def __init__(
@@ -88,6 +128,8 @@ class VlensClient:
         retry: RetryPolicy | None = None,
         accept_language: str | None = None,
         allow_insecure_http: bool = False,
+        hooks: VlensHooks | Sequence[VlensHooks] | None = None,
+        rate_limiter: Limiter | None = None,
     ) -> None:
         headers = {
             "ApiKey": check_header_value("api_key", api_key),
@@ -103,6 +145,7 @@ class VlensClient:
         self.tenancy_name = tenancy_name
         self._owns_transport = transport is None
         self._is_copy = False
+        self._owned_limiter: RedisRateLimiter | None = None  # from_env's; closed by aclose
         self._caller = Caller(
             transport=transport or AiohttpTransport(),
             base_url=self.base_url,
@@ -110,6 +153,8 @@ class VlensClient:
             timeout=timeout or Timeout(),
             retry=retry or RetryPolicy(),
             codec=Codec.default(),
+            hooks=combine_hooks(hooks),
+            rate_limiter=_check_limiter(rate_limiter),
         )
         self._bind_services()
 
@@ -121,9 +166,13 @@ class VlensClient:
 
     @classmethod
     def from_env(cls, **options: Any) -> VlensClient:
-        """A client configured from ``VLENS_API_KEY``, ``VLENS_BASE_URL``, ``VLENS_TENANCY_NAME``.
+        """A client configured from the environment; keyword ``options`` win over it.
 
-        Keyword ``options`` are passed on and win over the environment.
+        Reads ``VLENS_API_KEY`` (required), ``VLENS_BASE_URL``, ``VLENS_TENANCY_NAME``,
+        ``VLENS_ALLOW_INSECURE_HTTP=1`` (plain ``http://`` to a non-loopback host such as a
+        sandbox container) and ``VLENS_REDIS_URL``: when set, the client gets a
+        :class:`~vlens_async.redis.RedisRateLimiter` (one budget per API key, shared by every
+        process using that key; needs the ``redis`` extra), which it owns and closes.
         """
         api_key = options.pop("api_key", None) or os.environ.get("VLENS_API_KEY")
         if not api_key:
@@ -132,7 +181,14 @@ class VlensClient:
             options["base_url"] = os.environ["VLENS_BASE_URL"]
         if "tenancy_name" not in options and os.environ.get("VLENS_TENANCY_NAME"):
             options["tenancy_name"] = os.environ["VLENS_TENANCY_NAME"]
-        return cls(api_key, **options)
+        if "allow_insecure_http" not in options:
+            options["allow_insecure_http"] = _env_flag("VLENS_ALLOW_INSECURE_HTTP")
+        client = cls(api_key, **options)
+        redis_url = os.environ.get("VLENS_REDIS_URL", "").strip()
+        if "rate_limiter" not in options and redis_url:
+            client._owned_limiter = _redis_limiter(redis_url, api_key)
+            client._caller.rate_limiter = client._owned_limiter
+        return client
 
     @property
     def transport(self) -> Transport:
@@ -148,6 +204,11 @@ class VlensClient:
         return self._caller.retry
 
     @property
+    def rate_limiter(self) -> Limiter | None:
+        """The limiter every attempt passes, or None (no client-side limit)."""
+        return self._caller.rate_limiter
+
+    @property
     def closed(self) -> bool:
         return self._caller.lifecycle.state == "closed"
 
@@ -156,9 +217,15 @@ class VlensClient:
         return ProfileService(self._caller, access_token)
 
     def with_options(
-        self, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None
+        self,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limiter: Limiter | _UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> VlensClient:
-        """A cheap copy with other timeouts or retries, sharing this client's transport.
+        """A cheap copy with other timeouts, retries or rate limiter, sharing this client's
+        transport and hooks. ``rate_limiter=None`` gives a copy whose calls take no permit
+        (for code that takes permits itself); by default the copy shares the client's.
 
         The copy lives as long as this client: closing this client closes it too, while the
         copy's own ``aclose()`` (or ``async with`` exit) does nothing, so a copy used as
@@ -169,6 +236,7 @@ class VlensClient:
         clone.tenancy_name = self.tenancy_name
         clone._owns_transport = self._owns_transport
         clone._is_copy = True
+        clone._owned_limiter = None
         source = self._caller
         clone._caller = Caller(
             transport=source.transport,
@@ -178,6 +246,10 @@ class VlensClient:
             retry=retry or source.retry,
             codec=source.codec,
             lifecycle=source.lifecycle,
+            hooks=source.hooks,
+            rate_limiter=source.rate_limiter
+            if rate_limiter is USE_CLIENT_DEFAULT
+            else _check_limiter(rate_limiter),
         )
         clone._bind_services()
         return clone
@@ -203,8 +275,12 @@ class VlensClient:
                 "loop ends; create one client per event loop, in your app's lifespan"
             )
         lifecycle.state = "closed"
-        if self._owns_transport:
-            await self._caller.transport.aclose()
+        try:
+            if self._owns_transport:
+                await self._caller.transport.aclose()
+        finally:
+            if self._owned_limiter is not None:
+                await self._owned_limiter.aclose()
 
     async def __aenter__(self) -> VlensClient:
         if self.closed:
@@ -223,3 +299,17 @@ class VlensClient:
         state = self._caller.lifecycle.state
         tenancy = f" tenancy={self.tenancy_name!r}" if self.tenancy_name else ""
         return f"<VlensClient {self.base_url}{tenancy} {state}>"
+
+
+def _redis_limiter(url: str, api_key: str) -> RedisRateLimiter:
+    """``RedisRateLimiter(url, api_key=api_key)``, or an input error naming VLENS_REDIS_URL."""
+    try:
+        from .redis import RedisRateLimiter
+    except ImportError:
+        raise VlensInputError(
+            "VLENS_REDIS_URL", "needs the redis extra: pip install 'vlens-async[redis]'"
+        ) from None
+    try:
+        return RedisRateLimiter(url, api_key=api_key)
+    except ValueError as exc:
+        raise VlensInputError("VLENS_REDIS_URL", str(exc)) from None

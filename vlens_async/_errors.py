@@ -11,17 +11,32 @@ VlensError
 │                                       reconcile, do not resend blindly (.error: what failed)
 ├── VlensResponseError                  the body is not a valid envelope (HTML page, bad JSON,
 │                                       wrong types, too large): status + redacted excerpt
-└── VlensAPIError                       the server refused: read .code
+└── VlensAPIError                       the server refused: read .vlens_code, .http_status
     ├── AuthenticationError             401/403: wrong API key, missing or expired token
     ├── InvalidRequestError             400/415: fix the request
     ├── RateLimitedError                429/4003: wait .retry_after seconds, then retry
     ├── QuotaError                      4001-4007: bundle or subscription problem
     └── ServerError                     500-504/5000: the service failed
+
+Every error raised once the call started carries ``.request_id`` (the ``X-Request-Id`` sent,
+the same on every attempt; None on input errors) and ``.server_request_id`` (the first
+request-id or trace header the server answered with: ``x-request-id``, ``x-correlation-id``,
+``request-id``, ``x-amzn-requestid``, ``x-amzn-trace-id``, ``traceparent``, ``cf-ray``; None
+when it sent none). ``VlensAPIError`` and ``VlensResponseError`` carry ``.response``, a
+:class:`RawResponse` (status, headers, redacted body excerpt).
+
+On ``VlensAPIError``: ``.http_status`` is the HTTP status (200 for a Vlens 4003 riding on a
+success status); ``.vlens_code`` is the envelope's ``error_code``, or None when the answer
+carried none (an HTML 502 page, an empty 429); ``.code`` is kept for compatibility: the Vlens
+code, or the HTTP status when there was none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 from ._redact import mask_contacts_in
 
@@ -33,6 +48,7 @@ __all__ = [
     "OutcomeUnknownError",
     "QuotaError",
     "RateLimitedError",
+    "RawResponse",
     "ServerError",
     "VlensAPIError",
     "VlensConnectionError",
@@ -45,10 +61,39 @@ __all__ = [
 ]
 
 
+@attrs.frozen(kw_only=True)
+class RawResponse:
+    """An HTTP answer as received, safe to log: nothing secret is kept.
+
+    Attributes:
+        status: the HTTP status.
+        headers: the response headers, names lower-cased; cookie and credential headers show
+            ``***``, and the call's secrets are replaced by ``***`` in every value.
+        excerpt: the start of the body (about 160 characters), with secrets and personal
+            data redacted as in error messages.
+    """
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    excerpt: str = ""
+
+
 class VlensError(Exception):
-    """Base of every error this SDK raises on purpose."""
+    """Base of every error this SDK raises on purpose.
+
+    Attributes:
+        operation: the SDK operation, e.g. ``"registration.send_phone_otp"``, when known.
+        request_id: the ``X-Request-Id`` of the call (None before sending, e.g. input errors).
+        server_request_id: the request-id or trace header the server answered with, or None.
+        response: the HTTP answer the error came from (:class:`RawResponse`), or None when
+            there was none (always set on ``VlensAPIError`` and ``VlensResponseError`` raised
+            by a call).
+    """
 
     operation: str | None = None
+    request_id: str | None = None
+    server_request_id: str | None = None
+    response: RawResponse | None = None
 
 
 class VlensInputError(VlensError, ValueError):
@@ -152,7 +197,9 @@ class VlensAPIError(VlensError):
     """Vlens answered with an error code.
 
     Attributes:
-        code: the Vlens ``error_code`` (or the HTTP status when the body carried none).
+        code: the Vlens ``error_code``, or the HTTP status when the body carried none (kept
+            for compatibility; prefer ``vlens_code`` and ``http_status``).
+        vlens_code: the envelope's ``error_code``, or None when the answer carried none.
         message: the server's ``error_message``.
         descriptions: the server's ``error_descriptions`` (any JSON), field-level details.
         http_status: the HTTP status of the response.
@@ -168,6 +215,7 @@ class VlensAPIError(VlensError):
         operation: str | None = None,
         descriptions: Any = None,
         retry_after: float | None = None,
+        vlens_code: int | None = None,
     ) -> None:
         text = mask_contacts_in(message) if message else "no message"
         super().__init__(f"{operation or 'call'} failed: [{code}] {text} (HTTP {http_status})")
@@ -177,6 +225,7 @@ class VlensAPIError(VlensError):
         self.http_status = http_status
         self.operation = operation
         self.retry_after = retry_after
+        self.vlens_code = vlens_code
 
 
 class AuthenticationError(VlensAPIError):

@@ -24,6 +24,8 @@ the expected shape (or too large)
 ============================================  ==================  ===================
 
 A retry happens only while attempts and the deadline allow; then the error is raised as final.
+``from_transport`` turns a transport failure into its SDK error, and ``fail_closed`` an attempt
+that the client's closing ended.
 Success (2xx, readable envelope, ``error_code`` null or 0, ``data`` of the right shape) never
 reaches this module.
 """
@@ -31,16 +33,29 @@ reaches this module.
 from __future__ import annotations
 
 import enum
+from typing import NoReturn
+
+from vlens_transports import (
+    ConnectError,
+    DecodingError,
+    ResponseTooLarge,
+    TransportError,
+    TransportTimeout,
+)
 
 from ._errors import (
+    ClientClosedError,
+    OutcomeUnknownError,
+    RawResponse,
     VlensAPIError,
     VlensConnectionError,
     VlensError,
     VlensResponseError,
+    VlensTimeoutError,
     VlensTransportError,
 )
 
-__all__ = ["Verdict", "judge", "reason_of"]
+__all__ = ["Verdict", "fail_closed", "from_transport", "judge", "reason_of"]
 
 _RATE_LIMITED_CODES = frozenset({429, 4003})
 
@@ -105,3 +120,26 @@ def reason_of(error: VlensError) -> str:
     if code is not None and code != status:
         return f"HTTP {status}, Vlens error code {code}"
     return f"HTTP {status}"
+
+
+def from_transport(name: str, exc: TransportError) -> VlensError:
+    """The SDK error for a transport failure of operation ``name`` (its message is already
+    free of secrets)."""
+    if isinstance(exc, (ResponseTooLarge, DecodingError)):
+        error = VlensResponseError(str(exc), http_status=exc.status, excerpt="", operation=name)
+        error.response = RawResponse(status=exc.status)  # the answer's body was not kept
+        return error
+    if isinstance(exc, ConnectError):
+        return VlensConnectionError(f"{name}: not sent: {exc}", operation=name)
+    if isinstance(exc, TransportTimeout):
+        return VlensTimeoutError(f"{name}: {exc}", operation=name)
+    return VlensTransportError(f"{name}: {exc}", operation=name)
+
+
+def fail_closed(name: str, failure: VlensError, verdict: Verdict) -> NoReturn:
+    """An attempt the client's closing ended: never retried."""
+    if verdict is Verdict.UNKNOWN:
+        reason = "the client was closed while the request was in flight"
+        raise OutcomeUnknownError(name, reason, error=failure) from failure
+    message = f"{name}: the client was closed during the call; not retried"
+    raise ClientClosedError(message, operation=name) from failure

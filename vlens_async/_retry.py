@@ -31,6 +31,11 @@ class Retryable(Exception):
         self.wait = wait
         self.remaining = remaining
 
+    @property
+    def gives_up(self) -> bool:
+        """True when the wait would outlast the deadline (or it has passed): no retry."""
+        return self.remaining is not None and self.wait >= self.remaining
+
 
 def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """A finite number of seconds >= 0 (or None where allowed, then > 0: a zero deadline
@@ -78,6 +83,23 @@ class RetryPolicy:
     deadline: float | None = attrs.field(default=60.0, validator=_seconds)
 
     @classmethod
+    def interactive(cls) -> RetryPolicy:
+        """For a request handler, where a person waits: the whole call ends within 5 s.
+
+        Two attempts, short backoff steps (0.1 s, at most 1 s), a ``Retry-After`` honoured up
+        to 2 s (a longer one is cut to 2 s; if that answer is a 429 again, the handler gets
+        the ``RateLimitedError`` and can answer "try again later"). Pass it per call
+        (``retry=``) or to ``with_options`` for a handler's client.
+        """
+        return cls(max_attempts=2, base_delay=0.1, max_delay=1.0, retry_after_cap=2.0, deadline=5.0)
+
+    @classmethod
+    def batch(cls) -> RetryPolicy:
+        """For jobs and workers, where nobody waits: the defaults (3 attempts, backoff from
+        0.25 s up to 8 s, ``Retry-After`` honoured up to 30 s, 60 s for the whole call)."""
+        return cls()
+
+    @classmethod
     def no_wait(cls, max_attempts: int = 3) -> RetryPolicy:
         """A policy that retries without sleeping: for tests."""
         return cls(max_attempts=max_attempts, base_delay=0.0, max_delay=0.0, retry_after_cap=0.0)
@@ -108,7 +130,7 @@ def _wait(signal: Retryable) -> float:
 def _give_up(signal: Exception) -> bool:
     """True when the wait would outlast the deadline (or it has passed)."""
     assert isinstance(signal, Retryable)  # the only exception the decorator catches
-    return signal.remaining is not None and signal.wait >= signal.remaining
+    return signal.gives_up
 
 
 @functools.cache

@@ -10,15 +10,20 @@ import contextlib
 import uuid
 
 from vlens_async import (
+    ErrorEvent,
     ExistenceResult,
     OutcomeUnknownError,
     RateLimitedError,
+    RawResponse,
     RegistrationState,
     RetryPolicy,
     SmsProvider,
+    SuccessEvent,
     Timeout,
     VlensAPIError,
     VlensClient,
+    VlensHooks,
+    capture_response,
 )
 from vlens_async.bulk import BulkOutcome, BulkStatus, RateLimiter
 from vlens_async.sandbox import Sandbox
@@ -81,3 +86,34 @@ async def sandbox_and_fakes() -> int:
 
     fake = FakeTransport(handler)
     return len(fake.requests) + len(code)
+
+
+class SlowCalls(VlensHooks):
+    def on_success(self, event: SuccessEvent) -> None:
+        seconds: float = event.elapsed
+        print(event.operation, event.request_id, seconds)
+
+    def on_error(self, event: ErrorEvent) -> None:
+        code: int | None = event.error_code
+        print(event.outcome, code)
+
+
+async def observed(vlens: VlensClient) -> int | None:
+    hooked = VlensClient("key", hooks=[SlowCalls()], transport=vlens.transport)
+    with capture_response() as captured:
+        await hooked.registration.send_phone_otp(
+            "+201001234567",
+            timeout=Timeout(read=5.0),
+            retry=RetryPolicy.interactive(),
+            x_request_id="signup-42",
+        )
+    answer: RawResponse | None = captured.response
+    try:
+        await vlens.registration.check_existence(email="a@b.co", retry=RetryPolicy.batch())
+    except VlensAPIError as refused:
+        sent: str | None = refused.request_id
+        theirs: str | None = refused.server_request_id
+        vlens_code: int | None = refused.vlens_code
+        raw: RawResponse | None = refused.response
+        print(sent, theirs, vlens_code, raw and raw.headers.get("x-request-id"))
+    return None if answer is None else answer.status

@@ -6,8 +6,12 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
-from .._call import Caller
-from .._validation import check_uuid
+from vlens_transports import Timeout
+
+from .._call import Caller, CallOptions
+from .._errors import VlensInputError
+from .._retry import RetryPolicy
+from .._validation import check_header_value, check_uuid
 
 T = TypeVar("T")
 DI = "/api/DigitalIdentity/"
@@ -24,6 +28,12 @@ class Service:
     for every call that sends a message or changes something (an *effect*),
     ``OutcomeUnknownError`` when the request may have been processed but no usable answer came:
     it is never resent automatically; check before repeating it.
+
+    Every method also takes, keyword-only, ``timeout=`` (a ``Timeout``), ``retry=`` (a
+    ``RetryPolicy``, e.g. ``RetryPolicy.interactive()``) and ``x_request_id=`` (the
+    ``X-Request-Id`` to send, by default a fresh UUID4; not ``request_id``, which in the
+    validate methods already names the OTP request): they override the client's settings
+    for that one call, without making a copy of the client.
     """
 
     __slots__ = ("_caller",)
@@ -42,3 +52,20 @@ def optional(check: Callable[[str, object], T], field: str, value: object) -> T 
 
 def optional_uuid(field: str, value: uuid.UUID | str | None) -> uuid.UUID | None:
     return None if value is None else check_uuid(field, value)
+
+
+def call_options(
+    timeout: Timeout | None, retry: RetryPolicy | None, x_request_id: str | None
+) -> CallOptions | None:
+    """The per-call overrides a service method was given, checked (None when there are none)."""
+    if timeout is None and retry is None and x_request_id is None:
+        return None
+    if timeout is not None and not isinstance(timeout, Timeout):
+        raise VlensInputError("timeout", "expected a vlens_async.Timeout")
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise VlensInputError("retry", "expected a vlens_async.RetryPolicy")
+    if x_request_id is not None:
+        x_request_id = check_header_value("x_request_id", x_request_id)
+        if len(x_request_id) > 200:
+            raise VlensInputError("x_request_id", "must be at most 200 characters")
+    return CallOptions(timeout=timeout, retry=retry, request_id=x_request_id)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+from vlens_transports import Timeout
+
 from .._call import Operation
 from .._errors import VlensInputError
 from .._models import EmailOtpRequest, PhoneOtpRequest, ResetGrant
 from .._requests import EmailBody, ForgetPasswordEmailBody, ForgetPasswordPhoneBody, ResetBody
+from .._retry import RetryPolicy
 from .._validation import check_email, check_otp, check_phone, check_text, check_token, check_uuid
-from ._base import DI, Service, optional
+from ._base import DI, Service, call_options, optional
 
 __all__ = ["PasswordResetService"]
 
@@ -49,17 +52,35 @@ class PasswordResetService(Service):
 
     __slots__ = ()
 
-    async def send_reset_code(self, email: str) -> bool:
+    async def send_reset_code(
+        self,
+        email: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
+    ) -> bool:
         """Ask Vlens to e-mail a reset message; returns the server's boolean answer.
 
         Raises:
             OutcomeUnknownError: the e-mail may have gone out; do not resend blindly.
         """
         body = EmailBody(email=check_email("email", email))
-        return await self._caller.call(SEND_RESET_CODE, body, subject=body.email)
+        return await self._caller.call(
+            SEND_RESET_CODE,
+            body,
+            subject=body.email,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def send_email_otp(
-        self, email_or_phone: str, id_number: str | None = None
+        self,
+        email_or_phone: str,
+        id_number: str | None = None,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> EmailOtpRequest:
         """E-mail a reset OTP to the account found by e-mail or phone number.
 
@@ -73,7 +94,12 @@ class PasswordResetService(Service):
             email_or_phone_number=_email_or_phone("email_or_phone", email_or_phone),
             id_number=optional(check_text, "id_number", id_number),
         )
-        return await self._caller.call(SEND_EMAIL_OTP, body, subject=body.email_or_phone_number)
+        return await self._caller.call(
+            SEND_EMAIL_OTP,
+            body,
+            subject=body.email_or_phone_number,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def validate_email_otp(
         self,
@@ -81,6 +107,10 @@ class PasswordResetService(Service):
         request_id: uuid.UUID | str,
         otp: str,
         id_number: str | None = None,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> ResetGrant:
         """Exchange the e-mailed OTP for a :class:`ResetGrant`.
 
@@ -96,10 +126,21 @@ class PasswordResetService(Service):
             email_otp_request_id=check_uuid("request_id", request_id),
             email_otp=check_otp("otp", otp),
         )
-        return await self._caller.call(VALIDATE_EMAIL_OTP, body, subject=body.email_or_phone_number)
+        return await self._caller.call(
+            VALIDATE_EMAIL_OTP,
+            body,
+            subject=body.email_or_phone_number,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def send_phone_otp(
-        self, phone_number: str, id_number: str | None = None
+        self,
+        phone_number: str,
+        id_number: str | None = None,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> PhoneOtpRequest:
         """Text a reset OTP to the account holding ``phone_number``.
 
@@ -112,7 +153,12 @@ class PasswordResetService(Service):
             phone_number=check_phone("phone_number", phone_number),
             id_number=optional(check_text, "id_number", id_number),
         )
-        return await self._caller.call(SEND_PHONE_OTP, body, subject=body.phone_number)
+        return await self._caller.call(
+            SEND_PHONE_OTP,
+            body,
+            subject=body.phone_number,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def validate_phone_otp(
         self,
@@ -120,6 +166,10 @@ class PasswordResetService(Service):
         request_id: uuid.UUID | str,
         otp: str,
         id_number: str | None = None,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> ResetGrant:
         """Exchange the texted OTP for a :class:`ResetGrant`.
 
@@ -135,9 +185,23 @@ class PasswordResetService(Service):
             phone_number_otp_request_id=check_uuid("request_id", request_id),
             phone_number_otp=check_otp("otp", otp),
         )
-        return await self._caller.call(VALIDATE_PHONE_OTP, body, subject=body.phone_number)
+        return await self._caller.call(
+            VALIDATE_PHONE_OTP,
+            body,
+            subject=body.phone_number,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
-    async def reset(self, user_id: int, reset_code: str, new_password: str) -> object:
+    async def reset(
+        self,
+        user_id: int,
+        reset_code: str,
+        new_password: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
+    ) -> object:
         """Set ``new_password`` using a grant from one of the validate calls.
 
         Returns the server's ``data`` as is (undocumented; usually ``True``).
@@ -153,4 +217,6 @@ class PasswordResetService(Service):
             reset_code=check_token("reset_code", reset_code),
             password=check_text("new_password", new_password),
         )
-        return await self._caller.call(RESET, body)
+        return await self._caller.call(
+            RESET, body, options=call_options(timeout, retry, x_request_id)
+        )

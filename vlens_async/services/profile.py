@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+from vlens_transports import Timeout
+
 from .._call import Caller, Operation
 from .._models import EmailConfirmation, EmailOtpRequest, EmailVerification
 from .._requests import ConfirmEmailUpdateBody, EmailBody, EmailOtpBody
+from .._retry import RetryPolicy
 from .._validation import check_email, check_header_value, check_otp, check_uuid
-from ._base import DI, Service, optional_uuid
+from ._base import DI, Service, call_options, optional_uuid
 
 __all__ = ["ProfileService"]
 
@@ -35,7 +38,14 @@ class ProfileService(Service):
         super().__init__(caller)
         self._token = check_header_value("access_token", access_token)
 
-    async def request_email_update(self, email: str) -> EmailOtpRequest:
+    async def request_email_update(
+        self,
+        email: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
+    ) -> EmailOtpRequest:
         """Send an OTP to the new address; confirm with :meth:`confirm_email_update`.
 
         Raises:
@@ -44,10 +54,22 @@ class ProfileService(Service):
             OutcomeUnknownError: the e-mail may have gone out; do not resend blindly.
         """
         body = EmailBody(email=check_email("email", email))
-        return await self._caller.call(UPDATE_EMAIL, body, token=self._token, subject=body.email)
+        return await self._caller.call(
+            UPDATE_EMAIL,
+            body,
+            token=self._token,
+            subject=body.email,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def confirm_email_update(
-        self, request_id: uuid.UUID | str, otp: str
+        self,
+        request_id: uuid.UUID | str,
+        otp: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> EmailConfirmation:
         """Confirm the new address with the code sent to it.
 
@@ -61,10 +83,21 @@ class ProfileService(Service):
             email_otp_request_id=check_uuid("request_id", request_id),
             email_otp=check_otp("otp", otp),
         )
-        return await self._caller.call(CONFIRM_EMAIL_UPDATE, body, token=self._token)
+        return await self._caller.call(
+            CONFIRM_EMAIL_UPDATE,
+            body,
+            token=self._token,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def send_email_verification(
-        self, email: str, *, transaction_id: uuid.UUID | str | None = None
+        self,
+        email: str,
+        *,
+        transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> EmailVerification:
         """Send an OTP that proves the user owns ``email``.
 
@@ -77,7 +110,11 @@ class ProfileService(Service):
             transaction_id=optional_uuid("transaction_id", transaction_id),
         )
         return await self._caller.call(
-            SEND_EMAIL_VERIFICATION, body, token=self._token, subject=body.email
+            SEND_EMAIL_VERIFICATION,
+            body,
+            token=self._token,
+            subject=body.email,
+            options=call_options(timeout, retry, x_request_id),
         )
 
     async def confirm_email_verification(
@@ -87,6 +124,9 @@ class ProfileService(Service):
         otp: str,
         *,
         transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> EmailVerification:
         """Confirm ownership of ``email`` with the code sent to it.
 
@@ -102,5 +142,9 @@ class ProfileService(Service):
             transaction_id=optional_uuid("transaction_id", transaction_id),
         )
         return await self._caller.call(
-            CONFIRM_EMAIL_VERIFICATION, body, token=self._token, subject=body.email
+            CONFIRM_EMAIL_VERIFICATION,
+            body,
+            token=self._token,
+            subject=body.email,
+            options=call_options(timeout, retry, x_request_id),
         )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from vlens_transports import Timeout
+
 from .._call import Operation
 from .._errors import VlensInputError
 from .._models import ExistenceResult, OAuthVerification, RegistrationState, SmsProvider
 from .._requests import EmailOtpBody, ExistenceBody, OAuthBody, PhoneOtpBody, RegisterBody
+from .._retry import RetryPolicy
 from .._validation import (
     check_email,
     check_otp,
@@ -17,7 +20,7 @@ from .._validation import (
     check_token,
     check_uuid,
 )
-from ._base import DI, Service, optional, optional_uuid
+from ._base import DI, Service, call_options, optional, optional_uuid
 
 __all__ = ["RegistrationService"]
 
@@ -60,7 +63,13 @@ class RegistrationService(Service):
     __slots__ = ()
 
     async def check_existence(
-        self, phone_number: str | None = None, email: str | None = None
+        self,
+        phone_number: str | None = None,
+        email: str | None = None,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> ExistenceResult:
         """Whether the phone number and/or e-mail already belong to an account.
 
@@ -75,7 +84,12 @@ class RegistrationService(Service):
             phone_number=optional(check_phone, "phone_number", phone_number),
             email=optional(check_email, "email", email),
         )
-        return await self._caller.call(CHECK_EXISTENCE, body, subject=body.phone_number or email)
+        return await self._caller.call(
+            CHECK_EXISTENCE,
+            body,
+            subject=body.phone_number or email,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def send_phone_otp(
         self,
@@ -83,6 +97,9 @@ class RegistrationService(Service):
         sms_provider: SmsProvider | int | str | None = None,
         *,
         transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> RegistrationState:
         """Text an OTP to ``phone_number``; keep ``phone_number_otp_request_id`` for validation.
 
@@ -103,7 +120,12 @@ class RegistrationService(Service):
             sms_provider=check_provider("sms_provider", sms_provider),
             transaction_id=optional_uuid("transaction_id", transaction_id),
         )
-        return await self._caller.call(SEND_PHONE_OTP, body, subject=body.phone_number)
+        return await self._caller.call(
+            SEND_PHONE_OTP,
+            body,
+            subject=body.phone_number,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def validate_phone_otp(
         self,
@@ -112,6 +134,9 @@ class RegistrationService(Service):
         otp: str,
         *,
         transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> RegistrationState:
         """Check the code the user received for ``request_id``.
 
@@ -131,10 +156,21 @@ class RegistrationService(Service):
             phone_number_otp=check_otp("otp", otp),
             transaction_id=optional_uuid("transaction_id", transaction_id),
         )
-        return await self._caller.call(VALIDATE_PHONE_OTP, body, subject=body.phone_number)
+        return await self._caller.call(
+            VALIDATE_PHONE_OTP,
+            body,
+            subject=body.phone_number,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def send_email_otp(
-        self, email: str, *, transaction_id: uuid.UUID | str | None = None
+        self,
+        email: str,
+        *,
+        transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> RegistrationState:
         """E-mail an OTP to ``email``; keep ``email_otp_request_id`` for validation.
 
@@ -146,7 +182,12 @@ class RegistrationService(Service):
             email=check_email("email", email),
             transaction_id=optional_uuid("transaction_id", transaction_id),
         )
-        return await self._caller.call(SEND_EMAIL_OTP, body, subject=body.email)
+        return await self._caller.call(
+            SEND_EMAIL_OTP,
+            body,
+            subject=body.email,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def validate_email_otp(
         self,
@@ -155,6 +196,9 @@ class RegistrationService(Service):
         otp: str,
         *,
         transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> RegistrationState:
         """Check the e-mailed code; success returns the state with ``is_email_confirmed``.
 
@@ -170,10 +214,22 @@ class RegistrationService(Service):
             email_otp=check_otp("otp", otp),
             transaction_id=optional_uuid("transaction_id", transaction_id),
         )
-        return await self._caller.call(VALIDATE_EMAIL_OTP, body, subject=body.email)
+        return await self._caller.call(
+            VALIDATE_EMAIL_OTP,
+            body,
+            subject=body.email,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def verify_oauth_token(
-        self, provider: str, id_token: str, *, transaction_id: uuid.UUID | str | None = None
+        self,
+        provider: str,
+        id_token: str,
+        *,
+        transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> OAuthVerification:
         """Verify a Google or Microsoft ID token in place of an e-mail OTP.
 
@@ -182,11 +238,20 @@ class RegistrationService(Service):
             VlensInputError: ``provider`` is not Google or Microsoft, or the token is empty.
         """
         return await self._caller.call(
-            VERIFY_OAUTH, _oauth_body(provider, id_token, transaction_id)
+            VERIFY_OAUTH,
+            _oauth_body(provider, id_token, transaction_id),
+            options=call_options(timeout, retry, x_request_id),
         )
 
     async def verify_oauth_token_skip_email(
-        self, provider: str, id_token: str, *, transaction_id: uuid.UUID | str | None = None
+        self,
+        provider: str,
+        id_token: str,
+        *,
+        transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> OAuthVerification:
         """Verify an OAuth ID token for a registration that skips the e-mail step.
 
@@ -195,7 +260,9 @@ class RegistrationService(Service):
             VlensInputError: ``provider`` is not Google or Microsoft, or the token is empty.
         """
         body = _oauth_body(provider, id_token, transaction_id)
-        return await self._caller.call(VERIFY_OAUTH_SKIP_EMAIL, body)
+        return await self._caller.call(
+            VERIFY_OAUTH_SKIP_EMAIL, body, options=call_options(timeout, retry, x_request_id)
+        )
 
     async def complete(
         self,
@@ -209,6 +276,9 @@ class RegistrationService(Service):
         email_otp: str | None = None,
         oauth_verification_id: uuid.UUID | str | None = None,
         transaction_id: uuid.UUID | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> RegistrationState:
         """Create the account from validated OTPs; the result carries ``access_token``.
 
@@ -231,7 +301,12 @@ class RegistrationService(Service):
             ),
             transaction_id=optional_uuid("transaction_id", transaction_id),
         )
-        return await self._caller.call(REGISTER, body, subject=body.phone_number)
+        return await self._caller.call(
+            REGISTER,
+            body,
+            subject=body.phone_number,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
 
 def _oauth_body(provider: str, id_token: str, transaction_id: uuid.UUID | str | None) -> OAuthBody:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from vlens_transports import Timeout
+
 from .._call import Operation
 from .._errors import VlensInputError
 from .._models import AdminSession, GeoLocation, LoginState, RefreshedToken, SmsProvider
 from .._requests import AdminLoginBody, LoginBody, RefreshBody
+from .._retry import RetryPolicy
 from .._validation import (
     check_geo,
     check_header_value,
@@ -16,7 +19,7 @@ from .._validation import (
     check_provider,
     check_text,
 )
-from ._base import DI, Service, optional, optional_uuid
+from ._base import DI, Service, call_options, optional, optional_uuid
 
 __all__ = ["SessionsService"]
 
@@ -40,6 +43,9 @@ class SessionsService(Service):
         phone_number_otp_request_id: uuid.UUID | str | None = None,
         phone_number_otp: str | None = None,
         sms_provider: SmsProvider | int | str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> LoginState:
         """Log a user in. From a new device the answer has ``otp_required``: repeat with the OTP.
 
@@ -61,10 +67,22 @@ class SessionsService(Service):
             phone_number_otp=optional(check_otp, "phone_number_otp", phone_number_otp),
             sms_provider=check_provider("sms_provider", sms_provider),
         )
-        return await self._caller.call(LOGIN, body, subject=body.phone_number)
+        return await self._caller.call(
+            LOGIN,
+            body,
+            subject=body.phone_number,
+            options=call_options(timeout, retry, x_request_id),
+        )
 
     async def admin_login(
-        self, user_name_or_email: str, password: str, *, tenancy_name: str | None = None
+        self,
+        user_name_or_email: str,
+        password: str,
+        *,
+        tenancy_name: str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
     ) -> AdminSession:
         """Log in as a tenant admin; needs a tenancy name (here or on the client).
 
@@ -85,14 +103,27 @@ class SessionsService(Service):
         )
         headers = {"TenancyName": tenancy}
         return await self._caller.call(
-            ADMIN_LOGIN, body, extra_headers=headers, subject=body.user_name_or_email_address
+            ADMIN_LOGIN,
+            body,
+            extra_headers=headers,
+            subject=body.user_name_or_email_address,
+            options=call_options(timeout, retry, x_request_id),
         )
 
-    async def refresh(self, refresh_token: str) -> RefreshedToken:
+    async def refresh(
+        self,
+        refresh_token: str,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        x_request_id: str | None = None,
+    ) -> RefreshedToken:
         """Trade a refresh token for a new access token.
 
         Raises:
             AuthenticationError: the refresh token is invalid, used or expired; log in again.
         """
         body = RefreshBody(refresh_token=check_header_value("refresh_token", refresh_token))
-        return await self._caller.call(REFRESH, body)
+        return await self._caller.call(
+            REFRESH, body, options=call_options(timeout, retry, x_request_id)
+        )
