@@ -97,6 +97,9 @@ async def test_trailing_slash_in_base_url_is_dropped() -> None:
         "https://api.vlenseg.com#top",
         "https://api.vlenseg.com:abc",
         "https://api.vlenseg.com:99999",
+        "http://[::1",
+        "https://user:secretpw@api.vlenseg.com",
+        "https://user@api.vlenseg.com",
     ],
 )
 async def test_bad_base_url_is_refused(base_url: str) -> None:
@@ -104,6 +107,34 @@ async def test_bad_base_url_is_refused(base_url: str) -> None:
     with pytest.raises(VlensInputError) as info:
         make_client(answer({}), base_url=base_url)
     assert info.value.field == "base_url"
+
+
+async def test_credentials_in_base_url_never_show() -> None:
+    """A base URL with a password is refused, and the error does not repeat the password."""
+    with pytest.raises(VlensInputError) as info:
+        make_client(answer({}), base_url="https://user:secretpw@api.vlenseg.com")
+    assert "secretpw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("timeout", 5), ("retry", 3), ("transport", object())],
+)
+def test_options_of_the_wrong_type_are_input_errors(option: str, value: object) -> None:
+    """timeout=5, retry=3 or a non-transport are refused at construction, naming the option."""
+    with pytest.raises(VlensInputError) as info:
+        VlensClient("key", **{option: value})  # type: ignore[arg-type]
+    assert info.value.field == option
+
+
+@pytest.mark.parametrize(("option", "value"), [("timeout", 5), ("retry", 3)])
+async def test_with_options_of_the_wrong_type_are_input_errors(option: str, value: object) -> None:
+    """with_options checks its arguments the same way."""
+    client, _ = make_client(answer({}))
+    with pytest.raises(VlensInputError) as info:
+        client.with_options(**{option: value})  # type: ignore[arg-type]
+    assert info.value.field == option
+    await client.aclose()
 
 
 async def test_non_string_base_url_is_refused() -> None:

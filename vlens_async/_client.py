@@ -62,6 +62,13 @@ def _check_limiter(limiter: object) -> Limiter | None:
     return limiter  # type: ignore[return-value]  # checked just above, duck-typed
 
 
+def _check_instance(field: str, value: Any, kind: type, expected: str) -> Any:
+    """``value`` when it is None or a ``kind``; else a VlensInputError naming ``field``."""
+    if value is not None and not isinstance(value, kind):
+        raise VlensInputError(field, f"expected {expected}, got {type(value).__name__}")
+    return value
+
+
 def _env_flag(name: str) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if value not in _TRUE + _FALSE:
@@ -72,7 +79,13 @@ def _env_flag(name: str) -> bool:
 def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
     if not isinstance(base_url, str):
         raise VlensInputError("base_url", "expected a string URL")
-    parts = urlsplit(base_url.strip())
+    try:
+        parts = urlsplit(base_url.strip())
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise VlensInputError("base_url", "is not a valid URL") from None
+    if parts.username is not None or parts.password is not None:
+        # Credentials in the URL would travel in every Request.url and show in reprs.
+        raise VlensInputError("base_url", "must not contain a user name or password")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise VlensInputError("base_url", "expected an http(s) URL such as https://api.vlenseg.com")
     if parts.query or parts.fragment:
@@ -142,6 +155,9 @@ class VlensClient:
         if accept_language is not None:
             headers["Accept-Language"] = check_header_value("accept_language", accept_language)
         self.base_url = _check_base_url(base_url, allow_insecure_http)
+        _check_instance("transport", transport, Transport, "a vlens_transports.Transport")
+        _check_instance("timeout", timeout, Timeout, "a Timeout, e.g. Timeout(read=5)")
+        _check_instance("retry", retry, RetryPolicy, "a RetryPolicy, e.g. RetryPolicy()")
         self.tenancy_name = tenancy_name
         self._owns_transport = transport is None
         self._is_copy = False
@@ -231,6 +247,8 @@ class VlensClient:
         copy's own ``aclose()`` (or ``async with`` exit) does nothing, so a copy used as
         ``async with client.with_options(...)`` never closes the pool it shares.
         """
+        _check_instance("timeout", timeout, Timeout, "a Timeout, e.g. Timeout(read=5)")
+        _check_instance("retry", retry, RetryPolicy, "a RetryPolicy, e.g. RetryPolicy()")
         clone = object.__new__(VlensClient)
         clone.base_url = self.base_url
         clone.tenancy_name = self.tenancy_name
