@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from ._redact import mask_contacts_in
+from ._redact import hide_codes_in, mask_contacts_in
 
 __all__ = [
     "AuthenticationError",
@@ -220,7 +220,7 @@ class VlensAPIError(VlensError):
         text = mask_contacts_in(message) if message else "no message"
         super().__init__(f"{operation or 'call'} failed: [{code}] {text} (HTTP {http_status})")
         self.code = code
-        self.message = message
+        self.message = None if message is None else hide_codes_in(message)
         self.descriptions = descriptions
         self.http_status = http_status
         self.operation = operation

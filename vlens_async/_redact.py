@@ -7,6 +7,7 @@ import re
 import attrs
 
 __all__ = [
+    "hide_codes_in",
     "mask_contact",
     "mask_contacts_in",
     "mask_email",
@@ -18,6 +19,7 @@ __all__ = [
 ]
 
 EXCERPT_LENGTH = 160
+_HIDDEN = "***"
 
 # JSON string values of keys that hold secrets: OTPs, tokens, passwords, keys, reset codes.
 _SECRET_VALUE = re.compile(
@@ -29,6 +31,13 @@ _SECRET_VALUE = re.compile(
 _SECRET_NUMBER = re.compile(
     r'("(?!error_code")[A-Za-z_]*(?:otp|code|password|pin)"\s*:\s*)-?\d[\d.eE+-]*',
     re.IGNORECASE,
+)
+# A code quoted in free text ("otp=918273", "bad code 918273", "PIN: 4417"): a server may echo
+# one it generated, which the client never knew and so cannot redact by value. After the word
+# "code" only runs of 5 digits or more: "error code 5000" names a Vlens code, not a secret.
+_CODE_IN_TEXT = re.compile(
+    r"(?i)\b((?:otp|pin|passcode|password)\w*\W{1,3})\d{4,10}\b"
+    r"|\b(code\w*\W{1,3})\d{5,10}\b"
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s-]{6,}\d")
@@ -70,8 +79,14 @@ def _mask_digits(match: re.Match[str]) -> str:
     return mask_phone(match.group(0)) or ""
 
 
+def hide_codes_in(text: str) -> str:
+    """``text`` with codes quoted after "otp", "PIN" or "code" (5+ digits there) hidden."""
+    return _CODE_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + _HIDDEN, text)
+
+
 def mask_contacts_in(text: str) -> str:
-    """Mask every e-mail address and phone-like digit run inside free text."""
+    """Mask every e-mail address, phone-like digit run and quoted code inside free text."""
+    text = hide_codes_in(text)
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)) or "", text)
     return _DIGIT_RUN.sub(_mask_digits, text)
 
@@ -91,7 +106,6 @@ def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
 _SECRET_FIELD = re.compile(r"(?:otp|password|token|reset_code|secret)$")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 _MIN_SECRET = 4  # shorter values would blank out unrelated text; no real secret is that short
-_HIDDEN = "***"
 
 
 def secrets_of(body: object, *known: str | None) -> list[str]:

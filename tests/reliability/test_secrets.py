@@ -369,3 +369,28 @@ async def test_an_unknown_outcome_redacts_what_it_carries() -> None:
     text = every_text(caught.value)
     assert OTP not in text
     assert API_KEY not in text
+
+
+@pytest.mark.parametrize(
+    ("status", "content"),
+    [
+        (502, b"<html>origin error: otp=918273 for this number</html>"),
+        (200, b'{"data":null,"error_code":400,"error_message":"bad code 918273, PIN: 4417"}'),
+    ],
+    ids=["html-page", "envelope-message"],
+)
+async def test_a_code_the_server_generated_and_echoes_is_hidden(
+    status: int, content: bytes
+) -> None:
+    """A code the client never knew (the server made it when it texted) is hidden in messages
+    and excerpts when the server quotes it next to "otp", "code" or "PIN"."""
+
+    async def handler(request: Request) -> Response:
+        return Response(status=status, headers={"Content-Type": "text/html"}, content=content)
+
+    async with VlensClient(API_KEY, transport=FakeTransport(handler)) as client:
+        with pytest.raises(VlensError) as caught:
+            await client.registration.send_phone_otp(PHONE)
+    text = every_text(caught.value)
+    assert "918273" not in text
+    assert "4417" not in text
