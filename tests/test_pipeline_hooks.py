@@ -20,7 +20,9 @@ from vlens_async import (
     RequestEvent,
     ResponseEvent,
     RetryEvent,
+    RetryPolicy,
     SuccessEvent,
+    VlensClient,
     VlensHooks,
 )
 from vlens_async.sandbox import Sandbox
@@ -159,7 +161,14 @@ async def test_opentelemetry_end_to_end_over_the_sandbox(telemetry: Telemetry) -
     the request id that went on the wire."""
     sandbox = Sandbox()
     sandbox.faults.rate_limit(retry_after=0, match="StepVerifyPhone", times=1)
-    async with sandbox.client(hooks=telemetry.hooks) as vlens:
+    recording = FakeTransport(sandbox.handle)  # sandbox.client() keeps no request record
+    async with VlensClient(
+        sandbox.api_keys[0],
+        base_url="https://sandbox.vlens.test",
+        transport=recording,
+        retry=RetryPolicy.no_wait(),
+        hooks=telemetry.hooks,
+    ) as vlens:
         sent = await vlens.registration.send_phone_otp(PHONE)
         with pytest.raises(InvalidRequestError) as refused:
             await vlens.registration.validate_phone_otp(
