@@ -187,10 +187,10 @@ async def attempt(
                 result = await _one(call, limiter, attempts)
         except VlensError as error:  # no permit, or `before` refused: nothing was sent
             return Attempted(None, error, attempts)
-        error = result.error
-        if error is None or isinstance(error, OutcomeUnknownError):
+        failure = result.error
+        if failure is None or isinstance(failure, OutcomeUnknownError):
             return result
-        if retryable(error) and attempts < max_attempts:
+        if retryable(failure) and attempts < max_attempts:
             continue
         return result
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import AuthenticationError, RateLimitedError, VlensError, VlensInputError
 from .._models import SmsProvider
+from .._ratelimit import DEFAULT_RATE_LIMITS, Limiter, RateLimit, RateLimiter
 from .._retry import RetryPolicy
 from .._validation import check_email, check_phone, check_provider
 from ._engine import Attempted, attempt, dispatch, is_refusal, is_transient
-from .._ratelimit import DEFAULT_RATE_LIMITS, Limiter, RateLimit, RateLimiter
 from ._outcome import BulkOutcome, BulkStatus, status_of
 from ._seen import NumberSet
 
@@ -88,10 +88,11 @@ class BulkService:
         "certainly not sent".
 
         ``on_send(input, number)`` (a function or a coroutine function) runs inside the
-        rate-limit permit, right before each request is handed to the client: a journal written there (and flushed) names only numbers whose
-        request may have been written, so a crashed run can tell "never sent" from "maybe
-        sent". A ``VlensError`` it raises ends that number ``failed``, nothing sent (a way to
-        stop a run cleanly); any other exception ends the whole run.
+        rate-limit permit, right before each request is handed to the client: a journal
+        written there (and flushed) names only numbers whose request may have been written,
+        so a crashed run can tell "never sent" from "maybe sent". A ``VlensError`` it raises
+        ends that number ``failed``, nothing sent (a way to stop a run cleanly); any other
+        exception ends the whole run.
         """
         providers = [check_provider("sms_provider", sms_provider)] + [
             check_provider("fallback_providers", p) for p in fallback_providers
