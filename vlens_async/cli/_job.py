@@ -51,8 +51,8 @@ def open_ledger(args: argparse.Namespace, fingerprint: str | None) -> Any:
 def store_error(error: RateLimiterUnavailableError) -> int:
     """Say that Redis is unreachable and how to resume; the exit code for it."""
     print(
-        f"vlens: error: {error}; numbers not yet sent stay unsent: run the workers again "
-        "(with --resume) once Redis is back",
+        f"vlens: error: {str(error).rstrip('.')}; numbers not yet sent stay unsent: "
+        "run the workers again (with --resume) once Redis is back",
         file=sys.stderr,
     )
     return EXIT_STORE
