@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from tests.bulk.conftest import (
@@ -25,6 +26,7 @@ from tests.bulk.conftest import (
     records,
     wait_for,
 )
+from vlens_async.cli import main
 
 from .server import RedisServer
 
@@ -132,7 +134,7 @@ def test_a_killed_worker_leaves_only_its_in_flight_numbers_unknown(
     two others finish the job: nobody is texted twice, the waiting numbers are sent by the
     others, the in-flight ones are `unknown`, and the report has one record per number."""
     claims_key = f"vlens:job:{name}:claims"
-    with slow_sandbox(tmp_path, 1.0) as (port, seen):
+    with slow_sandbox(tmp_path, 2.0) as (port, seen):
         victim = worker(tmp_path, "victim.jsonl", redis_url, name, port, "--rate", "2/s")
 
         def pending() -> list[dict[str, Any]]:
@@ -149,7 +151,9 @@ def test_a_killed_worker_leaves_only_its_in_flight_numbers_unknown(
             assert finish(process)[0] == 0
         sms = outbox(port)
     waiting = {n for n, claim in claims.items() if claim.startswith("claimed|")}
-    in_flight = {r["phone_number"] for r in pending()}
+    answered = {r["phone_number"] for r in finals(tmp_path / "victim.jsonl")}
+    in_flight = {r["phone_number"] for r in pending()} - answered
+    assert in_flight, "the victim had no request in flight"
     assert waiting, "the victim held no claim waiting for a permit"
     assert max(sms.values()) == 1, "somebody was texted twice"
     code, final, _ = report(tmp_path, redis_url, name)
@@ -199,3 +203,50 @@ def test_redis_stopped_mid_run_sends_nothing_more_and_the_job_resumes(
             assert line["status"] == "sent" or number_ in permitted
     finally:
         store.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["INPUT", "--out", "OUT", "--redis", "redis://127.0.0.1:1/0"], "--job"),
+        (["INPUT", "--out", "OUT", "--job", "j"], "--redis"),
+        (["--report", "R", "--job", "j"], "--redis"),
+        (["INPUT", "--report", "R", "--redis", "REDIS", "--job", "j"], "--report"),
+        (["-", "--out", "OUT", "--redis", "REDIS", "--job", "j"], "INPUT"),
+        (["INPUT", "--out", "OUT", "--redis", "REDIS", "--job", "no spaces"], "--job"),
+        (["INPUT", "--out", "OUT", "--redis", "http://x", "--job", "j"], "--redis"),
+    ],
+)
+def test_job_options_are_checked_before_anything_is_written(
+    tmp_path: Path,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    named: str,
+) -> None:
+    """Bad or missing job options exit 2 naming the option, and leave no --out behind."""
+    where = {"INPUT": str(numbers_file(tmp_path)), "OUT": str(tmp_path / "out.jsonl")}
+    where |= {"R": str(tmp_path / "final.jsonl"), "REDIS": redis_url}
+    argv = ["otp", "bulk", *(where.get(arg, arg) for arg in args)]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VLENS_API_KEY", "sandbox-key")
+        assert main(argv) == 2
+    assert f"vlens: error: {named}" in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists()
+    assert not (tmp_path / "final.jsonl").exists()
+
+
+def test_a_worker_with_another_input_is_refused(
+    tmp_path: Path, redis_url: str, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Workers of one job must read the same numbers: another input exits 2, sends nothing."""
+    other = tmp_path / "other.txt"
+    other.write_text(f"{number(999)}\n")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VLENS_API_KEY", "sandbox-key")
+        common = ["--redis", redis_url, "--job", name, "--sandbox"]
+        source = str(numbers_file(tmp_path))
+        assert main(["otp", "bulk", source, "--out", str(tmp_path / "a.jsonl"), *common]) == 0
+        assert main(["otp", "bulk", str(other), "--out", str(tmp_path / "b.jsonl"), *common]) == 2
+    assert "was started with another input" in capsys.readouterr().err
+    assert finals(tmp_path / "b.jsonl") == []

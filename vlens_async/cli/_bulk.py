@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._client import VlensClient
 from .._errors import VlensAPIError, VlensError, VlensInputError, VlensResponseError
@@ -25,11 +25,14 @@ from .._validation import check_provider
 from ..bulk import DEFAULT_RATE_LIMITS, BulkOutcome, BulkStatus, RateLimiter
 from ..sandbox import Sandbox
 from . import _bulk_args
-from ._inputs import Survey, ledger_key, numbers_from, survey
+from ._inputs import ledger_key, numbers_from, survey
 from ._job import JobLink, input_id, open_ledger, report, store_error
 from ._journal import Journal, JournalError
 from ._progress import Progress
 from ._stoppable import StoppableLimiter
+
+if TYPE_CHECKING:
+    from ..redis import JobLedger
 
 __all__ = ["Journal", "add_parser", "record_of", "run"]
 
@@ -76,6 +79,8 @@ async def run(args: argparse.Namespace) -> int:
     if args.input != "-":
         found = await asyncio.to_thread(survey, args.input, args.column)
     total = found and (found.distinct if args.redis else found.entries)
+    # a job's name and URL are checked here too (nothing is connected yet)
+    ledger = open_ledger(args, input_id(found)) if args.redis and found else None
     sandbox = Sandbox() if args.sandbox else None
     client = sandbox.client() if sandbox else VlensClient.from_env()
     async with client:
@@ -84,7 +89,7 @@ async def run(args: argparse.Namespace) -> int:
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
-            async with _shared(args, found, sandbox is not None) as (link, limiter):
+            async with _shared(args, ledger, sandbox is not None) as (link, limiter):
                 return await _Run(args, client, journal, total, link).main(limiter)
         except RateLimiterUnavailableError as error:
             return store_error(error)
@@ -96,32 +101,27 @@ async def run(args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _shared(
-    args: argparse.Namespace, found: Survey | None, in_process: bool
+    args: argparse.Namespace, ledger: JobLedger | None, in_process: bool
 ) -> AsyncIterator[tuple[JobLink | None, Limiter | None]]:
     """The run's limiter and, with --redis, its link to the job's ledger; closed after."""
     rates = args.rate or (None if in_process else DEFAULT_RATE_LIMITS)
-    if args.redis is None:
+    if ledger is None:
         yield None, None if rates is None else RateLimiter(rates)
         return
-    assert found is not None
-    ledger = open_ledger(args, input_id(found))
-    try:
-        await ledger.__aenter__()
-    except ValueError as exc:
-        raise VlensInputError("--job", str(exc).partition(": ")[2]) from None
-    limiter = None
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(ledger)
+        except ValueError as exc:  # another input
+            raise VlensInputError("--job", str(exc).partition(": ")[2]) from None
         await ledger.reap()  # workers that died before: settle their claims first
+        limiter = None
         if rates is not None:
             from ..redis import RedisRateLimiter
 
             key = "sandbox" if in_process else os.environ.get("VLENS_API_KEY", "")
             limiter = RedisRateLimiter(args.redis, api_key=key, limits=rates)
+            stack.push_async_callback(limiter.aclose)
         yield JobLink(ledger), limiter
-    finally:
-        if limiter is not None:
-            await limiter.aclose()
-        await ledger.__aexit__(None, None, None)
 
 
 class _Run:

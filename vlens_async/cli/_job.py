@@ -14,14 +14,17 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import VlensError, VlensInputError
 from .._ratelimit import RateLimiterUnavailableError
 from ..bulk import BulkOutcome, BulkStatus
 from ._inputs import Survey
+
+if TYPE_CHECKING:
+    from ..redis import JobLedger
 
 __all__ = ["EXIT_STORE", "JobLink", "input_id", "open_ledger", "report"]
 
@@ -35,7 +38,7 @@ def input_id(found: Survey) -> str:
     return f"sha256={found.digest[:40]};numbers={found.distinct}"
 
 
-def open_ledger(args: argparse.Namespace, fingerprint: str | None) -> Any:
+def open_ledger(args: argparse.Namespace, fingerprint: str | None) -> JobLedger:
     """The job's ledger (``async with`` it); a bad job name or URL is a usage error."""
     try:
         from ..redis import JobLedger
@@ -61,7 +64,7 @@ def store_error(error: RateLimiterUnavailableError) -> int:
 class JobLink:
     """This worker's part of a shared job: claims, the fence before a send, outcomes."""
 
-    def __init__(self, ledger: Any) -> None:
+    def __init__(self, ledger: JobLedger) -> None:
         self.ledger = ledger
         self.elsewhere = 0  # numbers another worker had (or had settled)
 
@@ -100,7 +103,7 @@ class JobLink:
                 await asyncio.wait_for(stopping.wait(), every)
         return False
 
-    async def watch(self, show: Any, every: float) -> None:
+    async def watch(self, show: Callable[[dict[str, int]], None], every: float) -> None:
         """Show the job's counts every ``every`` seconds, settling dead workers' claims."""
         while True:
             with contextlib.suppress(RateLimiterUnavailableError):
@@ -129,7 +132,7 @@ async def report(args: argparse.Namespace) -> int:
     return _summary(counts, open_claims, _size(fingerprint))
 
 
-async def _lines(ledger: Any) -> AsyncIterator[dict[str, Any]]:
+async def _lines(ledger: JobLedger) -> AsyncIterator[dict[str, Any]]:
     async for record in ledger.report():
         number = record.number if record.number.startswith("+") else None
         line: dict[str, Any] = {"input": record.number, "phone_number": number, "error": None}
