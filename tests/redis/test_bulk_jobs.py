@@ -3,6 +3,7 @@ sandbox and a real redis-server: every number texted at most once, one final rec
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis.asyncio import Redis
 
 from tests.bulk.conftest import (
     HANG_GUARD,
@@ -26,7 +28,10 @@ from tests.bulk.conftest import (
     records,
     wait_for,
 )
+from vlens_async import RateLimiter, VlensError
 from vlens_async.cli import main
+from vlens_async.cli._stoppable import StoppableLimiter
+from vlens_async.redis import RedisRateLimiter
 
 from .server import RedisServer
 
@@ -251,3 +256,32 @@ def test_a_worker_with_another_input_is_refused(
         assert main(["otp", "bulk", str(other), "--out", str(tmp_path / "b.jsonl"), *common]) == 2
     assert "was started with another input" in capsys.readouterr().err
     assert finals(tmp_path / "b.jsonl") == []
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
+async def test_a_wait_for_a_permit_ends_at_once_when_the_run_stops(
+    redis_url: str, name: str, shared: bool
+) -> None:
+    """A caller waiting for a permit when the run stops is refused at once (nothing sent) and
+    the permit it never got is not left counted; with Redis as with the in-memory limiter."""
+    inner: Any = RedisRateLimiter(redis_url, key=name, limits=["1/h"]) if shared else None
+    inner = inner or RateLimiter(["1/h"])
+    stopping = asyncio.Event()
+    limiter = StoppableLimiter(inner, stopping)
+    try:
+        async with limiter:  # the hour's one permit
+            waiting = asyncio.ensure_future(limiter.__aenter__())
+            await asyncio.sleep(0.05)
+            assert not waiting.done()
+            stopping.set()
+            with pytest.raises(VlensError, match="the run was stopped"):
+                await asyncio.wait_for(waiting, HANG_GUARD)
+        with pytest.raises(VlensError, match="the run was stopped"):
+            await limiter.__aenter__()
+    finally:
+        if shared:
+            await inner.aclose()
+    assert inner.granted == 1
+    if shared:
+        async with Redis.from_url(redis_url) as store:
+            assert await store.zcard(f"vlens:rate:{{{name}}}:flight") == 0
