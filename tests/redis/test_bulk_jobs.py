@@ -264,12 +264,12 @@ async def test_a_wait_for_a_permit_ends_at_once_when_the_run_stops(
 ) -> None:
     """A caller waiting for a permit when the run stops is refused at once (nothing sent) and
     the permit it never got is not left counted; with Redis as with the in-memory limiter."""
-    inner: Any = RedisRateLimiter(redis_url, key=name, limits=["1/h"]) if shared else None
-    inner = inner or RateLimiter(["1/h"])
+    inner: Any = RedisRateLimiter(redis_url, key=name, limits=["1/min"]) if shared else None
+    inner = inner or RateLimiter(["1/min"])
     stopping = asyncio.Event()
     limiter = StoppableLimiter(inner, stopping)
     try:
-        async with limiter:  # the hour's one permit
+        async with limiter:  # the minute's one permit
             waiting = asyncio.ensure_future(limiter.__aenter__())
             await asyncio.sleep(0.05)
             assert not waiting.done()

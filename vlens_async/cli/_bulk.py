@@ -89,7 +89,8 @@ async def run(args: argparse.Namespace) -> int:
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
-            async with _shared(args, ledger, sandbox is not None) as (link, limiter):
+            shared = _shared(args, ledger, sandbox is not None, total or 0)
+            async with shared as (link, limiter):
                 return await _Run(args, client, journal, total, link).main(limiter)
         except RateLimiterUnavailableError as error:
             return store_error(error)
@@ -101,9 +102,10 @@ async def run(args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _shared(
-    args: argparse.Namespace, ledger: JobLedger | None, in_process: bool
+    args: argparse.Namespace, ledger: JobLedger | None, in_process: bool, size: int
 ) -> AsyncIterator[tuple[JobLink | None, Limiter | None]]:
-    """The run's limiter and, with --redis, its link to the job's ledger; closed after."""
+    """The run's limiter and, with --redis, its link to the job's ledger (``size``: the
+    input's different numbers); closed after."""
     rates = args.rate or (None if in_process else DEFAULT_RATE_LIMITS)
     if ledger is None:
         yield None, None if rates is None else RateLimiter(rates)
@@ -121,7 +123,9 @@ async def _shared(
             key = "sandbox" if in_process else os.environ.get("VLENS_API_KEY", "")
             limiter = RedisRateLimiter(args.redis, api_key=key, limits=rates)
             stack.push_async_callback(limiter.aclose)
-        yield JobLink(ledger), limiter
+        link = JobLink(ledger, size)
+        stack.callback(link.close)
+        yield link, limiter
 
 
 class _Run:
@@ -222,8 +226,8 @@ class _Run:
         return self._exit_code()
 
     async def _passes(self, limiter: Limiter | None) -> None:
-        """One pass over the input; with a shared job, another whenever a dead worker's
-        numbers were released after this worker had passed them."""
+        """One pass over the input; with a shared job, another whenever numbers are free
+        again (a dead worker's, released after this worker had passed them)."""
         await self._dispatch(limiter)
         while self.link is not None and not self.stopping.is_set():
             try:
@@ -231,9 +235,13 @@ class _Run:
             except RateLimiterUnavailableError as error:
                 self.lost_store(error)
                 return
+            took = self.link.claims
             if not again:
                 return
+            self.link.new_pass()
             await self._dispatch(limiter)
+            if self.link.claims == took:
+                return  # another worker took them: it finishes them
 
     async def _dispatch(self, limiter: Limiter | None) -> None:
         outcomes = self.client.bulk.send_phone_otps(

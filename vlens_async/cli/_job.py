@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import VlensError, VlensInputError
 from .._ratelimit import RateLimiterUnavailableError
-from ..bulk import BulkOutcome, BulkStatus
+from ..bulk import BulkOutcome, NumberSet
 from ._inputs import Survey
 
 if TYPE_CHECKING:
@@ -62,17 +62,33 @@ def store_error(error: RateLimiterUnavailableError) -> int:
 
 
 class JobLink:
-    """This worker's part of a shared job: claims, the fence before a send, outcomes."""
+    """This worker's part of a shared job: claims, the fence before a send, outcomes.
 
-    def __init__(self, ledger: JobLedger) -> None:
-        self.ledger = ledger
+    Args:
+        ledger: the job's ledger, open.
+        size: how many different numbers the input holds (``Survey.distinct``).
+    """
+
+    def __init__(self, ledger: JobLedger, size: int) -> None:
+        self.ledger, self.size = ledger, size
         self.elsewhere = 0  # numbers another worker had (or had settled)
+        self.claims = 0  # numbers this worker took
+        self._tried = NumberSet()  # this pass: numbers asked for already (repeats are skipped)
+        self._tried_other: set[str] = set()  # the same for entries that are not numbers
+
+    def new_pass(self) -> None:
+        """Forget which numbers this pass asked for (a new pass over the input begins)."""
+        self._tried.close()
+        self._tried, self._tried_other = NumberSet(), set()
 
     async def claim(self, key: str) -> bool:
-        """Take an entry for this worker; False when another worker has it or it is settled."""
-        if await self.ledger.claim(key):
+        """Take an entry for this worker; False when another worker has it, it is settled,
+        or it was already asked for in this pass (a repeat in the input)."""
+        first = self._tried.add(key) if _is_number(key) else _add(self._tried_other, key)
+        if first and await self.ledger.claim(key):
+            self.claims += 1
             return True
-        self.elsewhere += 1
+        self.elsewhere += first
         return False
 
     async def sending(self, number: str) -> None:
@@ -81,35 +97,51 @@ class JobLink:
             raise VlensError("not sent: this worker's claim on the number ran out")
 
     async def record(self, key: str, outcome: BulkOutcome, line: dict[str, Any]) -> None:
-        """Record a final outcome; a repeat within this worker gives its claim back."""
-        if outcome.status is BulkStatus.DUPLICATE:
-            await self.ledger.release(key)
-            return
+        """Record a final outcome in the ledger (False from it: the claim was lost; the
+        outcome is in this worker's journal all the same)."""
         error = line.get("error") or {}
         detail = f"{error.get('type')}: {error.get('message')}" if error else ""
         await self.ledger.record(key, outcome.status.value, outcome.sent, detail, line)
 
     async def settle_others(self, stopping: asyncio.Event, every: float) -> bool:
-        """After a pass: wait while other workers hold claims; True if a dead worker's
-        numbers were released (another pass over the input will send them)."""
+        """After a pass: wait while other workers hold claims, settling dead workers' claims.
+
+        True when numbers are free again (a dead worker's, released after this worker had
+        passed them): another pass over the input will send them.
+        """
         while not stopping.is_set():
-            released, _ = await self.ledger.reap()
-            if released:
-                return True
+            await self.ledger.reap()
             counts = await self.ledger.counts()
-            if not counts.get("claimed", 0) + counts.get("sending", 0):
+            busy = counts.get("claimed", 0) + counts.get("sending", 0)
+            settled = sum(v for k, v in counts.items() if k.startswith("status:"))
+            if self.size - settled - busy > 0:
+                return True
+            if not busy:
                 return False
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stopping.wait(), every)
         return False
 
     async def watch(self, show: Callable[[dict[str, int]], None], every: float) -> None:
-        """Show the job's counts every ``every`` seconds, settling dead workers' claims."""
+        """Show the job's counts every ``every`` seconds."""
         while True:
             with contextlib.suppress(RateLimiterUnavailableError):
-                await self.ledger.reap()
                 show(await self.ledger.counts())
             await asyncio.sleep(every)
+
+    def close(self) -> None:
+        self._tried.close()
+
+
+def _is_number(key: str) -> bool:
+    return key.startswith("+") and key[1:].isdigit()
+
+
+def _add(keys: set[str], key: str) -> bool:
+    if key in keys:
+        return False
+    keys.add(key)
+    return True
 
 
 async def report(args: argparse.Namespace) -> int:
