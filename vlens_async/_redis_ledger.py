@@ -14,7 +14,8 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import attrs
 
@@ -38,6 +39,7 @@ class LedgerRecord:
     sent: str  # "no", "maybe" or "yes"
     worker: str
     detail: str = ""
+    data: dict[str, Any] = attrs.field(factory=dict)  # what the worker added (see record())
 
 
 class JobLedger:
@@ -49,7 +51,8 @@ class JobLedger:
     Args:
         url: the Redis URL.
         job: the job's name (letters, digits, ``_.-``); keys live under ``vlens:job:<job>:``.
-        input_id: a fingerprint of the input; a worker with another input is refused.
+        input_id: a fingerprint of the input; a worker with another input is refused. None
+            joins the job whatever its input (to read it: counts, report).
         worker: this worker's name (default: random).
         ttl: seconds the job's keys live after its last write.
         alive_for: seconds a heartbeat keeps this worker alive; one is sent every third of it.
@@ -60,7 +63,7 @@ class JobLedger:
         url: str,
         job: str,
         *,
-        input_id: str,
+        input_id: str | None,
         worker: str | None = None,
         ttl: float = 7 * 86400,
         alive_for: float = 15.0,
@@ -79,10 +82,11 @@ class JobLedger:
     async def __aenter__(self) -> JobLedger:
         self._redis = connect(self._url, self._timeout)
         try:
-            with reaching(self._url):
-                known = await self._redis.set(self._keys[4], self.input_id, nx=True, get=True)
-            if known is not None and _text(known) != self.input_id:
-                raise ValueError(f"job: {self.job!r} was started with another input")
+            if self.input_id is not None:
+                with reaching(self._url):
+                    known = await self._redis.set(self._keys[4], self.input_id, nx=True, get=True)
+                if known is not None and _text(known) != self.input_id:
+                    raise ValueError(f"job: {self.job!r} was started with another input")
             await self._heartbeat(self._alive_for)
         except BaseException:
             await self.aclose()
@@ -102,7 +106,8 @@ class JobLedger:
             await self.aclose()
 
     async def claim(self, number: str) -> bool:
-        """Take ``number`` for this worker; False if any worker has or had it."""
+        """Take ``number`` for this worker; False if another worker has it, or it has a final
+        record (except ``failed`` with ``sent="no"``: certainly not sent, so sent again)."""
         return await self._run(scripts.CLAIM, number, self.worker)
 
     async def sending(self, number: str) -> bool:
@@ -112,11 +117,22 @@ class JobLedger:
         """
         return await self._run(scripts.SENDING, number, self.worker)
 
-    async def record(self, number: str, status: str, sent: str, detail: str = "") -> bool:
-        """Write the final record of a number this worker claimed; False if not its claim."""
+    async def record(
+        self,
+        number: str,
+        status: str,
+        sent: str,
+        detail: str = "",
+        data: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Write the final record of a number this worker claimed; False if not its claim.
+
+        ``data`` (JSON-able) is kept with the record and comes back as ``LedgerRecord.data``.
+        """
         if sent not in _SENT:
             raise ValueError(f"sent: expected one of {', '.join(_SENT)}, got {sent!r}")
-        entry = {"status": status, "sent": sent, "worker": self.worker, "detail": detail}
+        entry: dict[str, Any] = {"status": status, "sent": sent, "worker": self.worker}
+        entry.update(detail=detail, data=dict(data or {}))
         return await self._run(scripts.RECORD, number, self.worker, status, json.dumps(entry))
 
     async def release(self, number: str) -> bool:
@@ -128,6 +144,12 @@ class JobLedger:
         with reaching(self._url):
             released, unknown = await self._open().eval(scripts.REAP, 5, *self._keys, self._ttl)
         return int(released), int(unknown)
+
+    async def stored_input(self) -> str | None:
+        """The input fingerprint the job was started with (None: no such job)."""
+        with reaching(self._url):
+            known = await self._open().get(self._keys[4])
+        return None if known is None else _text(known)
 
     async def counts(self) -> dict[str, int]:
         """Job-wide counts: ``claimed``, ``sending`` and ``status:<status>`` per final status."""

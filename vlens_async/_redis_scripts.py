@@ -116,9 +116,15 @@ end
 CLAIM = (
     _LEDGER
     + """
--- ARGV: ttl, number, worker. 1: claimed by this worker; 0: someone has or had it.
-if redis.call('HEXISTS', records, ARGV[2]) == 1 or redis.call('HEXISTS', claims, ARGV[2]) == 1 then
-  return 0
+-- ARGV: ttl, number, worker. 1: claimed by this worker; 0: someone has it, or it has a final
+-- record other than "failed, certainly not sent" (such a number may be sent again).
+if redis.call('HEXISTS', claims, ARGV[2]) == 1 then return 0 end
+local final = redis.call('HGET', records, ARGV[2])
+if final then
+  local old = cjson.decode(final)
+  if old.status ~= 'failed' or old.sent ~= 'no' then return 0 end
+  redis.call('HDEL', records, ARGV[2])
+  redis.call('HINCRBY', counts, 'status:failed', -1)
 end
 redis.call('HSET', claims, ARGV[2], 'claimed|' .. ARGV[3])
 redis.call('HINCRBY', counts, 'claimed', 1)

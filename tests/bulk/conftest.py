@@ -73,6 +73,10 @@ class RecordingLimiter(RateLimiter):
         await super().acquire()
         self.grants.append(self.time.now())
 
+    async def __aenter__(self) -> None:
+        await super().__aenter__()
+        self.grants.append(self.time.now())
+
     def slow_down(self, retry_after: float | None) -> float:
         pause = super().slow_down(retry_after)
         self.pauses.append((len(self.grants), self.time.now() + pause))

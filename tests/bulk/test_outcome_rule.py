@@ -155,7 +155,7 @@ class _OnePermit(RateLimiter):
         super().__init__([])
         self.given = 0
 
-    async def acquire(self) -> None:
+    async def __aenter__(self) -> None:
         self.given += 1
         if self.given > 1:
             await asyncio.Event().wait()

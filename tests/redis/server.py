@@ -22,20 +22,39 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """Starts ``redis-server`` (no persistence) and stops it; ``url`` reaches it."""
+    """Starts ``redis-server`` and stops it; ``url`` reaches it.
 
-    def __init__(self, directory: Path, *, password: str | None = None) -> None:
+    No persistence by default; ``durable`` keeps every write in an append-only file fsynced
+    at once (what docs/scaling.md asks of a ledger), so :meth:`start` after :meth:`stop`
+    brings the data back.
+    """
+
+    def __init__(
+        self, directory: Path, *, password: str | None = None, durable: bool = False
+    ) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is missing: apt-get install -y redis-server (see .ci/run)"
         self.port = free_port()
         auth = f":{password}@" if password else ""
         self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory)]
-        args += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        args += ["--save", "", "--daemonize", "no"]
+        args += (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if durable
+            else ["--appendonly", "no"]
+        )
         if password:
             args += ["--requirepass", password]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._wait_until_up(password)
+        self.args, self.password = args, password
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, on the same port and folder) and wait until it answers."""
+        self.process = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._wait_until_up(self.password)
 
     def _wait_until_up(self, password: str | None) -> None:
         deadline = time.monotonic() + START_GUARD

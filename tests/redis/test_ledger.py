@@ -180,3 +180,23 @@ async def test_every_key_of_a_job_expires_after_it(redis_url: str, name: str) ->
         "input",
     }
     assert all(0 < ttl <= 600 for ttl in ttls)
+
+
+async def test_only_a_number_certainly_not_sent_may_be_claimed_again(
+    redis_url: str, name: str
+) -> None:
+    """`failed` with sent "no" is the one final record a new claim replaces (the number is sent
+    again, as --resume does); `failed` maybe-sent, `unknown` and `invalid` stay final."""
+    finals = [("a", "failed", "no"), ("b", "failed", "maybe"), ("c", "unknown", "maybe")]
+    finals.append(("d", "invalid", "no"))
+    async with JobLedger(redis_url, name, input_id="in") as ledger:
+        for number, status, sent in finals:
+            assert await ledger.claim(number)
+            assert await ledger.record(number, status, sent, data={"attempts": 1})
+        assert [await ledger.claim(number) for number, _, _ in finals] == [1, 0, 0, 0]
+        counts = await ledger.counts()
+        records = {record.number: record async for record in ledger.report()}
+    assert counts["claimed"] == 1
+    assert counts["status:failed"] == 1
+    assert sorted(records) == ["b", "c", "d"]
+    assert records["b"].data == {"attempts": 1}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -10,6 +12,7 @@ from collections.abc import (
     Callable,
     Iterable,
 )
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from .._errors import (
@@ -20,7 +23,7 @@ from .._errors import (
     VlensError,
     VlensTransportError,
 )
-from ._limits import RateLimiter
+from .._ratelimit import Limiter
 from ._outcome import unexpected
 
 __all__ = ["Attempted", "attempt", "dispatch", "is_refusal", "is_transient"]
@@ -157,41 +160,55 @@ class Attempted:
 
 async def attempt(
     call: Callable[[], Awaitable[Any]],
-    limiter: RateLimiter | None,
+    limiter: Limiter | None,
     max_attempts: int,
     retryable: Callable[[VlensError], bool] = is_refusal,
     before: Callable[[], object] | None = None,
 ) -> Attempted:
     """Run ``call`` under the rate limiter, retrying ``retryable`` errors up to ``max_attempts``.
 
-    Every attempt takes a permit. ``before`` runs after the permit, right before each request
-    is handed over (a journal written there names only requests that may have been written);
-    a ``VlensError`` it raises ends the item with that error, nothing sent. A rate-limit answer
-    slows the whole dispatcher down (the limiter is shared), not just this item. An unknown
-    outcome, or an unexpected exception from ``call``, is returned at once, never retried.
+    Every attempt holds a permit (``async with limiter``, the exact mode) from before ``before``
+    until its answer is back. ``before`` (a function, or one returning an awaitable) runs right
+    before each request is handed over (a journal written there names only requests that may
+    have been written); a ``VlensError`` it raises, or the limiter raises (a shared limiter that
+    cannot be reached), ends the item with that error, nothing sent. A rate-limit answer slows
+    the whole dispatcher down (the limiter is shared), not just this item. An unknown outcome,
+    or an unexpected exception from ``call``, is returned at once, never retried.
     """
     attempts = 0
     while True:
-        if limiter is not None:
-            await limiter.acquire()
-        if before is not None:
-            try:
-                before()
-            except VlensError as error:
-                return Attempted(None, error, attempts)
-        attempts += 1
         try:
-            value = await call()
-        except OutcomeUnknownError as error:
+            async with _permit(limiter):
+                if before is not None:
+                    ready = before()
+                    if inspect.isawaitable(ready):
+                        await ready
+                attempts += 1
+                result = await _one(call, limiter, attempts)
+        except VlensError as error:  # no permit, or `before` refused: nothing was sent
             return Attempted(None, error, attempts)
-        except VlensError as error:
-            if isinstance(error, RateLimitedError) and limiter is not None:
-                limiter.slow_down(error.retry_after)
-            if retryable(error) and attempts < max_attempts:
-                continue
-            return Attempted(None, error, attempts)
-        except Exception as error:  # noqa: BLE001 - a bug below us, after the hand-over
-            return Attempted(None, unexpected(error), attempts)
-        if limiter is not None:
-            limiter.succeeded()
-        return Attempted(value, None, attempts)
+        failure = result.error
+        if failure is None or isinstance(failure, OutcomeUnknownError):
+            return result
+        if retryable(failure) and attempts < max_attempts:
+            continue
+        return result
+
+
+def _permit(limiter: Limiter | None) -> AbstractAsyncContextManager[object]:
+    return contextlib.nullcontext() if limiter is None else limiter
+
+
+async def _one(call: Callable[[], Awaitable[Any]], limiter: Limiter | None, n: int) -> Attempted:
+    """One request, inside its permit; errors are returned, never raised."""
+    try:
+        value = await call()
+    except VlensError as error:
+        if isinstance(error, RateLimitedError) and limiter is not None:
+            limiter.slow_down(error.retry_after)  # told while the permit is held: shared at once
+        return Attempted(None, error, n)
+    except Exception as error:  # noqa: BLE001 - a bug below us, after the hand-over
+        return Attempted(None, unexpected(error), n)
+    if limiter is not None:
+        limiter.succeeded()
+    return Attempted(value, None, n)

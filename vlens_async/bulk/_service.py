@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import AuthenticationError, RateLimitedError, VlensError, VlensInputError
 from .._models import SmsProvider
+from .._ratelimit import DEFAULT_RATE_LIMITS, Limiter, RateLimit, RateLimiter
 from .._retry import RetryPolicy
 from .._validation import check_email, check_phone, check_provider
 from ._engine import Attempted, attempt, dispatch, is_refusal, is_transient
-from ._limits import DEFAULT_RATE_LIMITS, RateLimit, RateLimiter
 from ._outcome import BulkOutcome, BulkStatus, status_of
 from ._seen import NumberSet
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT", "BulkService", "RateLimits"]
 
 T = TypeVar("T")
-RateLimits = RateLimiter | Sequence[RateLimit | str] | None
+RateLimits = Limiter | Sequence[RateLimit | str] | None
 
 
 class _Default:
@@ -33,12 +33,14 @@ DEFAULT: Any = _Default()
 """Sentinel: Vlens' published limits (10/s and 60/min). ``None`` means unlimited."""
 
 
-def _limiter(rate_limits: RateLimits) -> RateLimiter | None:
+def _limiter(rate_limits: RateLimits) -> Limiter | None:
+    """A limiter as given (any with the ``Limiter`` interface, e.g. Redis), or one built from
+    the windows given."""
     if rate_limits is DEFAULT:
         return RateLimiter(DEFAULT_RATE_LIMITS)
-    if rate_limits is None or isinstance(rate_limits, RateLimiter):
-        return rate_limits
-    return RateLimiter(rate_limits)
+    if isinstance(rate_limits, Sequence):
+        return RateLimiter(rate_limits)
+    return rate_limits
 
 
 def _no_fallback(error: VlensError | None) -> bool:
@@ -85,11 +87,12 @@ class BulkService:
         (``OutcomeUnknownError``) is reported, never retried nor moved. ``failed`` means
         "certainly not sent".
 
-        ``on_send(input, number)`` runs after the rate-limit permit, right before each request
-        is handed to the client: a journal written there (and flushed) names only numbers whose
-        request may have been written, so a crashed run can tell "never sent" from "maybe
-        sent". A ``VlensError`` it raises ends that number ``failed``, nothing sent (a way to
-        stop a run cleanly); any other exception ends the whole run.
+        ``on_send(input, number)`` (a function or a coroutine function) runs inside the
+        rate-limit permit, right before each request is handed to the client: a journal
+        written there (and flushed) names only numbers whose request may have been written,
+        so a crashed run can tell "never sent" from "maybe sent". A ``VlensError`` it raises
+        ends that number ``failed``, nothing sent (a way to stop a run cleanly); any other
+        exception ends the whole run.
         """
         providers = [check_provider("sms_provider", sms_provider)] + [
             check_provider("fallback_providers", p) for p in fallback_providers

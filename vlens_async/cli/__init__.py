@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 Vlens refused or answered badly (for ``otp bulk``: any number
 failed, was invalid or is unknown); 2 bad arguments or a file that cannot be read or written;
 3 the server could not be reached or did not answer in time (for ``otp bulk``: no number
-reached it); 130 interrupted.
+reached it); 4 (``otp bulk --redis``) Redis could not be reached: nothing was sent without a
+permit, run the workers again once it is back; 130 interrupted.
 """
 
 from __future__ import annotations

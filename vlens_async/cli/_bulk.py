@@ -10,87 +10,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._client import VlensClient
 from .._errors import VlensAPIError, VlensError, VlensInputError, VlensResponseError
+from .._ratelimit import Limiter, RateLimiterUnavailableError
 from .._validation import check_provider
-from ..bulk import DEFAULT_RATE_LIMITS, BulkOutcome, BulkStatus, RateLimit, RateLimiter
+from ..bulk import DEFAULT_RATE_LIMITS, BulkOutcome, BulkStatus, RateLimiter
 from ..sandbox import Sandbox
-from ._inputs import count_numbers, numbers_from
+from . import _bulk_args
+from ._inputs import ledger_key, numbers_from, survey
+from ._job import JobLink, input_id, open_ledger, report, store_error
 from ._journal import Journal, JournalError
 from ._progress import Progress
+from ._stoppable import StoppableLimiter
+
+if TYPE_CHECKING:
+    from ..redis import JobLedger
 
 __all__ = ["Journal", "add_parser", "record_of", "run"]
 
 FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
 EXIT_OK, EXIT_API, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
-MAX_RATE_COUNT = 1_000_000
 _INTERRUPTED = {"type": "Interrupted", "code": None, "message": "the run was aborted mid-call"}
 _ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server was reached
 
 
 def add_parser(otp_commands: Any) -> None:
-    parser = otp_commands.add_parser(
-        "bulk",
-        help="send an OTP to every number in a file",
-        description="Send a registration OTP to every number in INPUT (one per line, or a CSV "
-        "with a phone column; '-' for stdin), appending one JSON line per number to --out. "
-        "Uses VLENS_API_KEY / VLENS_BASE_URL, or an in-process sandbox with --sandbox.",
-    )
-    parser.add_argument("input", metavar="INPUT")
-    parser.add_argument("--out", required=True, type=_path, metavar="RESULTS.jsonl")
-    parser.add_argument("--column", metavar="NAME", help="the CSV column holding the numbers")
-    parser.add_argument("--concurrency", type=_positive, default=32, metavar="N")
-    parser.add_argument(
-        "--rate",
-        action="append",
-        type=_rate,
-        metavar="N/UNIT",
-        help="a rate window, e.g. 10/s (repeatable; default 10/s and 60/min, none with --sandbox)",
-    )
-    parser.add_argument("--provider", help="SMS provider name, e.g. vodafone")
-    parser.add_argument("--fallback", nargs="+", default=[], metavar="NAME")
-    parser.add_argument("--max-attempts", type=_positive, default=5, metavar="N")
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="skip numbers already in --out, except those certainly not sent",
-    )
-    parser.add_argument("--sandbox", action="store_true", help="use an in-process sandbox")
-    parser.set_defaults(run=run)
-
-
-def _path(text: str) -> Path:
-    if not text:
-        raise argparse.ArgumentTypeError("must not be empty")
-    return Path(text)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
-
-
-def _rate(text: str) -> RateLimit:
-    try:
-        limit = RateLimit.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if limit.count > MAX_RATE_COUNT:
-        raise argparse.ArgumentTypeError(f"at most {MAX_RATE_COUNT} calls a window, got {text!r}")
-    return limit
+    _bulk_args.add_parser(otp_commands, run)
 
 
 def record_of(outcome: BulkOutcome) -> dict[str, Any]:
@@ -114,34 +67,20 @@ def record_of(outcome: BulkOutcome) -> dict[str, Any]:
     }
 
 
-class _StoppableLimiter(RateLimiter):
-    """A limiter whose waits end at once when the run is stopping (the send is then refused)."""
-
-    def __init__(self, limits: Any, stopping: asyncio.Event) -> None:
-        super().__init__(limits)
-        self.stopping = stopping
-
-    async def acquire(self) -> None:
-        if self.stopping.is_set():
-            return
-        permit = asyncio.ensure_future(super().acquire())
-        stop = asyncio.ensure_future(self.stopping.wait())
-        try:
-            await asyncio.wait((permit, stop), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in (permit, stop):
-                waiter.cancel()
-            await asyncio.gather(permit, stop, return_exceptions=True)
-
-
 async def run(args: argparse.Namespace) -> int:
     # Everything is checked before the journal exists, so a refused run leaves no file behind.
+    _bulk_args.check(args)
+    if args.report is not None:
+        return await report(args)
     check_provider("--provider", args.provider)
     for name in args.fallback:
         check_provider("--fallback", name)
-    total = None
+    found = None
     if args.input != "-":
-        total = await asyncio.to_thread(count_numbers, args.input, args.column)
+        found = await asyncio.to_thread(survey, args.input, args.column)
+    total = found and (found.distinct if args.redis else found.entries)
+    # a job's name and URL are checked here too (nothing is connected yet)
+    ledger = open_ledger(args, input_id(found)) if args.redis and found else None
     sandbox = Sandbox() if args.sandbox else None
     client = sandbox.client() if sandbox else VlensClient.from_env()
     async with client:
@@ -150,31 +89,71 @@ async def run(args: argparse.Namespace) -> int:
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
-            return await _Run(args, client, journal, total).main(sandbox is not None)
+            shared = _shared(args, ledger, sandbox is not None, total or 0)
+            async with shared as (link, limiter):
+                return await _Run(args, client, journal, total, link).main(limiter)
+        except RateLimiterUnavailableError as error:
+            return store_error(error)
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         finally:
             journal.close()
 
 
+@contextlib.asynccontextmanager
+async def _shared(
+    args: argparse.Namespace, ledger: JobLedger | None, in_process: bool, size: int
+) -> AsyncIterator[tuple[JobLink | None, Limiter | None]]:
+    """The run's limiter and, with --redis, its link to the job's ledger (``size``: the
+    input's different numbers); closed after."""
+    rates = args.rate or (None if in_process else DEFAULT_RATE_LIMITS)
+    if ledger is None:
+        yield None, None if rates is None else RateLimiter(rates)
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(ledger)
+        except ValueError as exc:  # another input
+            raise VlensInputError("--job", str(exc).partition(": ")[2]) from None
+        await ledger.reap()  # workers that died before: settle their claims first
+        limiter = None
+        if rates is not None:
+            from ..redis import RedisRateLimiter
+
+            key = "sandbox" if in_process else os.environ.get("VLENS_API_KEY", "")
+            limiter = RedisRateLimiter(args.redis, api_key=key, limits=rates)
+            stack.push_async_callback(limiter.aclose)
+        link = JobLink(ledger, size)
+        stack.callback(link.close)
+        yield link, limiter
+
+
 class _Run:
     """One run's state: counts, the numbers in flight, the stop flag."""
 
     def __init__(
-        self, args: argparse.Namespace, client: VlensClient, journal: Journal, total: int | None
+        self,
+        args: argparse.Namespace,
+        client: VlensClient,
+        journal: Journal,
+        total: int | None,
+        link: JobLink | None,
     ) -> None:
-        self.args, self.client, self.journal = args, client, journal
+        self.args, self.client, self.journal, self.link = args, client, journal, link
         self.counts: Counter[str] = Counter({"unknown": journal.recovered_unknown})
         self.skipped = 0
         self.reached = False
         self.in_flight: dict[str, str] = {}  # number -> input: journaled pending, no outcome yet
         self.stopping = asyncio.Event()
         self.aborted = False
+        self.store_error: RateLimiterUnavailableError | None = None
         self.progress = Progress(total, sys.stderr)
 
-    def on_send(self, raw: str, number: str) -> None:
+    async def on_send(self, raw: str, number: str) -> None:
         if self.stopping.is_set():
             raise VlensError("not sent: the run was stopped before this request (--resume sends)")
+        if self.link is not None:
+            await self.link.sending(number)  # the fence: claimed by this worker, still
         self.journal.write(
             {"input": raw, "phone_number": number, "status": "pending", "sent": "maybe"}
         )
@@ -188,12 +167,33 @@ class _Run:
                 self.skipped += 1
                 self.progress.update(failed=False)
                 continue
+            if self.link is not None:
+                try:
+                    if not await self.link.claim(ledger_key(raw)):
+                        continue
+                except RateLimiterUnavailableError as error:
+                    self.lost_store(error)
+                    return
             yield raw
 
-    def record(self, outcome: BulkOutcome) -> None:
-        self.journal.write(record_of(outcome))
+    def lost_store(self, error: RateLimiterUnavailableError) -> None:
+        """Redis is unreachable: stop (the calls in flight finish and are journaled)."""
+        if self.store_error is None:
+            self.store_error = error
+            self.stopping.set()
+
+    async def record(self, outcome: BulkOutcome) -> None:
+        line = record_of(outcome)
+        self.journal.write(line)
         if outcome.phone_number is not None and outcome.status is not BulkStatus.DUPLICATE:
             self.in_flight.pop(outcome.phone_number, None)
+        if isinstance(outcome.error, RateLimiterUnavailableError):
+            self.lost_store(outcome.error)
+        if self.link is not None and self.store_error is None:
+            try:
+                await self.link.record(outcome.phone_number or outcome.input, outcome, line)
+            except RateLimiterUnavailableError as error:
+                self.lost_store(error)
         self.counts[outcome.status.value] += 1
         if outcome.status in (BulkStatus.SENT, BulkStatus.UNKNOWN):
             self.reached = True  # an answer, or perhaps one: the server was (maybe) reached
@@ -201,23 +201,49 @@ class _Run:
             self.reached = True
         self.progress.update(failed=outcome.status in FAILING)
 
-    async def main(self, in_process: bool) -> int:
-        rates = self.args.rate or (None if in_process else DEFAULT_RATE_LIMITS)
-        limiter = None if rates is None else _StoppableLimiter(rates, self.stopping)
+    async def main(self, inner: Limiter | None) -> int:
+        limiter = None if inner is None else StoppableLimiter(inner, self.stopping)
         started = time.perf_counter()
+        watching = None
+        if self.link is not None:
+            watching = asyncio.ensure_future(self.link.watch(self.progress.job, 2.0))
         with self._signals():
             try:
-                await self._dispatch(limiter)
+                await self._passes(limiter)
             except asyncio.CancelledError:
                 if not self.aborted:
                     raise
             finally:
+                if watching is not None:
+                    watching.cancel()
+                    await asyncio.gather(watching, return_exceptions=True)
                 self._abandon_in_flight()
+                if self.link is not None and self.store_error is None:
+                    with contextlib.suppress(RateLimiterUnavailableError):
+                        self.progress.job(await self.link.ledger.counts())
                 self.progress.close()
         self._summary(time.perf_counter() - started)
         return self._exit_code()
 
-    async def _dispatch(self, limiter: RateLimiter | None) -> None:
+    async def _passes(self, limiter: Limiter | None) -> None:
+        """One pass over the input; with a shared job, another whenever numbers are free
+        again (a dead worker's, released after this worker had passed them)."""
+        await self._dispatch(limiter)
+        while self.link is not None and not self.stopping.is_set():
+            try:
+                again = await self.link.settle_others(self.stopping, self.args.heartbeat / 3)
+            except RateLimiterUnavailableError as error:
+                self.lost_store(error)
+                return
+            took = self.link.claims
+            if not again:
+                return
+            self.link.new_pass()
+            await self._dispatch(limiter)
+            if self.link.claims == took:
+                return  # another worker took them: it finishes them
+
+    async def _dispatch(self, limiter: Limiter | None) -> None:
         outcomes = self.client.bulk.send_phone_otps(
             self.fresh(),
             concurrency=self.args.concurrency,
@@ -229,7 +255,7 @@ class _Run:
         )
         async with contextlib.aclosing(outcomes):
             async for outcome in outcomes:
-                self.record(outcome)
+                await self.record(outcome)
 
     def _abandon_in_flight(self) -> None:
         """An abort cut these calls short after they were handed over: sent or not, unknown."""
@@ -276,11 +302,15 @@ class _Run:
         counts = self.counts
         summary = ", ".join(f"{s} {counts[s.value]}" for s in BulkStatus if counts[s.value])
         skipped = f"; {self.skipped} already recorded" if self.skipped else ""
+        if self.link is not None and self.link.elsewhere:
+            skipped += f"; {self.link.elsewhere} handled by other workers"
         rate = done / elapsed if elapsed else 0
         summary = summary or "nothing to do"
         print(f"{done} numbers in {elapsed:.1f} s ({rate:.1f}/s): {summary}{skipped}")
 
     def _exit_code(self) -> int:
+        if self.store_error is not None:
+            return store_error(self.store_error)
         if self.stopping.is_set():
             print("vlens: interrupted; run again with --resume to finish", file=sys.stderr)
             return EXIT_INTERRUPTED

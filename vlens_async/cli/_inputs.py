@@ -13,15 +13,18 @@ import codecs
 import concurrent.futures
 import contextlib
 import csv
+import hashlib
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from .._errors import VlensInputError
+from .._validation import check_phone
+from ..bulk import NumberSet
 
-__all__ = ["count_numbers", "numbers_from", "parse"]
+__all__ = ["Survey", "count_numbers", "ledger_key", "numbers_from", "parse", "survey"]
 
 _CHUNK = 64 * 1024
 _BATCH = 512
@@ -139,6 +142,41 @@ def count_numbers(name: str, column: str | None) -> int:
     """How many numbers the file holds (reading it once; errors show before anything is sent)."""
     with open_binary(name) as binary:
         return sum(1 for _ in parse(decoded_lines(binary, name), name, column))
+
+
+class Survey(NamedTuple):
+    """What :func:`survey` found in an input."""
+
+    entries: int  # repeats included
+    distinct: int  # different numbers (an invalid entry counts by its text)
+    digest: str  # SHA-256 of the normalised entries in order: the input's fingerprint
+
+
+def ledger_key(raw: str) -> str:
+    """The name of an input entry in a shared job: its E.164 number, else (invalid) its text."""
+    try:
+        return check_phone("phone_number", raw)
+    except VlensInputError:
+        return raw
+
+
+def survey(name: str, column: str | None) -> Survey:
+    """Read the file once: its size in numbers and its fingerprint (workers of one job over
+    Redis must share one input; CRLF, comments or spelling of the numbers do not matter)."""
+    digest, count, seen, invalid = hashlib.sha256(), 0, NumberSet(), set()
+    try:
+        with open_binary(name) as binary:
+            for raw in parse(decoded_lines(binary, name), name, column):
+                key = ledger_key(raw)
+                digest.update(key.encode() + b"\n")
+                count += 1
+                if key.startswith("+") and key[1:].isdigit():
+                    seen.add(key)
+                else:
+                    invalid.add(key)
+        return Survey(count, len(seen) + len(invalid), digest.hexdigest())
+    finally:
+        seen.close()
 
 
 class _Stopped(Exception):

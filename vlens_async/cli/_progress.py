@@ -13,7 +13,8 @@ class Progress:
 
     def __init__(self, total: int | None, stream: TextIO, *, every: float = 2.0) -> None:
         self.total, self.stream, self.every = total, stream, every
-        self.done = self.failed = 0
+        self.done = self.failed = self.open = 0
+        self.shared = False  # showing a shared job's counts (see job())
         self.started = self._last = time.monotonic()
         self._bar: Any = None
         if stream.isatty():
@@ -24,7 +25,25 @@ class Progress:
             else:
                 self._bar = tqdm(total=total, file=stream, unit="num", dynamic_ncols=True)
 
+    def job(self, counts: dict[str, int]) -> None:
+        """Show a shared job's counts (``JobLedger.counts()``) instead of this run's own."""
+        finals = {k.partition(":")[2]: v for k, v in counts.items() if k.startswith("status:")}
+        done = sum(finals.values())
+        self.failed = sum(v for k, v in finals.items() if k != "sent")
+        self.open = counts.get("claimed", 0) + counts.get("sending", 0)
+        if self._bar is not None:
+            self._bar.update(max(done - self.done, 0))
+            self._bar.set_postfix(failed=self.failed, open=self.open, refresh=True)
+        self.done = done
+        self.shared = True
+        now = time.monotonic()
+        if self._bar is None and now - self._last >= self.every:
+            self._last = now
+            print(self.line(now), file=self.stream, flush=True)
+
     def update(self, *, failed: bool) -> None:
+        if self.shared:
+            return  # the job's counts come from job()
         self.done += 1
         self.failed += failed
         if self._bar is not None:
@@ -45,6 +64,8 @@ class Progress:
         eta = ""
         if total is not None and rate > 0:
             eta = f", ETA {(total - self.done) / rate:.0f} s"
+        if self.shared:
+            return f"job: {self.done}{of} done, {self.failed} not sent, {self.open} in progress"
         return f"progress: {self.done}{of} done ({rate:.1f}/s{eta}), {self.failed} failed"
 
     def close(self) -> None:
