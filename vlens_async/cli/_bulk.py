@@ -36,6 +36,13 @@ _INTERRUPTED = {"type": "Interrupted", "code": None, "message": "the run was abo
 _ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server was reached
 
 
+_INPUT_HELP = (
+    "UTF-8 (or UTF-16 with a BOM). A line whose first non-blank character is '#' and that holds "
+    "no ',', ';' or tab is a comment; blank lines are skipped; every other line is one number, or "
+    "one CSV row (a row without a phone cell is recorded invalid, a stray quote exits 2)"
+)
+
+
 def add_parser(otp_commands: Any) -> None:
     parser = otp_commands.add_parser(
         "bulk",
@@ -44,7 +51,7 @@ def add_parser(otp_commands: Any) -> None:
         "with a phone column; '-' for stdin), appending one JSON line per number to --out. "
         "Uses VLENS_API_KEY / VLENS_BASE_URL, or an in-process sandbox with --sandbox.",
     )
-    parser.add_argument("input", metavar="INPUT")
+    parser.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
     parser.add_argument("--out", required=True, type=_path, metavar="RESULTS.jsonl")
     parser.add_argument("--column", metavar="NAME", help="the CSV column holding the numbers")
     parser.add_argument("--concurrency", type=_positive, default=32, metavar="N")
