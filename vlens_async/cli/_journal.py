@@ -154,7 +154,8 @@ def _record(raw: bytes, number: int, path: Path) -> dict[str, Any] | None:
     else:
         if isinstance(record, dict) and isinstance(record.get("status"), str):
             return record
-        kind = {dict: "object", list: "list", str: "string"}.get(type(record), "value")
+        kinds: dict[type, str] = {dict: "object", list: "list", str: "string"}
+        kind = kinds.get(type(record), "value")
         found = f"is a JSON {kind}" + (' without "status"' if kind == "object" else "")
     problem = f"not a results file: line {number} {found}; choose another file"
     raise _refuse(path, problem)
