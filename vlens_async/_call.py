@@ -24,7 +24,9 @@ from vlens_transports import (
     ResponseTooLarge,
     Timeout,
     Transport,
+    TransportClosed,
     TransportError,
+    TransportLoopMismatch,
     TransportTimeout,
 )
 
@@ -246,6 +248,11 @@ class Caller:
 def _from_transport(operation: Operation[Any], exc: TransportError) -> VlensError:
     """The SDK error for a transport failure (its message is already free of secrets)."""
     name = operation.name
+    if isinstance(exc, TransportLoopMismatch):  # final, like the client's own loop check
+        return EventLoopMismatchError(f"{name}: {exc}")
+    # Nothing more can be sent: final, never retried (an effect maybe written stays unknown).
+    if isinstance(exc, TransportClosed) and not (exc.may_have_reached_server and operation.effect):
+        return ClientClosedError(f"{name}: {exc}; not retried", operation=name)
     if isinstance(exc, (ResponseTooLarge, DecodingError)):
         return VlensResponseError(str(exc), http_status=exc.status, excerpt="", operation=name)
     if isinstance(exc, ConnectError):
