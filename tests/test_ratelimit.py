@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 
 import pytest
@@ -42,6 +43,52 @@ def test_parse_rejects_bad_rates_with_value_error(text: str) -> None:
     """Anything that is not a positive count per known unit is a ValueError, never another error."""
     with pytest.raises(ValueError, match=r"rate"):
         RateLimit.parse(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["10/.s", "10/./min", "99999999999999999999999/s", "10/" + "9" * 400 + "s"]
+)
+def test_parse_rejects_odd_numbers_with_a_message_about_the_rate(text: str) -> None:
+    """A lone dot, a count past the maximum or an infinite window is a ValueError naming the
+    rate or the field, never "could not convert string to float" or an OverflowError."""
+    with pytest.raises(ValueError, match=r"rate|count|seconds") as caught:
+        RateLimit.parse(text)
+    assert "convert" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("count", "seconds", "error", "field"),
+    [
+        (2.5, 1, TypeError, "count"),
+        (True, 1, TypeError, "count"),
+        ("5", 1, TypeError, "count"),
+        (0, 1, ValueError, "count"),
+        (10**12, 1, ValueError, "count"),
+        (5, math.inf, ValueError, "seconds"),
+        (5, math.nan, ValueError, "seconds"),
+        (5, 0, ValueError, "seconds"),
+        (5, "1", TypeError, "seconds"),
+        (5, False, TypeError, "seconds"),
+    ],
+)
+def test_rate_limit_checks_each_field(
+    count: object, seconds: object, error: type[Exception], field: str
+) -> None:
+    """count is an int from 1 to a sane maximum (not a bool); seconds is a finite number > 0."""
+    with pytest.raises(error, match=field):
+        RateLimit(count, seconds)  # type: ignore[arg-type]
+
+
+def test_rate_limiter_refuses_a_huge_count_with_value_error() -> None:
+    """A count too large for a window's memory is refused up front, not an OverflowError."""
+    with pytest.raises(ValueError, match="count"):
+        RateLimiter(["99999999999999999999999/s"])
+
+
+def test_rate_limit_accepts_an_int_count_and_an_int_or_float_window() -> None:
+    """The ordinary forms stay valid; an int window is kept as given."""
+    assert RateLimit(5, 2) == RateLimit(5, 2.0)
+    assert str(RateLimit(1_000_000, 0.5)) == "1000000/0.5s"
 
 
 def test_default_limits_are_vlens_published_ones() -> None:

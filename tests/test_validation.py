@@ -188,7 +188,7 @@ async def test_password_reset_email_or_phone_refuses_bad_email(email: str) -> No
 
 # --- OTPs -------------------------------------------------------------------------------------
 
-BAD_OTPS = ["", "12 34", " 123456", "123456\n", "\t", "12\u00a034"]
+BAD_OTPS = ["", "12 34", "\t", " \n", "12\u00a034"]
 
 
 def otp_calls(otp: str) -> list[tuple[str, Call, str]]:
@@ -257,7 +257,8 @@ def otp_calls(otp: str) -> list[tuple[str, Call, str]]:
     ],
 )
 async def test_empty_or_whitespace_otp_is_refused(call: Call, field: str) -> None:
-    """An OTP that is empty or contains whitespace is refused, nothing sent."""
+    """An OTP that is empty, blank or has whitespace between its digits is refused, nothing
+    sent."""
     await assert_refused(call, field)
 
 
@@ -279,6 +280,33 @@ async def test_non_digit_otp_is_refused_before_sending(call: Call, field: str) -
     assert "digits" in str(error)
 
 
+SHORT_OR_LONG_OTPS = ["1", "123", "12345678901", "1" * 20, in_digits("123", 0xFF10)]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        pytest.param(call, field, id=f"{name}-{otp!r}")
+        for otp in SHORT_OR_LONG_OTPS
+        for name, call, field in otp_calls(otp)
+    ],
+)
+async def test_otp_of_fewer_than_4_or_more_than_10_digits_is_refused(
+    call: Call, field: str
+) -> None:
+    """A code of 1-3 or 11+ digits cannot be a Vlens code (4 to 10 digits): it is refused
+    before sending, so it burns no attempt, and the error says the range."""
+    error = await assert_refused(call, field)
+    assert "4 to 10 digits" in str(error)
+
+
+@pytest.mark.parametrize("given", ["1234", "1234567890", " 1234", "1234567890\n"])
+async def test_otp_of_4_to_10_digits_is_sent(given: str) -> None:
+    """Both ends of the 4-10 range are sent, surrounding whitespace dropped."""
+    body = await sent_body(lambda c: c.registration.validate_phone_otp(PHONE, REQ, given))
+    assert body["phoneNumberOtp"] == given.strip()
+
+
 @pytest.mark.parametrize(
     "given",
     [
@@ -289,11 +317,15 @@ async def test_non_digit_otp_is_refused_before_sending(call: Call, field: str) -
         "\ufeff123\u200d456\u200c",  # BOM, joiners
         "\u200e\u2067123456\u2069\u061c",  # bidi marks and isolates
         in_digits("12", 0xFF10) + in_digits("34", 0x0660) + "56",
+        " 123456",  # surrounding whitespace, as a copy-paste brings it
+        "123456\n",
+        "\t\u200b123456\u3000 ",
     ],
 )
 @pytest.mark.parametrize(("name", "key"), [("reg", "phoneNumberOtp"), ("pw", "phoneNumberOtp")])
 async def test_otp_digits_are_normalised_to_ascii(given: str, name: str, key: str) -> None:
-    """Item 8: OTP digits in other scripts are sent as ASCII, invisible characters dropped."""
+    """Item 8: OTP digits in other scripts are sent as ASCII, invisible characters and
+    surrounding whitespace dropped."""
     calls = {
         "reg": lambda c: c.registration.validate_phone_otp(PHONE, REQ, given),
         "pw": lambda c: c.password_reset.validate_phone_otp(PHONE, REQ, given),

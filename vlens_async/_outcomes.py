@@ -39,12 +39,15 @@ from vlens_transports import (
     ConnectError,
     DecodingError,
     ResponseTooLarge,
+    TransportClosed,
     TransportError,
+    TransportLoopMismatch,
     TransportTimeout,
 )
 
 from ._errors import (
     ClientClosedError,
+    EventLoopMismatchError,
     OutcomeUnknownError,
     RawResponse,
     VlensAPIError,
@@ -122,9 +125,14 @@ def reason_of(error: VlensError) -> str:
     return f"HTTP {status}"
 
 
-def from_transport(name: str, exc: TransportError) -> VlensError:
+def from_transport(name: str, exc: TransportError, *, effect: bool = False) -> VlensError:
     """The SDK error for a transport failure of operation ``name`` (its message is already
     free of secrets)."""
+    if isinstance(exc, TransportLoopMismatch):  # final, like the client's own loop check
+        return EventLoopMismatchError(f"{name}: {exc}")
+    # Nothing more can be sent: final, never retried (an effect maybe written stays unknown).
+    if isinstance(exc, TransportClosed) and not (exc.may_have_reached_server and effect):
+        return ClientClosedError(f"{name}: {exc}; not retried", operation=name)
     if isinstance(exc, (ResponseTooLarge, DecodingError)):
         error = VlensResponseError(str(exc), http_status=exc.status, excerpt="", operation=name)
         error.response = RawResponse(status=exc.status)  # the answer's body was not kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import re
 import time
 from collections import deque
@@ -35,7 +36,9 @@ _UNITS = {
     "h": 3600.0,
     "hour": 3600.0,
 }
-_SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]+)\s*")
+_SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+\.?\d*|\.\d+)?\s*([a-z]+)\s*")
+MAX_COUNT = 1_000_000
+"""The most calls one window may allow: a window remembers up to ``count`` call times."""
 
 
 @attrs.frozen
@@ -46,8 +49,15 @@ class RateLimit:
     seconds: float
 
     def __attrs_post_init__(self) -> None:
-        if self.count < 1 or not self.seconds > 0:
-            raise ValueError(f"a rate limit needs count >= 1 and seconds > 0, got {self}")
+        count, seconds = self.count, self.seconds
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"a rate limit's count must be a whole number, not {count!r}")
+        if not 1 <= count <= MAX_COUNT:
+            raise ValueError(f"a rate limit's count must be from 1 to {MAX_COUNT}, not {count}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"a rate limit's seconds must be a number, not {seconds!r}")
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"a rate limit's seconds must be finite and > 0, not {seconds}")
 
     @classmethod
     def parse(cls, text: str) -> RateLimit:

@@ -36,6 +36,8 @@ _OTP_DIGITS = {
     **{0xFF10 + d: str(d) for d in range(10)},
     **dict.fromkeys(map(ord, _INVISIBLE)),
 }
+# Vlens codes (and the sandbox's --otp-length) have 4 to 10 digits; any other length is a typo.
+_OTP_MIN_DIGITS, _OTP_MAX_DIGITS = 4, 10
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
@@ -76,11 +78,18 @@ def check_email(field: str, value: object) -> str:
 
 def check_otp(field: str, value: object) -> str:
     """Return an OTP as ASCII digits: Arabic-Indic digits are rewritten as for phone numbers,
-    full-width ones too, and invisible characters dropped; anything else is refused before it
-    can burn an attempt. The value is never echoed."""
-    text = _require_str(field, value).translate(_OTP_DIGITS)
+    full-width ones too, invisible characters and surrounding whitespace dropped; anything
+    else, or a length Vlens never sends, is refused before it can burn an attempt. The value
+    is never echoed."""
+    text = _require_str(field, value).translate(_OTP_DIGITS).strip()
     if not text or not text.isascii() or not text.isdigit():
         raise VlensInputError(field, "expected the code's digits (0-9) and nothing else")
+    if not _OTP_MIN_DIGITS <= len(text) <= _OTP_MAX_DIGITS:
+        raise VlensInputError(
+            field,
+            f"a code has {_OTP_MIN_DIGITS} to {_OTP_MAX_DIGITS} digits (as the sandbox's "
+            f"--otp-length), this one has {len(text)}",
+        )
     return text
 
 

@@ -87,7 +87,8 @@ def test_text_file_gives_one_json_line_per_number(
 
 
 def test_csv_with_a_phone_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A CSV's 'phone' column is read; a bad number is invalid, with its error, and exit code 1."""
+    """A CSV's 'phone' column is read; a bad number or an empty phone cell is invalid, with its
+    error, and exit code 1."""
     source = tmp_path / "people.csv"
     source.write_text(
         f'name,Phone,city\n"Doe, Jane",{number(1)},Cairo\nBob,12345,Giza\nAmr,,Giza\n'
@@ -100,14 +101,14 @@ def test_csv_with_a_phone_column(tmp_path: Path, capsys: pytest.CaptureFixture[s
     captured = capsys.readouterr()
     assert code == EXIT_API
     records = {r["input"]: r for r in _final(out)}
-    assert set(records) == {number(1), "12345", number(2)}
+    assert set(records) == {number(1), "12345", "(line 4: no 'Phone' cell)", number(2)}
     assert records[number(1)]["status"] == "sent"
     assert records[number(1)]["provider"] == "vodafone"
     invalid = records["12345"]
     assert (invalid["status"], invalid["phone_number"], invalid["attempts"]) == ("invalid", None, 0)
     assert invalid["error"]["code"] is None
     assert "E.164" in invalid["error"]["message"]
-    assert captured.out.strip().splitlines()[-1].endswith("sent 2, invalid 1")
+    assert captured.out.strip().splitlines()[-1].endswith("sent 2, invalid 2")
 
 
 def test_stdin_input_and_plain_progress_line(tmp_path: Path) -> None:

@@ -244,7 +244,8 @@ def test_csv_phone_column_found_among_usual_names_and_dialects(
 def test_csv_column_option_and_comment_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Item 13: --column picks the column; '#' lines are skipped in CSV mode too."""
+    """Item 13: --column picks the column; a '#' line without a delimiter is a comment, in CSV
+    mode too, but a row with one (an id such as #1003) is data."""
     source = tmp_path / "people.csv"
     source.write_text(
         f"# exported today\nphone,Backup Number\n# a note\n{number(1)},{number(2)}\n"
@@ -254,7 +255,63 @@ def test_csv_column_option_and_comment_lines(
     args = [str(source), "--out", str(out), "--sandbox", "--column", "backup number"]
     code, _, err = _run(capsys, *args)
     assert code == EXIT_OK, err
-    assert [r["phone_number"] for r in finals(out)] == [number(2)]
+    assert [r["phone_number"] for r in finals(out)] == [number(2), number(4)]
+
+
+def test_csv_row_starting_with_hash_is_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CSV data row whose first cell starts with '#' (an id column) is sent, not dropped."""
+    source = tmp_path / "people.csv"
+    source.write_text(f"#,phone\n#1001,{number(1)}\n  #1002,{number(2)}\n")
+    out = tmp_path / "results.jsonl"
+    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    assert code == EXIT_OK, err
+    assert [r["phone_number"] for r in finals(out)] == [number(1), number(2)]
+    assert stdout.strip().endswith("sent 2")
+
+
+def test_csv_row_without_a_phone_cell_is_an_invalid_record_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row too short for the phone column, or with an empty phone cell, ends as one
+    ``invalid`` record naming its line (exit 1), never silently dropped."""
+    source = tmp_path / "people.csv"
+    source.write_text(
+        f"name,city,phone\nJane,Cairo,{number(1)}\nBob\n\nAli,Giza,  \nOmar,Luxor,{number(2)}\n"
+    )
+    out = tmp_path / "results.jsonl"
+    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    assert code == EXIT_API, err
+    status = {r["input"]: r["status"] for r in finals(out)}  # invalid ones need no request
+    assert len(finals(out)) == len(status) == 4
+    assert status.pop(number(1)) == status.pop(number(2)) == "sent"
+    assert sorted(status.items()) == [
+        ("(line 3: no 'phone' cell)", "invalid"),
+        ("(line 5: no 'phone' cell)", "invalid"),
+    ]
+    assert stdout.strip().endswith("sent 2, invalid 2")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'name,phone\n"Jane,{one}\nBob,{two}\n',  # a quote never closed
+        'name,phone\n"Jane" Doe,{one}\nBob,{two}\n',  # text after a closing quote
+    ],
+)
+def test_csv_with_a_stray_quote_exits_2_naming_the_file_and_line(
+    body: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stray quote no longer merges the rows after it into one input: exit 2 naming the file
+    and the line of the row it is in, and nothing is sent."""
+    source = tmp_path / "people.csv"
+    source.write_text(body.format(one=number(1), two=number(2)))
+    out = tmp_path / "results.jsonl"
+    code, _, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    assert code == EXIT_USAGE
+    _one_error_line(err, str(source), "line 2", "quote")
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("column", [None, "cell 2"])

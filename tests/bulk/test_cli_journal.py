@@ -201,3 +201,83 @@ def test_resume_sends_exactly_the_numbers_certainly_not_sent(
         (numbers[6], "sent"),
     ]
     assert "5 already recorded" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("resume", [[], ["--resume"]], ids=["new", "resume"])
+@pytest.mark.parametrize("via", ["same-path", "symlink", "stdin"])
+def test_out_that_is_the_input_itself_exits_2_and_leaves_it_untouched(
+    via: str,
+    resume: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--out naming INPUT (by its path, a symlink to it, or INPUT '-' with the file on stdin)
+    would read the numbers as a journal and append to them: exit 2, file unchanged."""
+    _, source = _numbers_file(tmp_path, 3)
+    before = source.read_bytes()
+    out, given = source, str(source)
+    if via == "symlink":
+        out = tmp_path / "results.jsonl"
+        out.symlink_to(source)
+    if via == "stdin":
+        given = "-"
+        monkeypatch.setattr("sys.stdin", source.open("rb"))
+    try:
+        code = main(["otp", "bulk", given, "--out", str(out), "--sandbox", *resume])
+    finally:
+        if via == "stdin":
+            import sys
+
+            sys.stdin.close()
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert "--out" in err
+    assert "is INPUT" in err
+    assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "found"),
+    [
+        (f"{number(1)}\n{number(2)}\n", "line 1 is not JSON"),
+        ("phone\n+201000000001\n", "line 1 is not JSON"),
+        ("[1, 2]\n", "line 1 is a JSON list"),
+        ('{"name": "Jane"}\n', "line 1 is a JSON object without"),
+    ],
+)
+@pytest.mark.parametrize("resume", [[], ["--resume"]], ids=["new", "resume"])
+def test_out_that_is_not_a_results_file_exits_2_saying_what_it_found(
+    content: str,
+    found: str,
+    resume: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A non-empty --out whose lines are not results records is refused (exit 2), naming the
+    line and what it holds, and neither read as a journal nor appended to."""
+    _, source = _numbers_file(tmp_path, 2)
+    out = tmp_path / "other.txt"
+    out.write_text(content)
+    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", *resume])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert "not a results file" in err
+    assert found in err
+    assert out.read_text() == content
+
+
+def test_resume_on_a_journal_with_a_foreign_line_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--resume reads every line: one that is not a record (and not a crash-cut last line) is
+    refused with its line number, nothing sent or appended."""
+    _, source = _numbers_file(tmp_path, 2)
+    out = tmp_path / "results.jsonl"
+    content = '{"input": "x", "status": "sent", "sent": "yes"}\nnot json\n{"a": 1}\n'
+    out.write_text(content)
+    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert "not a results file: line 2 is not JSON" in err
+    assert out.read_text() == content

@@ -23,7 +23,9 @@ from vlens_transports import (
     Response,
     ResponseTooLarge,
     Timeout,
+    TransportClosed,
     TransportError,
+    TransportLoopMismatch,
     TransportTimeout,
 )
 
@@ -540,7 +542,8 @@ async def test_aclose_is_idempotent(serve: Serve) -> None:
 
 @pytest.mark.parametrize("used_before", [False, True], ids=["unused", "used"])
 async def test_send_after_aclose_raises_runtime_error(serve: Serve, used_before: bool) -> None:
-    """send() after aclose() raises RuntimeError and does not reopen a session."""
+    """send() after aclose() raises TransportClosed (a RuntimeError, not sent) and does not
+    reopen a session."""
     base = await serve(app_with("/", hello))
     transport = AiohttpTransport()
     try:
@@ -548,8 +551,10 @@ async def test_send_after_aclose_raises_runtime_error(serve: Serve, used_before:
             await transport.send(Request(method="GET", url=f"{base}/"))
     finally:
         await transport.aclose()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(TransportClosed, match="closed") as refused:
         await transport.send(Request(method="GET", url=f"{base}/"))
+    assert isinstance(refused.value, RuntimeError)
+    assert refused.value.may_have_reached_server is False
     assert session_of(transport) is None
 
 
@@ -580,8 +585,10 @@ def test_use_from_a_second_event_loop_raises_runtime_error() -> None:
         return response.status
 
     async def second_loop() -> None:
-        with pytest.raises(RuntimeError, match="first used on"):
+        with pytest.raises(TransportLoopMismatch, match="first used on") as refused:
             await transport.send(Request(method="GET", url=f"http://127.0.0.1:{free_port()}/"))
+        assert isinstance(refused.value, RuntimeError)
+        assert refused.value.may_have_reached_server is False
         with pytest.raises(RuntimeError, match="close it on the loop it was used on"):
             await transport.aclose()
 

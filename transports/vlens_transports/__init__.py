@@ -10,7 +10,9 @@ from ._errors import (
     DecodingError,
     RemoteDisconnected,
     ResponseTooLarge,
+    TransportClosed,
     TransportError,
+    TransportLoopMismatch,
     TransportTimeout,
 )
 from ._fake import FakeTransport, Handler
@@ -29,6 +31,8 @@ __all__ = [
     "ResponseTooLarge",
     "Timeout",
     "Transport",
+    "TransportClosed",
     "TransportError",
+    "TransportLoopMismatch",
     "TransportTimeout",
 ]

@@ -14,7 +14,14 @@ from . import _timeouts
 from ._base import Transport
 from ._body import ACCEPT_ENCODING, read_body
 from ._checks import check_count, check_seconds
-from ._errors import ConnectError, RemoteDisconnected, TransportError, TransportTimeout
+from ._errors import (
+    ConnectError,
+    RemoteDisconnected,
+    TransportClosed,
+    TransportError,
+    TransportLoopMismatch,
+    TransportTimeout,
+)
 from ._exchange import Exchange, LateForTheDeadline, trace_config
 from ._models import Request, Response, Timeout, where
 
@@ -50,6 +57,9 @@ class AiohttpTransport(Transport):
     it: an ``asyncio.timeout`` (``async-timeout`` on Python 3.10) moved to the read limit when
     aiohttp's ``on_request_headers_sent`` trace signal fires. ``Request.deadline`` bounds
     everything; before the request is written it ends the send with ``ConnectError``.
+
+    Once closed (or used from another event loop) it raises :class:`TransportClosed`, also for
+    the sends its closing ends, which may be other clients' when the transport is shared.
 
     A borrowed session has no trace signal of ours, so the transport cannot tell when its request
     is written: ``Timeout.read`` is then aiohttp's ``sock_read`` (a limit for each chunk), and any
@@ -96,12 +106,12 @@ class AiohttpTransport(Transport):
     def _open(self) -> tuple[aiohttp.ClientSession, asyncio.AbstractEventLoop]:
         """The session to send with, made on first use; refused after close or on another loop."""
         if self._closed:
-            raise RuntimeError("AiohttpTransport is closed; create a new one")
+            raise TransportClosed("AiohttpTransport is closed; create a new one")
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
         elif self._loop is not loop:
-            raise RuntimeError(
+            raise TransportLoopMismatch(
                 "AiohttpTransport is bound to the event loop it was first used on; "
                 "create one per event loop"
             )
@@ -228,8 +238,9 @@ def _failure(exc: Exception, request: Request, exchange: Exchange) -> TransportE
 def _closed(where: str, exchange: Exchange) -> TransportError:
     """What a send the transport's closing ended becomes, by how far it got."""
     if exchange.may_have_been_written():
-        return RemoteDisconnected(f"{where}: the transport was closed during the exchange")
-    return ConnectError(f"{where}: the transport was closed before it was sent")
+        message = f"{where}: the transport was closed during the exchange"
+        return TransportClosed(message, may_have_reached_server=True)
+    return TransportClosed(f"{where}: the transport was closed before it was sent")
 
 
 def _timed_out(where: str, exchange: Exchange) -> TransportError:

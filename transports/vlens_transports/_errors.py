@@ -7,7 +7,9 @@
     ├── TransportTimeout           True: the request may have been written, no answer in time
     ├── RemoteDisconnected         True: the exchange broke after the request may have been sent
     ├── ResponseTooLarge           True: the server answered with a body over the limit
-    └── DecodingError              True: the server answered with a body that cannot be decoded
+    ├── DecodingError              True: the server answered with a body that cannot be decoded
+    └── TransportClosed            per send: the transport was closed
+        └── TransportLoopMismatch  False: used from an event loop other than its own
 
 Messages are built from safe facts only (the exception type, method, URL path, status): never
 from a foreign exception's text, which may quote headers such as an API key.
@@ -20,7 +22,9 @@ __all__ = [
     "DecodingError",
     "RemoteDisconnected",
     "ResponseTooLarge",
+    "TransportClosed",
     "TransportError",
+    "TransportLoopMismatch",
     "TransportTimeout",
 ]
 
@@ -65,3 +69,22 @@ class DecodingError(TransportError):
         super().__init__(f"response body could not be decoded as {encoding!r} (HTTP {status})")
         self.status = status
         self.encoding = encoding
+
+
+class TransportClosed(TransportError, RuntimeError):
+    """The transport was closed: it sends nothing more (create a new one). Also a
+    ``RuntimeError``, as a misuse.
+
+    Attributes:
+        may_have_reached_server: False for a send refused or ended before its request was
+            written; True for one cut short after it may have been written.
+    """
+
+    def __init__(self, message: str, *, may_have_reached_server: bool = False) -> None:
+        super().__init__(message)
+        self.may_have_reached_server = may_have_reached_server
+
+
+class TransportLoopMismatch(TransportClosed):
+    """The transport was used from an event loop other than the one it was first used on;
+    nothing was sent (its connections belong to that loop: create one per event loop)."""

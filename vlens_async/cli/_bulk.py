@@ -85,7 +85,7 @@ async def run(args: argparse.Namespace) -> int:
     client = sandbox.client() if sandbox else VlensClient.from_env()
     async with client:
         try:
-            journal = Journal(args.out, args.resume)
+            journal = Journal(args.out, args.resume, args.input)
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:

@@ -15,6 +15,13 @@ __all__ = ["MAX_RATE_COUNT", "add_parser", "check"]
 MAX_RATE_COUNT = 1_000_000
 
 
+_INPUT_HELP = (
+    "UTF-8 (or UTF-16 with a BOM). A line whose first non-blank character is '#' and that holds "
+    "no ',', ';' or tab is a comment; blank lines are skipped; every other line is one number, or "
+    "one CSV row (a row without a phone cell is recorded invalid, a stray quote exits 2)"
+)
+
+
 def add_parser(otp_commands: Any, run: Callable[[argparse.Namespace], Awaitable[int]]) -> None:
     """Add ``vlens otp bulk`` and its options."""
     parser = otp_commands.add_parser(
@@ -25,7 +32,7 @@ def add_parser(otp_commands: Any, run: Callable[[argparse.Namespace], Awaitable[
         "Uses VLENS_API_KEY / VLENS_BASE_URL, or an in-process sandbox with --sandbox. "
         "With --redis and --job, any number of workers share the job (see docs/scaling.md).",
     )
-    parser.add_argument("input", metavar="INPUT", nargs="?")
+    parser.add_argument("input", metavar="INPUT", nargs="?", help=_INPUT_HELP)
     parser.add_argument("--out", type=_path, metavar="RESULTS.jsonl")
     parser.add_argument("--column", metavar="NAME", help="the CSV column holding the numbers")
     parser.add_argument("--concurrency", type=_positive, default=32, metavar="N")

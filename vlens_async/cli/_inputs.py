@@ -2,8 +2,11 @@
 
 INPUT is one number per line, or a CSV (``,``, ``;`` or tab separated) whose header names a
 phone column (``phone``, ``Phone Number``, ``mobile``, ``phone_number``, ``msisdn``... or the
-one ``--column`` names). It must be UTF-8, or UTF-16/UTF-8 with a byte-order mark. Lines
-starting with ``#`` and blank lines are skipped in both forms.
+one ``--column`` names). It must be UTF-8, or UTF-16/UTF-8 with a byte-order mark. Blank
+lines (and CSV rows of empty cells) are skipped, and so are comments: lines whose first
+non-blank character is ``#`` and that hold no ``,``, ``;`` or tab. Any other line is data: each
+gives exactly one input, and a CSV row without a phone cell one that is recorded ``invalid``.
+A quote that does not close a cell (a stray quote) stops the run before anything is sent.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ _PHONE_COLUMNS = frozenset(
     {"phone", "phonenumber", "phoneno", "mobile", "mobilenumber", "mobileno", "msisdn"}
     | {"tel", "telephone", "cell", "cellphone", "cellnumber"}
 )
+_DELIMITERS = ",;\t"
 _NAME_NOISE = re.compile(r"[\s_\-.]")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -84,32 +88,64 @@ def _decoder_for(start: bytes, name: str) -> codecs.IncrementalDecoder:
     return codecs.getincrementaldecoder("utf-8")(errors="strict")
 
 
-def _meaningful(lines: Iterator[str]) -> Iterator[str]:
-    return (line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+def _is_comment(line: str) -> bool:
+    """A line whose first non-blank character is ``#`` and that holds no ``,``, ``;`` or tab:
+    a CSV row such as ``#1001,+201001234561`` is data."""
+    return line.lstrip().startswith("#") and not any(sep in line for sep in _DELIMITERS)
+
+
+class _Rows:
+    """The lines of INPUT for ``csv.reader``: comment and blank lines between rows skipped
+    (never inside a quoted cell), the line each row starts on remembered for messages."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = enumerate(lines, 1)
+        self.start = 0  # the line the current row started on
+        self.in_row = False  # the reader asked for more of a row (a quoted cell goes on)
+
+    def __iter__(self) -> _Rows:
+        return self
+
+    def __next__(self) -> str:
+        for number, line in self._lines:
+            if self.in_row:
+                return line
+            if line.strip() and not _is_comment(line):
+                self.start, self.in_row = number, True
+                return line
+        raise StopIteration
 
 
 def parse(lines: Iterator[str], name: str, column: str | None = None) -> Iterator[str]:
-    """The numbers in ``lines``: a CSV's phone column, or one number per line."""
-    rows = _meaningful(lines)
+    """The numbers in ``lines``: a CSV's phone column, or one number per line.
+
+    Every data line or CSV row gives exactly one input: a CSV row without a phone cell gives
+    a placeholder naming its line, which is then recorded ``invalid``.
+    """
+    rows = _Rows(lines)
     first = next(rows, None)
     if first is None:
         return
-    delimiter = max(",;\t", key=first.count)
-    is_csv = column is not None or first.count(delimiter) > 0
-    if not is_csv and _column_key(first) not in _PHONE_COLUMNS:
+    rows.in_row = False
+    delimiter = max(_DELIMITERS, key=first.count)
+    if column is None and first.count(delimiter) == 0 and _column_key(first) not in _PHONE_COLUMNS:
         yield first.strip()
-        yield from (line.strip() for line in rows)
+        for line in rows:
+            rows.in_row = False
+            yield line.strip()
         return
     header = [cell.strip() for cell in next(csv.reader([first], delimiter=delimiter), [])]
     index = _phone_column(header, name, column)
-    reader = csv.reader(rows, delimiter=delimiter)
+    reader = csv.reader(rows, delimiter=delimiter, strict=True)
     try:
         for row in reader:
-            if len(row) > index and row[index].strip():
-                yield row[index].strip()
+            rows.in_row = False
+            if any(cell.strip() for cell in row):
+                phone = row[index].strip() if len(row) > index else ""
+                yield phone or f"(line {rows.start}: no {header[index]!r} cell)"
     except csv.Error as exc:
-        # The row counter counts from the header's next line (comments not counted).
-        raise _refuse(name, f"CSV row {reader.line_num + 1}: {exc} (a stray quote?)") from None
+        problem = f"CSV row on line {rows.start}: {exc} (a stray quote?)"
+        raise _refuse(name, problem) from None
 
 
 def _phone_column(header: list[str], name: str, column: str | None) -> int:

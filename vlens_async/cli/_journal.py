@@ -53,9 +53,9 @@ class Journal:
         recovered_unknown: numbers a crash left ``pending``, now recorded ``unknown``.
     """
 
-    def __init__(self, path: Path, resume: bool) -> None:
+    def __init__(self, path: Path, resume: bool, input_name: str | None = None) -> None:
         self.path = path
-        self._fd = _open_locked(path, resume)
+        self._fd = _open_locked(path, resume, input_name)
         self.settled = NumberSet()
         self.settled_inputs: set[str] = set()
         self.recovered_unknown = 0
@@ -77,13 +77,9 @@ class Journal:
         pending: dict[str, dict[str, Any]] = {}
         with open(self._fd, "rb", closefd=False) as lines:
             for number, raw in enumerate(lines, 1):
-                try:
-                    record = json.loads(raw.decode("utf-8"))
-                except ValueError:
-                    continue  # a line cut by a crash (maybe inside a character): no outcome
-                if not isinstance(record, dict):
-                    raise _refuse(self.path, f"line {number} is not a results record")
-                self._settle(record, pending)
+                record = _record(raw, number, self.path)
+                if record is not None:
+                    self._settle(record, pending)
         return pending
 
     def _settle(self, record: dict[str, Any], pending: dict[str, dict[str, Any]]) -> None:
@@ -143,8 +139,57 @@ class Journal:
             self._fd = -1
 
 
-def _open_locked(path: Path, resume: bool) -> int:
-    """Open (creating if need be) and lock ``path``; refuse a file in use or with results."""
+def _record(raw: bytes, number: int, path: Path) -> dict[str, Any] | None:
+    """The results record on line ``number``; None for the last line cut short by a crash.
+
+    Anything else (a list of numbers, a CSV, another program's JSON) is refused, saying what
+    it is without echoing it: --out must never be read as, or appended to, a foreign file.
+    """
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        if raw.startswith(b"{") and not raw.endswith(b"\n"):
+            return None  # a record cut by a crash (maybe inside a character): no outcome
+        found = "is not JSON"
+    else:
+        if isinstance(record, dict) and isinstance(record.get("status"), str):
+            return record
+        kinds: dict[type, str] = {dict: "object", list: "list", str: "string"}
+        kind = kinds.get(type(record), "value")
+        found = f"is a JSON {kind}" + (' without "status"' if kind == "object" else "")
+    problem = f"not a results file: line {number} {found}; choose another file"
+    raise _refuse(path, problem)
+
+
+def _check_not_input(fd: int, path: Path, input_name: str | None) -> None:
+    """Refuse ``path`` if it is INPUT itself (by any name, or on stdin for ``-``)."""
+    try:
+        if input_name == "-":
+            import sys
+
+            same = os.path.samestat(os.fstat(fd), os.fstat(sys.stdin.fileno()))
+        else:
+            same = input_name is not None and os.path.samestat(os.fstat(fd), os.stat(input_name))
+    except (OSError, ValueError):  # no such INPUT (refused elsewhere), or no real stdin
+        return
+    if same:
+        raise _refuse(path, "is INPUT itself; choose another file for the results")
+
+
+def _check_results(fd: int, path: Path, resume: bool) -> None:
+    """A file with content must be a journal, and is only reused with ``--resume``."""
+    if not os.fstat(fd).st_size or not stat.S_ISREG(os.fstat(fd).st_mode):
+        return
+    with open(fd, "rb", closefd=False) as lines:
+        _record(lines.readline(), 1, path)  # --resume reads the rest line by line
+    os.lseek(fd, 0, os.SEEK_SET)  # where --resume starts reading (writes append anyway)
+    if not resume:
+        raise _refuse(path, "already has results; pass --resume or choose another file")
+
+
+def _open_locked(path: Path, resume: bool, input_name: str | None) -> int:
+    """Open (creating if need be) and lock ``path``; refuse INPUT itself, a file in use, a
+    file that is not a journal, or one with results without ``resume``."""
     if path.is_dir():
         raise _refuse(path, "is a directory")
     if not path.parent.is_dir():
@@ -160,7 +205,10 @@ def _open_locked(path: Path, resume: bool) -> int:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             raise _refuse(path, "in use by another run (wait for it to end)") from None
         raise _refuse(path, f"cannot lock: {exc.strerror or exc}") from None
-    if os.fstat(fd).st_size and not resume:
+    try:
+        _check_not_input(fd, path, input_name)
+        _check_results(fd, path, resume)
+    except BaseException:
         os.close(fd)
-        raise _refuse(path, "already has results; pass --resume or choose another file")
+        raise
     return fd
