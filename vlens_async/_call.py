@@ -174,7 +174,9 @@ class Caller:
             try:
                 response = await self._send(call.request)
             except TransportError as exc:
-                raise from_transport(call.operation.name, exc, effect=call.operation.effect) from exc
+                raise from_transport(
+                    call.operation.name, exc, effect=call.operation.effect
+                ) from exc
             outcome = str(response.status)
             # Read on any status: a 4003 "too many" may ride on HTTP 200.
             header = response.headers.get("retry-after")
