@@ -29,6 +29,7 @@ from vlens_async import (
 )
 from vlens_async.testing import envelope_response, error_response
 from vlens_transports import AiohttpTransport, Request, Response
+from vlens_transports._timeouts import cancelling, reschedule, timeout_at
 
 from .conftest import API_KEY, make_client, swallow_a_cancel
 
@@ -385,40 +386,37 @@ async def test_with_options_copy_has_its_own_deadline(
 # -- a race: the caller's own timeout and the deadline due together ----------------------------
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="needs asyncio.timeout (3.11)")
 async def test_own_timeout_and_deadline_due_in_the_same_loop_iteration(spawn: Tasks) -> None:
-    """The caller's own asyncio.timeout and the call's deadline fall due together (the loop was
-    busy): the caller must see its own TimeoutError, and its task must carry no cancel."""
-    if sys.version_info >= (3, 11):  # asyncio.timeout and Task.cancelling
-        gate = Gate({phone(1)})
-        client, _ = make_client(gate, retry=RetryPolicy(deadline=0.3))
-        scopes: list[asyncio.Timeout] = []
+    """The caller's own timeout (asyncio.timeout; async-timeout on 3.10) and the call's deadline
+    fall due together (the loop was busy): the caller must see its own TimeoutError, and its
+    task must carry no cancel (3.11+ counts them)."""
+    gate = Gate({phone(1)})
+    client, _ = make_client(gate, retry=RetryPolicy(deadline=0.3))
+    scopes: list[Any] = []
 
-        async def caller() -> str:
-            try:
-                async with asyncio.timeout(None) as scope:
-                    scopes.append(scope)
-                    await read_call(client, phone(1))
-            except TimeoutError:
-                task = asyncio.current_task()
-                assert task is not None
-                return f"TimeoutError, cancelling={task.cancelling()}"
-            return "returned"
+    async def caller() -> str:
+        try:
+            async with timeout_at(None) as scope:
+                scopes.append(scope)
+                await read_call(client, phone(1))
+        except asyncio.TimeoutError:
+            return f"TimeoutError, cancelling={cancelling(asyncio.current_task())}"
+        return "returned"
 
-        async with client:
-            task = spawn(caller())
-            await until(lambda: gate.seen == [phone(1)], "the call reached the transport")
-            deadline = gate.deadlines[phone(1)]  # reached well within the 0.3 s deadline
-            assert deadline is not None
-            while time.monotonic() <= deadline:
-                time.sleep(0.005)  # noqa: ASYNC251 - keep the loop busy until the deadline is due
-            # The caller's timeout expires now, in the same loop iteration as the deadline's.
-            scopes[0].reschedule(asyncio.get_running_loop().time())
-            try:
-                outcome = await asyncio.wait_for(task, BOUND)
-            except asyncio.CancelledError:
-                outcome = f"CancelledError escaped, cancelling={task.cancelling()}"
-            assert outcome == "TimeoutError, cancelling=0"
+    async with client:
+        task = spawn(caller())
+        await until(lambda: gate.seen == [phone(1)], "the call reached the transport")
+        deadline = gate.deadlines[phone(1)]  # reached well within the 0.3 s deadline
+        assert deadline is not None
+        while time.monotonic() <= deadline:
+            time.sleep(0.005)  # noqa: ASYNC251 - keep the loop busy until the deadline is due
+        # The caller's timeout expires now, in the same loop iteration as the deadline's.
+        reschedule(scopes[0], asyncio.get_running_loop().time())
+        try:
+            outcome = await asyncio.wait_for(task, BOUND)
+        except asyncio.CancelledError:
+            outcome = f"CancelledError escaped, cancelling={cancelling(task)}"
+        assert outcome == "TimeoutError, cancelling=0"
 
 
 @pytest.mark.parametrize("kind", ["read", "effect"])
