@@ -314,7 +314,7 @@ class Sandbox:
         if path is None:
             return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
         handler, naming = ROUTES[path]
-        headers = dict(zip(map(str.lower, request.headers), request.headers.values(), strict=True))
+        headers = {name.lower(): value for name, value in request.headers.items()}
         try:
             body = self._parse(request, headers)
         except ApiFailure as failure:
