@@ -35,7 +35,7 @@ class Settings:
 
 @attrs.frozen
 class Check:
-    """A ratio held against a target, e.g. ``SDK/raw aiohttp = 0.93 (target >= 0.90) PASS``."""
+    """A ratio held against a target, e.g. ``SDK/raw aiohttp = 0.93 (target >= 0.80) PASS``."""
 
     label: str
     ratio: float

@@ -103,7 +103,7 @@ def bulk(settings: Settings) -> ScenarioResult:
     sandbox_rows[-1] = attrs.evolve(
         sandbox_rows[-1],
         comparison=f"peak N={large:,}/N={small:,} = {figures['sandbox_peak_ratio']:.2f} "
-        "(the sandbox keeps every OTP and request)",
+        "(the sandbox keeps every OTP it issues)",
     )
     notes = [
         f"{_BACKENDS[backend]}, N={count:,}: only {figures[f'{backend}_{size}_sent']:,.0f} sent"

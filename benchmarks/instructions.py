@@ -7,7 +7,7 @@ the noise: two runs agree to about 0.01%. Kernel time (the socket calls, the sam
 client) is not counted, so the ratio leaves out work every client shares. What turning the
 count on and off costs is counted once with no requests and subtracted.
 
-    python -m benchmarks.instructions [--requests N]
+    python -m benchmarks.instructions [--requests N] [--diagnostics] [--in-memory]
 
 Needs ``valgrind`` (with ``callgrind_control``) on the PATH, e.g. ``apt-get install valgrind``;
 it is not a Python package, so this is not part of ``python -m benchmarks``. Each client runs
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -27,8 +28,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+import aiohttp
+
+from vlens_async.sandbox import Sandbox
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout_at
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout_at
+
 from . import http_clients
-from ._common import run_concurrently
+from ._common import PATH, Call, phone, run_concurrently
 from .http_clients import CONCURRENCY, open_clients
 from .server import running_server
 
@@ -40,6 +50,13 @@ CLIENTS = {
     "sdk": http_clients.CLIENTS["sdk"],
     "sdk_untyped": http_clients.UNTYPED,
 }
+# Diagnostics (--diagnostics): raw aiohttp plus one public mechanism the transport uses, to
+# show what each costs on its own.
+DIAGNOSTICS = {
+    "aiohttp_traced": "raw aiohttp + a TraceConfig with two no-op callbacks (diagnostic)",
+    "aiohttp_timeout": "raw aiohttp inside asyncio.timeout_at per request (diagnostic)",
+}
+IN_MEMORY = "sandbox.client(), one call at a time (scenario 3's in-memory side)"
 WARM_UP = 256
 _COLLECTED = re.compile(r"^==\d+== Collected : (\d+)$", re.MULTILINE)
 
@@ -63,12 +80,55 @@ def _count(instrument: str) -> None:
 
 
 async def _worker(client: str, base_url: str, requests: int) -> None:
-    async with open_clients(base_url) as calls:
-        call = calls[client]
+    if client == "in_memory":
+        await _in_memory_worker(requests)
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        if client in DIAGNOSTICS:
+            call = await _diagnostic_call(stack, client, base_url)
+        else:
+            call = (await stack.enter_async_context(open_clients(base_url)))[client]
         await run_concurrently(call, WARM_UP, CONCURRENCY)
         _count("on")
         await run_concurrently(call, requests, CONCURRENCY, start=WARM_UP)
         _count("off")
+
+
+async def _in_memory_worker(requests: int) -> None:
+    """Scenario 3's in-memory call, one at a time, as a test makes it."""
+    async with Sandbox(resend_cooldown=0).client() as client:
+        for index in range(WARM_UP):
+            await client.registration.send_phone_otp(phone(requests + index))
+        _count("on")
+        for index in range(requests):
+            await client.registration.send_phone_otp(phone(index))
+        _count("off")
+
+
+async def _no_op(*_: object) -> None:
+    pass
+
+
+async def _diagnostic_call(stack: contextlib.AsyncExitStack, client: str, base_url: str) -> Call:
+    """Raw aiohttp's call with a TraceConfig, or inside an ``asyncio.timeout_at``."""
+    traces = []
+    if client == "aiohttp_traced":
+        trace = aiohttp.TraceConfig()
+        trace.on_connection_queued_end.append(_no_op)
+        trace.on_request_headers_sent.append(_no_op)
+        traces.append(trace)
+    connector = aiohttp.TCPConnector(limit=http_clients.POOL, keepalive_timeout=15)
+    session = aiohttp.ClientSession(connector=connector, trace_configs=traces)
+    await stack.enter_async_context(session)
+    raw = http_clients.aiohttp_call(session, base_url + PATH)
+    if client != "aiohttp_timeout":
+        return raw
+
+    async def timed(index: int) -> object:
+        async with timeout_at(asyncio.get_running_loop().time() + 30):
+            return await raw(index)
+
+    return timed
 
 
 def _measure(client: str, base_url: str, requests: int, out: Path) -> int:
@@ -101,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.instructions", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--requests", type=int, default=1_000, help="counted requests a client")
+    parser.add_argument(
+        "--diagnostics", action="store_true", help="also count raw aiohttp with each mechanism"
+    )
+    parser.add_argument(
+        "--in-memory", action="store_true", help="also count scenario 3's in-memory call"
+    )
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -113,12 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"needs {' and '.join(missing)} on the PATH (apt-get install valgrind)")
         return 2
+    labels = {**CLIENTS, **(DIAGNOSTICS if args.diagnostics else {})}
     per_request: dict[str, float] = {}
     with running_server() as base_url, tempfile.TemporaryDirectory() as out:
         # What turning the count on and off costs (a subprocess each way), to subtract.
         print("counting the counting ...", file=sys.stderr, flush=True)
         overhead = _measure("aiohttp", base_url, 0, Path(out))
-        for client in CLIENTS:
+        for client in [*labels, *(["in_memory"] if args.in_memory else [])]:
             print(f"counting {client} ...", file=sys.stderr, flush=True)
             total = _measure(client, base_url, args.requests, Path(out))
             per_request[client] = (total - overhead) / args.requests
@@ -127,9 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| Client | Instructions / request | Raw aiohttp / this | Over raw aiohttp |")
     print("|---|---|---|---|")
-    for client, label in CLIENTS.items():
+    for client, label in labels.items():
         count = per_request[client]
         print(f"| {label} | {count:,.0f} | {raw / count:.3f} | {count - raw:+,.0f} |")
+    if args.in_memory:
+        print()
+        print(f"{IN_MEMORY}: {per_request['in_memory']:,.0f} instructions a call")
     return 0
 
 

@@ -357,3 +357,17 @@ async def test_a_handler_failing_after_the_client_gave_up_is_logged_without_secr
     assert [r.name for r in errors] == ["vlens_async.sandbox"]
     assert "failed after the client gave up" in errors[0].getMessage()
     assert api_key[:12] not in caplog.text
+
+
+async def test_latency_beyond_the_deadline_ends_an_in_memory_call_at_the_deadline() -> None:
+    """sandbox.client()'s transport sets no timer: the sandbox ends a latency fault at the call's
+    deadline itself (before the read timeout), and processes the request when the delay ends."""
+    sandbox = Sandbox(seed=SEED)
+    sandbox.faults.latency(0.3)
+    client = sandbox.client(retry=RetryPolicy(deadline=0.05), timeout=Timeout(read=5))
+    async with client:
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await client.registration.send_phone_otp(PHONE)
+    assert "deadline" in str(caught.value)
+    assert not sandbox.outbox.to(PHONE)  # ended before the latency fault did
+    assert await delivered(sandbox, PHONE) == 1

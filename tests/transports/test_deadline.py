@@ -200,3 +200,18 @@ async def test_fake_transport_lets_a_handlers_own_timeout_error_through() -> Non
         await FakeTransport(fails).send(
             Request(method="POST", url="http://x/", deadline=within(30))
         )
+
+
+async def test_fake_transport_leaves_the_deadline_to_a_handler_that_keeps_it() -> None:
+    """With ``handler_keeps_deadline=True`` no timer cuts the handler (the sandbox ends its own
+    waits); a deadline passed before the send is still not handed to it."""
+
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(0.05)
+        return Response(status=200, content=b"late")
+
+    transport = FakeTransport(slow, handler_keeps_deadline=True)
+    with pytest.raises(ConnectError):
+        await transport.send(Request(method="POST", url="http://x/late", deadline=within(-1)))
+    response = await transport.send(Request(method="POST", url="http://x/", deadline=within(0.01)))
+    assert response.content == b"late"

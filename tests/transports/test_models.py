@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -124,6 +125,16 @@ def test_response_headers_are_copied_and_immutable(name: str) -> None:
     with pytest.raises(TypeError):
         headers["retry-after"] = "0"
     assert dict(response.headers) == {"retry-after": "5"}
+
+
+def test_response_keeps_a_read_only_lower_case_header_map_as_it_is() -> None:
+    """A MappingProxyType whose names are lower-case already is kept, not copied (as Request
+    keeps one): a server or fake answering with one constant header set pays no copy. One with
+    an upper-case name is lower-cased into a copy as before."""
+    lower = MappingProxyType({"content-type": "application/json"})
+    assert Response(status=200, headers=lower).headers is lower
+    mixed = MappingProxyType({"Content-Type": "application/json"})
+    assert dict(Response(status=200, headers=mixed).headers) == {"content-type": "application/json"}
 
 
 def test_response_repr_hides_headers_and_content() -> None:

@@ -22,6 +22,8 @@ def _frozen_headers(value: Mapping[str, str]) -> Mapping[str, str]:
 
 
 def _lowercase_headers(value: Mapping[str, str]) -> Mapping[str, str]:
+    if type(value) is MappingProxyType and all(map(str.islower, value)):
+        return value  # read-only and lower-case already: an answer reused by a server or fake
     if type(value) is dict:
         if all(map(str.islower, value)):
             return MappingProxyType(value.copy())  # names already lower-case: half the time

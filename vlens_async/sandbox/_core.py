@@ -6,8 +6,10 @@ import asyncio
 import functools
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -223,7 +225,9 @@ class Sandbox:
 
         Retries do not sleep unless you pass your own ``retry=`` policy. The transport keeps no
         list of requests (the sandbox counts them in :attr:`requests_seen` and keeps what they
-        did): a long in-memory run stays flat in memory.
+        did): a long in-memory run stays flat in memory. The call's deadline ends a latency
+        fault as it would a slow server; a subclass whose ``process()`` itself awaits is not
+        cut at the deadline.
         """
         from .._client import VlensClient
         from .._retry import RetryPolicy
@@ -232,7 +236,9 @@ class Sandbox:
         options.setdefault("tenancy_name", self.tenancy_name)
         options.setdefault("base_url", "https://sandbox.vlens.test")
         api_key = options.pop("api_key", self.api_keys[0])
-        transport = FakeTransport(self.handle, record=False)
+        # The sandbox keeps each request's deadline itself (it waits only in latency faults),
+        # which spares the transport an asyncio timer per call: a tenth of an in-memory call.
+        transport = FakeTransport(self.handle, record=False, handler_keeps_deadline=True)
         return VlensClient(api_key, transport=transport, **options)
 
     # -- the two ways in ------------------------------------------------------------------------
@@ -260,9 +266,10 @@ class Sandbox:
         Every request, in memory or over HTTP, goes through here: a subclass or a test's spy
         that wraps this method sees them all.
 
-        A latency fault longer than ``request.timeout.read`` times out after that long, as the
-        client's socket would; the HTTP entry passes no read timeout, since there the socket
-        does it.
+        A latency fault longer than ``request.timeout.read``, or than the time left to
+        ``request.deadline``, times out after that long, as the client's socket or deadline
+        would (so ``sandbox.client()``'s transport needs no timer of its own); the HTTP entry
+        passes neither, since there the client does it.
         """
         prepared = self._prepare(request)
         if isinstance(prepared, Exchange):
@@ -271,8 +278,9 @@ class Sandbox:
         # Naming the operation is needed only to match faults, or to log.
         fault = self.faults.draw(path, _operation(naming, body)) if self.faults.pending else None
         if fault is not None and fault.kind is FaultKind.LATENCY:
-            read_timeout = request.timeout.read
-            if read_timeout is not None and fault.delay > read_timeout:
+            patience = _patience(request)
+            if patience is not None and fault.delay > patience[0]:
+                wait, limit = patience
 
                 def process_late() -> None:  # a closure: a TimerHandle's repr shows its args
                     try:
@@ -284,9 +292,9 @@ class Sandbox:
                     self._log(naming, path, late, fault, body)
 
                 asyncio.get_running_loop().call_later(fault.delay, process_late)
-                await asyncio.sleep(read_timeout)
+                await asyncio.sleep(wait)
                 raise TransportTimeout(
-                    f"sandbox: no answer within the read timeout of {read_timeout}s "
+                    f"sandbox: no answer within {limit} "
                     f"(latency fault of {fault.delay}s; the request is processed when it ends)"
                 )
             await asyncio.sleep(fault.delay)
@@ -391,13 +399,24 @@ class Sandbox:
         )
 
 
-_JSON = {"content-type": "application/json; charset=utf-8"}
+# Read-only, so that every Response can keep it as it is instead of copying it.
+_JSON = MappingProxyType({"content-type": "application/json; charset=utf-8"})
 
 
 @functools.lru_cache(maxsize=256)
 def _route(url: str) -> str | None:
     """The route for a URL (cached: a test suite calls the same few URLs many times)."""
     return _ROUTES_LOWER.get(urlsplit(url).path.rstrip("/").lower())
+
+
+def _patience(request: Request) -> tuple[float, str] | None:
+    """How long the client waits for an answer, and what ends the wait, if anything does."""
+    waits = []
+    if request.timeout.read is not None:
+        waits.append((request.timeout.read, f"the read timeout of {request.timeout.read}s"))
+    if request.deadline is not None:
+        waits.append((max(0.0, request.deadline - time.monotonic()), "the call's deadline"))
+    return min(waits, default=None)
 
 
 def _operation(naming: str | Callable[[Body], str], body: Body) -> str:
