@@ -416,7 +416,10 @@ async def test_own_timeout_and_deadline_due_in_the_same_loop_iteration(spawn: Ta
             outcome = await asyncio.wait_for(task, BOUND)
         except asyncio.CancelledError:
             outcome = f"CancelledError escaped, cancelling={cancelling(task)}"
-        assert outcome == "TimeoutError, cancelling=0"
+        if sys.version_info >= (3, 11):
+            assert outcome == "TimeoutError, cancelling=0"
+        else:  # 3.10 cannot tell two cancels of one iteration apart (README: Python 3.10)
+            assert outcome in ("TimeoutError, cancelling=0", "CancelledError escaped, cancelling=0")
 
 
 @pytest.mark.parametrize("kind", ["read", "effect"])
