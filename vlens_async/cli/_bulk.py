@@ -38,9 +38,8 @@ _ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server w
 
 _INPUT_HELP = (
     "UTF-8 (or UTF-16 with a BOM). A line whose first non-blank character is '#' and that holds "
-    "no ',', ';' or tab is a comment; blank lines (and rows of empty cells) are skipped; every "
-    "other line is one number, or one CSV row (a row without a phone cell is recorded invalid, "
-    "a stray quote exits 2)"
+    "no ',', ';' or tab is a comment; blank lines are skipped; every other line is one number, or "
+    "one CSV row (a row without a phone cell is recorded invalid, a stray quote exits 2)"
 )
 
 
