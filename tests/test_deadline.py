@@ -447,8 +447,17 @@ async def test_sends_queued_in_the_pool_at_the_deadline_are_not_sent(
     serve: Callable[[web.Application], Awaitable[str]],
 ) -> None:
     """AiohttpTransport(limit=1), a server taking 1.5 s, RetryPolicy(deadline=1), three
-    concurrent send_phone_otp: the one written raises OutcomeUnknownError, the two still queued
-    for the pool's connection raise VlensConnectionError (never sent); the server saw one."""
+    concurrent send_phone_otp: the first, written, raises OutcomeUnknownError; a send still
+    queued for the pool's connection at its deadline raises VlensConnectionError and never
+    reaches the server.
+
+    Each call's deadline is 1 s from its own start, so the later calls' deadlines come some
+    microseconds after the first's. The first one's timer ends it and frees the connection; a
+    queued call that gets it and writes its request before its own (later) deadline has really
+    been sent: then it is OutcomeUnknownError too, which is the truth, not a failure. (Seen
+    about once in 30 runs.) So the test checks that each verdict matches what the server saw:
+    "not sent" only for numbers it never received, "unknown" for every number it did.
+    """
     seen: list[str] = []
 
     async def slow(request: web.Request) -> web.Response:
@@ -471,17 +480,19 @@ async def test_sends_queued_in_the_pool_at_the_deadline_are_not_sent(
         ) as client,
     ):
         # Open the session first, so that the three calls start (and so reach their deadlines)
-        # together: one started later than the connection's hand-over would rightly be sent.
+        # as close together as they can.
         await client.registration.check_existence(phone(9))
         results = await asyncio.gather(
             *(client.registration.send_phone_otp(phone(i)) for i in range(3)),
             return_exceptions=True,
         )
-    kinds = sorted(type(result).__name__ for result in results)
-    assert kinds == ["OutcomeUnknownError", "VlensConnectionError", "VlensConnectionError"]
-    assert len(seen) == 1
-    (unknown,) = [result for result in results if isinstance(result, OutcomeUnknownError)]
-    assert phone(results.index(unknown)) == seen[0]
+    assert isinstance(results[0], OutcomeUnknownError)
+    assert seen[0] == phone(0)
+    not_sent = {phone(i) for i, r in enumerate(results) if isinstance(r, VlensConnectionError)}
+    unknown = {phone(i) for i, r in enumerate(results) if isinstance(r, OutcomeUnknownError)}
+    assert not_sent | unknown == {phone(i) for i in range(3)}
+    assert not_sent.isdisjoint(seen)
+    assert set(seen) <= unknown
     for result in results:
         if isinstance(result, VlensConnectionError):
             assert "not sent" in str(result)

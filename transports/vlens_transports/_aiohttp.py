@@ -22,7 +22,7 @@ from ._errors import (
     TransportLoopMismatch,
     TransportTimeout,
 )
-from ._exchange import Exchange, LateForTheDeadline, trace_config
+from ._exchange import Exchange, trace_config
 from ._models import Request, Response, Timeout, where
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AiohttpTransport"]
@@ -227,8 +227,6 @@ def _failure(exc: Exception, request: Request, exchange: Exchange) -> TransportE
     timer = exchange.timer
     if isinstance(exc, asyncio.TimeoutError) and timer is not None and _timeouts.expired(timer):
         return _timed_out(name, exchange)
-    if isinstance(exc, LateForTheDeadline):
-        return ConnectError(f"{name}: the deadline passed before it was sent")
     for source, target, what in _ERROR_MAP:
         if isinstance(exc, source):
             return target(f"{name}: {what} ({_describe(exc)})")

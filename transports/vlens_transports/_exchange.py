@@ -1,9 +1,10 @@
 """One send as the transport and aiohttp's documented trace signals see it.
 
-The transport's owned session carries a ``TraceConfig`` whose callbacks receive the send's
+The transport's owned session carries a ``TraceConfig`` whose callback receives the send's
 :class:`Exchange` through ``trace_request_ctx``: so the send learns when its request is about to
-be written (``on_request_headers_sent``) and when a queued send gets its connection
-(``on_connection_queued_end``).
+be written (``on_request_headers_sent``). Until then the send's deadline timer ends it as "not
+sent", also while it waits in the pool; the callback only records, it never raises (aiohttp's
+docs do not say what an exception from a trace callback does to the request).
 """
 
 from __future__ import annotations
@@ -12,16 +13,12 @@ import asyncio
 from types import SimpleNamespace
 
 import aiohttp
-from aiohttp.tracing import TraceConnectionQueuedEndParams, TraceRequestHeadersSentParams
+from aiohttp.tracing import TraceRequestHeadersSentParams
 
 from . import _timeouts
 from ._models import Request
 
-__all__ = ["Exchange", "LateForTheDeadline", "trace_config"]
-
-
-class LateForTheDeadline(Exception):
-    """Raised from the connection-obtained trace signal: the deadline passed while queued."""
+__all__ = ["Exchange", "trace_config"]
 
 
 class Exchange:
@@ -54,16 +51,6 @@ class Exchange:
         self.cancels = _timeouts.cancelling(self.task)  # those it carried before this send
         self.timer: _timeouts.Timeout | None = None
 
-    def connection_obtained(self) -> None:
-        """A queued send got its connection: give it up if its deadline passed meanwhile.
-
-        The deadline's timer may be due yet not have run: the connection freed by the send
-        ahead (ended by the same deadline) wakes this one first, which would then write a
-        request already late. Raising here, before anything is written, makes it not sent.
-        """
-        if self.deadline is not None and self.loop.time() >= self.deadline:
-            raise LateForTheDeadline
-
     def headers_sent(self) -> None:
         """From now on the request may reach the server: ``read`` bounds the rest."""
         self.written = True
@@ -90,16 +77,6 @@ class Exchange:
         return self.closing and _timeouts.cancelling(self.task) <= self.cancels
 
 
-async def _on_connection_queued_end(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: TraceConnectionQueuedEndParams,
-) -> None:
-    exchange = context.trace_request_ctx
-    if isinstance(exchange, Exchange):
-        exchange.connection_obtained()
-
-
 async def _on_headers_sent(
     session: aiohttp.ClientSession,
     context: SimpleNamespace,
@@ -113,6 +90,5 @@ async def _on_headers_sent(
 def trace_config() -> aiohttp.TraceConfig:
     """The trace configuration an owned session is made with."""
     trace = aiohttp.TraceConfig()
-    trace.on_connection_queued_end.append(_on_connection_queued_end)
     trace.on_request_headers_sent.append(_on_headers_sent)
     return trace
