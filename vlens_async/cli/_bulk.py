@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from vlens_transports import AiohttpTransport
+
 from .._client import VlensClient
 from .._errors import VlensAPIError, VlensError, VlensInputError, VlensResponseError
 from .._ratelimit import Limiter, RateLimiterUnavailableError
@@ -57,14 +59,14 @@ def record_of(outcome: BulkOutcome) -> dict[str, Any]:
         "request_id": str(outcome.request_id) if outcome.request_id else None,
         "provider": outcome.provider.name.lower() if outcome.provider else None,
         "attempts": outcome.attempts,
-        "error": None
-        if error is None
-        else {
-            "type": type(error).__name__,
-            "code": error.code if isinstance(error, VlensAPIError) else None,
-            "message": str(error),
-        },
+        "error": None if error is None else _error_of(error),
     }
+
+
+def _error_of(error: VlensError) -> dict[str, Any]:
+    """An error for the journal: type, code and message, never a secret."""
+    code = error.code if isinstance(error, VlensAPIError) else None
+    return {"type": type(error).__name__, "code": code, "message": str(error)}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -81,15 +83,13 @@ async def run(args: argparse.Namespace) -> int:
     total = found and (found.distinct if args.redis else found.entries)
     # a job's name and URL are checked here too (nothing is connected yet)
     ledger = open_ledger(args, input_id(found)) if args.redis and found else None
-    sandbox = Sandbox() if args.sandbox else None
-    client = sandbox.client() if sandbox else VlensClient.from_env()
-    async with client:
+    async with _client(args) as client:
         try:
             journal = Journal(args.out, args.resume, args.input)
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
-            shared = _shared(args, ledger, sandbox is not None, total or 0)
+            shared = _shared(args, ledger, client, args.sandbox, total or 0)
             async with shared as (link, limiter):
                 return await _Run(args, client, journal, total, link).main(limiter)
         except RateLimiterUnavailableError as error:
@@ -101,14 +101,39 @@ async def run(args: argparse.Namespace) -> int:
 
 
 @contextlib.asynccontextmanager
+async def _client(args: argparse.Namespace) -> AsyncIterator[VlensClient]:
+    """The run's client: an in-process sandbox's, or from the environment with a connection
+    pool as large as --concurrency (a request waiting for a pooled connection has been
+    journaled ``pending`` but is not written: a crash would leave it ``unknown``)."""
+    if args.sandbox:
+        async with Sandbox().client() as client:
+            yield client
+        return
+    transport = AiohttpTransport(limit=max(args.concurrency, 100))
+    try:
+        async with VlensClient.from_env(transport=transport) as client:
+            yield client
+    finally:
+        await transport.aclose()  # borrowed by the client, so closed here
+
+
+@contextlib.asynccontextmanager
 async def _shared(
-    args: argparse.Namespace, ledger: JobLedger | None, in_process: bool, size: int
+    args: argparse.Namespace,
+    ledger: JobLedger | None,
+    client: VlensClient,
+    in_process: bool,
+    size: int,
 ) -> AsyncIterator[tuple[JobLink | None, Limiter | None]]:
     """The run's limiter and, with --redis, its link to the job's ledger (``size``: the
-    input's different numbers); closed after."""
+    input's different numbers); closed after. Without --rate or --redis, the client's own
+    limiter (VLENS_REDIS_URL's) when it has one."""
     rates = args.rate or (None if in_process else DEFAULT_RATE_LIMITS)
     if ledger is None:
-        yield None, None if rates is None else RateLimiter(rates)
+        if args.rate is None and client.rate_limiter is not None:
+            yield None, client.rate_limiter
+        else:
+            yield None, None if rates is None else RateLimiter(rates)
         return
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -158,6 +183,19 @@ class _Run:
             {"input": raw, "phone_number": number, "status": "pending", "sent": "maybe"}
         )
         self.in_flight[number] = raw
+
+    async def on_retry(self, raw: str, number: str, error: VlensError) -> None:
+        """The attempt was refused, nothing sent: clear the ``pending`` mark until the next."""
+        self.journal.write(
+            {
+                "input": raw,
+                "phone_number": number,
+                "status": "pending",
+                "sent": "no",
+                "error": _error_of(error),
+            }
+        )
+        self.in_flight.pop(number, None)
 
     async def fresh(self) -> AsyncIterator[str]:
         async for raw in numbers_from(self.args.input, self.args.column, self.stopping):
@@ -252,6 +290,7 @@ class _Run:
             fallback_providers=self.args.fallback,
             max_attempts=self.args.max_attempts,
             on_send=self.on_send,
+            on_retry=self.on_retry,
         )
         async with contextlib.aclosing(outcomes):
             async for outcome in outcomes:
