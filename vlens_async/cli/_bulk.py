@@ -165,7 +165,7 @@ class _Run:
         link: JobLink | None,
     ) -> None:
         self.args, self.client, self.journal, self.link = args, client, journal, link
-        self.counts: Counter[str] = Counter({"unknown": journal.recovered_unknown})
+        self.counts: Counter[str] = Counter()  # this run's outcomes (not --resume's recovered)
         self.skipped = 0
         self.reached = False
         self.in_flight: dict[str, str] = {}  # number -> input: journaled pending, no outcome yet
@@ -341,6 +341,9 @@ class _Run:
         counts = self.counts
         summary = ", ".join(f"{s} {counts[s.value]}" for s in BulkStatus if counts[s.value])
         skipped = f"; {self.skipped} already recorded" if self.skipped else ""
+        if recovered := self.journal.recovered_unknown:
+            note = f"{recovered} left pending by a crash: now unknown"
+            skipped += f" ({note})" if self.skipped else f"; {note}"
         if self.link is not None and self.link.elsewhere:
             skipped += f"; {self.link.elsewhere} handled by other workers"
         rate = done / elapsed if elapsed else 0
@@ -361,4 +364,5 @@ class _Run:
                 file=sys.stderr,
             )
             return EXIT_UNREACHABLE
-        return EXIT_API if any(self.counts[s.value] for s in FAILING) else EXIT_OK
+        failing = any(self.counts[s.value] for s in FAILING) or self.journal.recovered_unknown
+        return EXIT_API if failing else EXIT_OK
