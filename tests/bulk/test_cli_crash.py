@@ -99,3 +99,35 @@ def test_sigkill_while_a_refused_number_waits_leaves_it_not_sent(tmp_path: Path)
     assert resumed.returncode == 0, resumed.stderr
     assert [(r["status"], r["sent"]) for r in finals(out)] == [("sent", "yes")]
     assert sms == dict.fromkeys(numbers, 1)
+
+
+def test_a_refused_api_key_costs_one_request_and_resume_sends_all(tmp_path: Path) -> None:
+    """Item 5: with a wrong key the run stops at the first 401: one request in all (it used to
+    be one per number), every number failed with sent "no", exit 1 with a line saying the key
+    was refused; --resume with the right key texts each number once."""
+    numbers, source = _numbers_file(tmp_path, 20)
+    out, seen = tmp_path / "results.jsonl", tmp_path / "seen.txt"
+    args = [str(source), "--out", str(out), "--rate", "1000/s", "--concurrency", "1"]
+    with served_sandbox("--seen", str(seen), "--latency", "0.01", script=SCRIPT) as port:
+        wrong = subprocess.run(
+            bulk_command(*args),
+            env=bulk_env(port, VLENS_API_KEY="wrong-key"),
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD,
+            check=False,
+        )
+        requests = seen.read_text().split()
+        refused = finals(out)
+        right = _resume(args, port)
+        sms = outbox(port)
+    assert wrong.returncode == 1, wrong.stderr
+    assert "API key was refused" in wrong.stderr
+    assert "wrong-key" not in wrong.stderr + wrong.stdout
+    assert requests == [numbers[0]]
+    assert len(refused) == 20
+    assert {(r["status"], r["sent"], r["error"]["type"]) for r in refused} == {
+        ("failed", "no", "AuthenticationError")
+    }
+    assert right.returncode == 0, right.stderr
+    assert sms == dict.fromkeys(numbers, 1)

@@ -21,10 +21,16 @@ from typing import TYPE_CHECKING, Any
 from vlens_transports import AiohttpTransport
 
 from .._client import VlensClient
-from .._errors import VlensAPIError, VlensError, VlensInputError, VlensResponseError
+from .._errors import (
+    AuthenticationError,
+    VlensAPIError,
+    VlensError,
+    VlensInputError,
+    VlensResponseError,
+)
 from .._ratelimit import Limiter, RateLimiterUnavailableError
 from .._validation import check_provider
-from ..bulk import DEFAULT_RATE_LIMITS, BulkOutcome, BulkStatus, RateLimiter
+from ..bulk import DEFAULT_RATE_LIMITS, BulkOutcome, BulkService, BulkStatus, RateLimiter
 from ..sandbox import Sandbox
 from . import _bulk_args
 from ._inputs import ledger_key, numbers_from, survey
@@ -42,6 +48,10 @@ FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
 EXIT_OK, EXIT_API, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
 _INTERRUPTED = {"type": "Interrupted", "code": None, "message": "the run was aborted mid-call"}
 _ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server was reached
+_KEY_REFUSED = (
+    "vlens: error: the API key was refused; nothing more is sent (fix VLENS_API_KEY, then run "
+    "again with --resume to send the numbers not sent)"
+)
 
 
 def add_parser(otp_commands: Any) -> None:
@@ -168,6 +178,7 @@ class _Run:
         self.counts: Counter[str] = Counter()  # this run's outcomes (not --resume's recovered)
         self.skipped = 0
         self.reached = False
+        self.key_refused = False
         self.in_flight: dict[str, str] = {}  # number -> input: journaled pending, no outcome yet
         self.stopping = asyncio.Event()
         self.aborted = False
@@ -233,6 +244,9 @@ class _Run:
             except RateLimiterUnavailableError as error:
                 self.lost_store(error)
         self.counts[outcome.status.value] += 1
+        if isinstance(outcome.error, AuthenticationError) and not self.key_refused:
+            self.key_refused = True
+            print(_KEY_REFUSED, file=sys.stderr)
         if outcome.status in (BulkStatus.SENT, BulkStatus.UNKNOWN):
             self.reached = True  # an answer, or perhaps one: the server was (maybe) reached
         elif isinstance(outcome.error, _ANSWERS):
@@ -281,8 +295,15 @@ class _Run:
             if self.link.claims == took:
                 return  # another worker took them: it finishes them
 
+    async def pause(self, seconds: float) -> None:
+        """The wait between a number's attempts; it ends at once when the run stops (the next
+        attempt is then refused by the limiter or ``on_send``, nothing sent)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
     async def _dispatch(self, limiter: Limiter | None) -> None:
-        outcomes = self.client.bulk.send_phone_otps(
+        bulk = BulkService(self.client, sleep=self.pause)
+        outcomes = bulk.send_phone_otps(
             self.fresh(),
             concurrency=self.args.concurrency,
             rate_limits=limiter,
