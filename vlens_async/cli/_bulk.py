@@ -197,6 +197,11 @@ class _Run:
 
     async def on_retry(self, raw: str, number: str, error: VlensError) -> None:
         """The attempt was refused, nothing sent: clear the ``pending`` mark until the next."""
+        if self.link is not None and self.store_error is None:
+            try:
+                await self.link.refused(number)
+            except RateLimiterUnavailableError as lost:
+                self.lost_store(lost)  # the next attempt is refused: the run stops
         self.journal.write(
             {
                 "input": raw,
