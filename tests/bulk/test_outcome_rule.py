@@ -20,7 +20,7 @@ from vlens_async import (
     VlensInputError,
 )
 from vlens_async.bulk import BulkOutcome, BulkStatus, RateLimiter
-from vlens_async.bulk._engine import Tries, attempt
+from vlens_async.bulk._attempt import Tries, attempt
 from vlens_async.bulk._outcome import status_of
 from vlens_async.testing import error_response
 from vlens_transports import ConnectError, Request, Response

@@ -18,16 +18,8 @@ from .._models import SmsProvider
 from .._ratelimit import DEFAULT_RATE_LIMITS, Limiter, RateLimit, RateLimiter
 from .._retry import RetryPolicy
 from .._validation import check_email, check_phone, check_provider
-from ._engine import (
-    Attempted,
-    Halt,
-    Tries,
-    attempt,
-    call_back,
-    dispatch,
-    is_refusal,
-    is_transient,
-)
+from ._attempt import Attempted, Halt, Tries, attempt, call_back, is_refusal, is_transient
+from ._engine import dispatch
 from ._outcome import BulkOutcome, BulkStatus, status_of
 from ._seen import NumberSet
 

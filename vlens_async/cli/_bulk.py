@@ -10,15 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-
-from vlens_transports import AiohttpTransport
 
 from .._client import VlensClient
 from .._errors import (
@@ -30,9 +27,9 @@ from .._errors import (
 )
 from .._ratelimit import Limiter, RateLimiterUnavailableError
 from .._validation import check_provider
-from ..bulk import DEFAULT_RATE_LIMITS, BulkOutcome, BulkService, BulkStatus, RateLimiter
-from ..sandbox import Sandbox
+from ..bulk import BulkOutcome, BulkService, BulkStatus
 from . import _bulk_args
+from ._bulk_setup import open_client, run_limits
 from ._inputs import ledger_key, numbers_from, survey
 from ._job import JobLink, input_id, open_ledger, report, store_error
 from ._journal import Journal, JournalError
@@ -40,7 +37,7 @@ from ._progress import Progress
 from ._stoppable import StoppableLimiter
 
 if TYPE_CHECKING:
-    from ..redis import JobLedger
+    pass
 
 __all__ = ["Journal", "add_parser", "record_of", "run"]
 
@@ -93,13 +90,13 @@ async def run(args: argparse.Namespace) -> int:
     total = found and (found.distinct if args.redis else found.entries)
     # a job's name and URL are checked here too (nothing is connected yet)
     ledger = open_ledger(args, input_id(found)) if args.redis and found else None
-    async with _client(args) as client:
+    async with open_client(args) as client:
         try:
             journal = Journal(args.out, args.resume, args.input)
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
-            shared = _shared(args, ledger, client, args.sandbox, total or 0)
+            shared = run_limits(args, ledger, client, total or 0)
             async with shared as (link, limiter):
                 return await _Run(args, client, journal, total, link).main(limiter)
         except RateLimiterUnavailableError as error:
@@ -108,59 +105,6 @@ async def run(args: argparse.Namespace) -> int:
             raise VlensInputError("--out", str(exc)) from None
         finally:
             journal.close()
-
-
-@contextlib.asynccontextmanager
-async def _client(args: argparse.Namespace) -> AsyncIterator[VlensClient]:
-    """The run's client: an in-process sandbox's, or from the environment with a connection
-    pool as large as --concurrency (a request waiting for a pooled connection has been
-    journaled ``pending`` but is not written: a crash would leave it ``unknown``)."""
-    if args.sandbox:
-        async with Sandbox().client() as client:
-            yield client
-        return
-    transport = AiohttpTransport(limit=max(args.concurrency, 100))
-    try:
-        async with VlensClient.from_env(transport=transport) as client:
-            yield client
-    finally:
-        await transport.aclose()  # borrowed by the client, so closed here
-
-
-@contextlib.asynccontextmanager
-async def _shared(
-    args: argparse.Namespace,
-    ledger: JobLedger | None,
-    client: VlensClient,
-    in_process: bool,
-    size: int,
-) -> AsyncIterator[tuple[JobLink | None, Limiter | None]]:
-    """The run's limiter and, with --redis, its link to the job's ledger (``size``: the
-    input's different numbers); closed after. Without --rate or --redis, the client's own
-    limiter (VLENS_REDIS_URL's) when it has one."""
-    rates = args.rate or (None if in_process else DEFAULT_RATE_LIMITS)
-    if ledger is None:
-        if args.rate is None and client.rate_limiter is not None:
-            yield None, client.rate_limiter
-        else:
-            yield None, None if rates is None else RateLimiter(rates)
-        return
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            await stack.enter_async_context(ledger)
-        except ValueError as exc:  # another input
-            raise VlensInputError("--job", str(exc).partition(": ")[2]) from None
-        await ledger.reap()  # workers that died before: settle their claims first
-        limiter = None
-        if rates is not None:
-            from ..redis import RedisRateLimiter
-
-            key = "sandbox" if in_process else os.environ.get("VLENS_API_KEY", "")
-            limiter = RedisRateLimiter(args.redis, api_key=key, limits=rates)
-            stack.push_async_callback(limiter.aclose)
-        link = JobLink(ledger, size)
-        stack.callback(link.close)
-        yield link, limiter
 
 
 class _Run:
