@@ -257,3 +257,23 @@ async def test_other_refusals_do_not_stop_the_run() -> None:
         (number(1), BulkStatus.SENT),
         (number(2), BulkStatus.SENT),
     ]
+
+
+async def test_otp_bulk_uses_the_clients_own_limiter_unless_given_rates(tmp_path: Any) -> None:
+    """`vlens otp bulk` without --rate or --redis takes its permits from the client's own
+    limiter (the one VLENS_REDIS_URL gives, shared by every process with that key); with
+    --rate, from a limiter of those windows."""
+    from vlens_async.cli import build_parser
+    from vlens_async.cli._bulk_setup import run_limits
+
+    limiter = CountingLimiter()
+    client = VlensClient(API_KEY, transport=FakeTransport(_unauthorised([])), rate_limiter=limiter)
+    parse = build_parser().parse_args
+    plain = parse(["otp", "bulk", "in.txt", "--out", str(tmp_path / "o.jsonl")])
+    rated = parse(["otp", "bulk", "in.txt", "--out", str(tmp_path / "o.jsonl"), "--rate", "5/s"])
+    async with client:
+        async with run_limits(plain, None, client, 0) as (link, used):
+            assert (link, used) == (None, limiter)
+        async with run_limits(rated, None, client, 0) as (_, used):
+            assert isinstance(used, RateLimiter)
+            assert [str(limit) for limit in used.limits] == ["5/1s"]
