@@ -1,6 +1,7 @@
 """A served sandbox with seeded faults, for tests that run ``vlens otp bulk`` against it.
 
-Run as a script: ``python faulty_sandbox.py --port N --seed S --seen PATH [--ambiguous]``.
+Run as a script: ``python faulty_sandbox.py --port N --seed S --seen PATH [--ambiguous]``
+(or ``--latency SECONDS``: every send answered that late, and no other fault).
 It prints the same banner as ``vlens sandbox``, then serves until terminated. Every send
 request it receives is appended to PATH (one number a line) *before* it is processed, so a
 test can tell "the request was written" from "never sent". Resends are allowed at once
@@ -53,9 +54,12 @@ def schedule(sandbox: Sandbox, seed: int, ambiguous: bool) -> None:
     faults.latency(0.03, SEND, probability=0.3, seed=seed + 6, times=None)
 
 
-async def serve(port: int, seed: int, seen: Path, ambiguous: bool) -> None:
+async def serve(port: int, seed: int, seen: Path, ambiguous: bool, latency: float) -> None:
     sandbox = SeenSandbox(seen, seed)
-    schedule(sandbox, seed, ambiguous)
+    if latency:  # every send answered after `latency` seconds, no other fault
+        sandbox.faults.latency(latency, SEND, times=None)
+    else:
+        schedule(sandbox, seed, ambiguous)
     runner = web.AppRunner(create_app(sandbox), access_log=None)
     await runner.setup()
     try:
@@ -73,8 +77,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seen", type=Path, required=True)
     parser.add_argument("--ambiguous", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.seed, args.seen, args.ambiguous))
+    asyncio.run(serve(args.port, args.seed, args.seen, args.ambiguous, args.latency))
 
 
 if __name__ == "__main__":

@@ -305,3 +305,23 @@ def _final_lines(path: Path) -> list[str]:
     """Complete, non-pending lines (the file may end in a half-written line)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return [line for line in lines if line.endswith("}") and '"pending"' not in line]
+
+
+def test_summary_counts_numbers_recovered_unknown_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 7: three numbers left pending by a crash: --resume records them unknown and says
+    so once (it used to print "3 numbers ...: unknown 3; 3 already recorded"); exit 1."""
+    source = tmp_path / "numbers.txt"
+    source.write_text("".join(f"{number(i)}\n" for i in range(3)))
+    out = tmp_path / "results.jsonl"
+    pending = [
+        {"input": number(i), "phone_number": number(i), "status": "pending"} for i in range(3)
+    ]
+    out.write_text("".join(json.dumps(line) + "\n" for line in pending))
+    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
+    summary = capsys.readouterr().out
+    assert code == EXIT_API
+    assert summary.startswith("0 numbers in "), summary
+    assert "nothing to do; 3 already recorded (3 left pending by a crash: now unknown)" in summary
+    assert "unknown 3" not in summary

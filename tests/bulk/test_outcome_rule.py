@@ -20,7 +20,7 @@ from vlens_async import (
     VlensInputError,
 )
 from vlens_async.bulk import BulkOutcome, BulkStatus, RateLimiter
-from vlens_async.bulk._engine import attempt
+from vlens_async.bulk._attempt import Tries, attempt
 from vlens_async.bulk._outcome import status_of
 from vlens_async.testing import error_response
 from vlens_transports import ConnectError, Request, Response
@@ -119,7 +119,7 @@ async def test_an_unexpected_exception_after_the_hand_over_is_unknown() -> None:
         calls += 1
         raise RuntimeError("boom with a secret")
 
-    result = await attempt(call, None, max_attempts=5)
+    result = await attempt(call, Tries(limiter=None, max_attempts=5))
     assert isinstance(result.error, OutcomeUnknownError)
     assert "secret" not in str(result.error)
     assert isinstance(result.error.__cause__, RuntimeError)

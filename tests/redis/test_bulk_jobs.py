@@ -26,6 +26,7 @@ from tests.bulk.conftest import (
     number,
     outbox,
     records,
+    served_sandbox,
     wait_for,
 )
 from vlens_async import RateLimiter, VlensError
@@ -285,3 +286,96 @@ async def test_a_wait_for_a_permit_ends_at_once_when_the_run_stops(
     if shared:
         async with Redis.from_url(redis_url) as store:
             assert await store.zcard(f"vlens:rate:{{{name}}}:flight") == 0
+
+
+def _spelled(index: int, style: int) -> str:
+    """``number(index)`` written one of three ways."""
+    digits = number(index)[3:]  # after "+20"
+    return [f"+20 {digits[:3]} {digits[3:6]} {digits[6:]}", f"0020{digits}", number(index)][style]
+
+
+def test_claims_are_on_the_normalised_number_within_and_across_workers(
+    tmp_path: Path, redis_url: str, name: str
+) -> None:
+    """Item 8: two workers whose inputs spell the same numbers differently (each input also
+    repeats every number in another spelling) claim the E.164 number: each is texted once,
+    and the report has one record per number, under its E.164 form."""
+    count = 12
+    numbers = [number(i) for i in range(count)]
+    inputs = []
+    for worker_index in range(2):
+        lines = [_spelled(i, worker_index) for i in range(count)]
+        lines += [_spelled(i, 2 - worker_index) for i in range(count)]
+        path = tmp_path / f"input{worker_index}.txt"
+        path.write_text("".join(f"{line}\n" for line in lines))
+        inputs.append(path)
+    options = ["--redis", redis_url, "--job", name, "--heartbeat", "1", "--rate", "200/s"]
+    with slow_sandbox(tmp_path, 0.01) as (port, seen):
+        workers = [
+            subprocess.Popen(
+                bulk_command(str(path), "--out", str(tmp_path / f"w{i}.jsonl"), *options),
+                env=bulk_env(port),
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i, path in enumerate(inputs)
+        ]
+        codes = [finish(process)[0] for process in workers]
+        sms = outbox(port)
+    assert codes == [0, 0]
+    assert sms == Counter(dict.fromkeys(numbers, 1))
+    assert seen_numbers(seen) == Counter(dict.fromkeys(numbers, 1))
+    code, final, _ = report(tmp_path, redis_url, name)
+    assert code == 0
+    assert sorted(final) == numbers
+    assert {line["status"] for line in final.values()} == {"sent"}
+
+
+def test_a_refused_attempt_takes_the_number_back_from_sending(
+    tmp_path: Path, redis_url: str, name: str
+) -> None:
+    """A 429 (Retry-After 5) refuses the first attempt: the ledger's claim goes back from
+    `sending` to `claimed` while the number waits, so a worker killed then leaves it to the
+    others (sent once by another worker), not `unknown`."""
+    source = tmp_path / "one.txt"
+    source.write_text(f"{number(1)}\n")
+    options = ["--redis", redis_url, "--job", name, "--heartbeat", "1", "--rate", "200/s"]
+    fault = "registration.send_phone_otp:rate_limit=5:times=1"  # the job's budget pauses 5 s
+    claims_key = f"vlens:job:{name}:claims"
+    with served_sandbox("--resend-cooldown", "0", "--fault", fault) as port:
+
+        def run(out: str) -> subprocess.Popen[str]:
+            command = bulk_command(str(source), "--out", str(tmp_path / out), *options)
+            return subprocess.Popen(
+                command,
+                env=bulk_env(port),
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+
+        victim = run("victim.jsonl")
+        try:
+            wait_for(
+                lambda: (
+                    [r.get("sent") for r in records(tmp_path / "victim.jsonl")] == ["maybe", "no"]
+                ),
+                "the refusal journaled",
+                process=victim,
+            )
+            with redis.Redis.from_url(redis_url) as store:
+                claim = store.hget(claims_key, number(1))
+        finally:
+            victim.kill()
+            victim.communicate(timeout=HANG_GUARD)
+        assert claim is not None
+        assert claim.decode().startswith("claimed|")
+        assert finish(run("other.jsonl"))[0] == 0
+        sms = outbox(port)
+    assert sms == Counter({number(1): 1})
+    code, final, _ = report(tmp_path, redis_url, name)
+    assert code == 0
+    assert final[number(1)]["status"] == "sent"

@@ -1,10 +1,9 @@
-"""The dispatch engine: lazy intake, bounded concurrency, rate limits, safe retries."""
+"""The dispatch engine: lazy intake, bounded concurrency; each item's tries are in
+:mod:`._attempt`."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -12,21 +11,9 @@ from collections.abc import (
     Callable,
     Iterable,
 )
-from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from .._errors import (
-    OutcomeUnknownError,
-    RateLimitedError,
-    ServerError,
-    VlensConnectionError,
-    VlensError,
-    VlensTransportError,
-)
-from .._ratelimit import Limiter
-from ._outcome import unexpected
-
-__all__ = ["Attempted", "attempt", "dispatch", "is_refusal", "is_transient"]
+__all__ = ["dispatch"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -135,80 +122,3 @@ class _Flow:
         if unfinished:
             await asyncio.gather(*unfinished, return_exceptions=True)
         await self.source.aclose()
-
-
-def is_refusal(error: VlensError) -> bool:
-    """The server (or the network) refused before processing: safe to try again."""
-    if isinstance(error, VlensConnectionError | RateLimitedError):
-        return True
-    return isinstance(error, ServerError) and error.http_status == 503
-
-
-def is_transient(error: VlensError) -> bool:
-    """Any passing failure: what a read call may retry (it has no effect to repeat)."""
-    return is_refusal(error) or isinstance(error, VlensTransportError | ServerError)
-
-
-class Attempted:
-    """The result of :func:`attempt`: a value or an error, and how many requests it took."""
-
-    __slots__ = ("attempts", "error", "value")
-
-    def __init__(self, value: Any, error: VlensError | None, attempts: int) -> None:
-        self.value, self.error, self.attempts = value, error, attempts
-
-
-async def attempt(
-    call: Callable[[], Awaitable[Any]],
-    limiter: Limiter | None,
-    max_attempts: int,
-    retryable: Callable[[VlensError], bool] = is_refusal,
-    before: Callable[[], object] | None = None,
-) -> Attempted:
-    """Run ``call`` under the rate limiter, retrying ``retryable`` errors up to ``max_attempts``.
-
-    Every attempt holds a permit (``async with limiter``, the exact mode) from before ``before``
-    until its answer is back. ``before`` (a function, or one returning an awaitable) runs right
-    before each request is handed over (a journal written there names only requests that may
-    have been written); a ``VlensError`` it raises, or the limiter raises (a shared limiter that
-    cannot be reached), ends the item with that error, nothing sent. A rate-limit answer slows
-    the whole dispatcher down (the limiter is shared), not just this item. An unknown outcome,
-    or an unexpected exception from ``call``, is returned at once, never retried.
-    """
-    attempts = 0
-    while True:
-        try:
-            async with _permit(limiter):
-                if before is not None:
-                    ready = before()
-                    if inspect.isawaitable(ready):
-                        await ready
-                attempts += 1
-                result = await _one(call, limiter, attempts)
-        except VlensError as error:  # no permit, or `before` refused: nothing was sent
-            return Attempted(None, error, attempts)
-        failure = result.error
-        if failure is None or isinstance(failure, OutcomeUnknownError):
-            return result
-        if retryable(failure) and attempts < max_attempts:
-            continue
-        return result
-
-
-def _permit(limiter: Limiter | None) -> AbstractAsyncContextManager[object]:
-    return contextlib.nullcontext() if limiter is None else limiter
-
-
-async def _one(call: Callable[[], Awaitable[Any]], limiter: Limiter | None, n: int) -> Attempted:
-    """One request, inside its permit; errors are returned, never raised."""
-    try:
-        value = await call()
-    except VlensError as error:
-        if isinstance(error, RateLimitedError) and limiter is not None:
-            limiter.slow_down(error.retry_after)  # told while the permit is held: shared at once
-        return Attempted(None, error, n)
-    except Exception as error:  # noqa: BLE001 - a bug below us, after the hand-over
-        return Attempted(None, unexpected(error), n)
-    if limiter is not None:
-        limiter.succeeded()
-    return Attempted(value, None, n)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -19,12 +18,18 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .._client import VlensClient
-from .._errors import VlensAPIError, VlensError, VlensInputError, VlensResponseError
+from .._errors import (
+    AuthenticationError,
+    VlensAPIError,
+    VlensError,
+    VlensInputError,
+    VlensResponseError,
+)
 from .._ratelimit import Limiter, RateLimiterUnavailableError
 from .._validation import check_provider
-from ..bulk import DEFAULT_RATE_LIMITS, BulkOutcome, BulkStatus, RateLimiter
-from ..sandbox import Sandbox
+from ..bulk import BulkOutcome, BulkService, BulkStatus
 from . import _bulk_args
+from ._bulk_setup import open_client, run_limits
 from ._inputs import ledger_key, numbers_from, survey
 from ._job import JobLink, input_id, open_ledger, report, store_error
 from ._journal import Journal, JournalError
@@ -32,7 +37,7 @@ from ._progress import Progress
 from ._stoppable import StoppableLimiter
 
 if TYPE_CHECKING:
-    from ..redis import JobLedger
+    pass
 
 __all__ = ["Journal", "add_parser", "record_of", "run"]
 
@@ -40,6 +45,10 @@ FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
 EXIT_OK, EXIT_API, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
 _INTERRUPTED = {"type": "Interrupted", "code": None, "message": "the run was aborted mid-call"}
 _ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server was reached
+_KEY_REFUSED = (
+    "vlens: error: the API key was refused; nothing more is sent (fix VLENS_API_KEY, then run "
+    "again with --resume to send the numbers not sent)"
+)
 
 
 def add_parser(otp_commands: Any) -> None:
@@ -57,14 +66,14 @@ def record_of(outcome: BulkOutcome) -> dict[str, Any]:
         "request_id": str(outcome.request_id) if outcome.request_id else None,
         "provider": outcome.provider.name.lower() if outcome.provider else None,
         "attempts": outcome.attempts,
-        "error": None
-        if error is None
-        else {
-            "type": type(error).__name__,
-            "code": error.code if isinstance(error, VlensAPIError) else None,
-            "message": str(error),
-        },
+        "error": None if error is None else _error_of(error),
     }
+
+
+def _error_of(error: VlensError) -> dict[str, Any]:
+    """An error for the journal: type, code and message, never a secret."""
+    code = error.code if isinstance(error, VlensAPIError) else None
+    return {"type": type(error).__name__, "code": code, "message": str(error)}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -81,15 +90,13 @@ async def run(args: argparse.Namespace) -> int:
     total = found and (found.distinct if args.redis else found.entries)
     # a job's name and URL are checked here too (nothing is connected yet)
     ledger = open_ledger(args, input_id(found)) if args.redis and found else None
-    sandbox = Sandbox() if args.sandbox else None
-    client = sandbox.client() if sandbox else VlensClient.from_env()
-    async with client:
+    async with open_client(args) as client:
         try:
             journal = Journal(args.out, args.resume, args.input)
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
-            shared = _shared(args, ledger, sandbox is not None, total or 0)
+            shared = run_limits(args, ledger, client, total or 0)
             async with shared as (link, limiter):
                 return await _Run(args, client, journal, total, link).main(limiter)
         except RateLimiterUnavailableError as error:
@@ -98,34 +105,6 @@ async def run(args: argparse.Namespace) -> int:
             raise VlensInputError("--out", str(exc)) from None
         finally:
             journal.close()
-
-
-@contextlib.asynccontextmanager
-async def _shared(
-    args: argparse.Namespace, ledger: JobLedger | None, in_process: bool, size: int
-) -> AsyncIterator[tuple[JobLink | None, Limiter | None]]:
-    """The run's limiter and, with --redis, its link to the job's ledger (``size``: the
-    input's different numbers); closed after."""
-    rates = args.rate or (None if in_process else DEFAULT_RATE_LIMITS)
-    if ledger is None:
-        yield None, None if rates is None else RateLimiter(rates)
-        return
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            await stack.enter_async_context(ledger)
-        except ValueError as exc:  # another input
-            raise VlensInputError("--job", str(exc).partition(": ")[2]) from None
-        await ledger.reap()  # workers that died before: settle their claims first
-        limiter = None
-        if rates is not None:
-            from ..redis import RedisRateLimiter
-
-            key = "sandbox" if in_process else os.environ.get("VLENS_API_KEY", "")
-            limiter = RedisRateLimiter(args.redis, api_key=key, limits=rates)
-            stack.push_async_callback(limiter.aclose)
-        link = JobLink(ledger, size)
-        stack.callback(link.close)
-        yield link, limiter
 
 
 class _Run:
@@ -140,9 +119,10 @@ class _Run:
         link: JobLink | None,
     ) -> None:
         self.args, self.client, self.journal, self.link = args, client, journal, link
-        self.counts: Counter[str] = Counter({"unknown": journal.recovered_unknown})
+        self.counts: Counter[str] = Counter()  # this run's outcomes (not --resume's recovered)
         self.skipped = 0
         self.reached = False
+        self.key_refused = False
         self.in_flight: dict[str, str] = {}  # number -> input: journaled pending, no outcome yet
         self.stopping = asyncio.Event()
         self.aborted = False
@@ -158,6 +138,24 @@ class _Run:
             {"input": raw, "phone_number": number, "status": "pending", "sent": "maybe"}
         )
         self.in_flight[number] = raw
+
+    async def on_retry(self, raw: str, number: str, error: VlensError) -> None:
+        """The attempt was refused, nothing sent: clear the ``pending`` mark until the next."""
+        if self.link is not None and self.store_error is None:
+            try:
+                await self.link.refused(number)
+            except RateLimiterUnavailableError as lost:
+                self.lost_store(lost)  # the next attempt is refused: the run stops
+        self.journal.write(
+            {
+                "input": raw,
+                "phone_number": number,
+                "status": "pending",
+                "sent": "no",
+                "error": _error_of(error),
+            }
+        )
+        self.in_flight.pop(number, None)
 
     async def fresh(self) -> AsyncIterator[str]:
         async for raw in numbers_from(self.args.input, self.args.column, self.stopping):
@@ -195,6 +193,9 @@ class _Run:
             except RateLimiterUnavailableError as error:
                 self.lost_store(error)
         self.counts[outcome.status.value] += 1
+        if isinstance(outcome.error, AuthenticationError) and not self.key_refused:
+            self.key_refused = True
+            print(_KEY_REFUSED, file=sys.stderr)
         if outcome.status in (BulkStatus.SENT, BulkStatus.UNKNOWN):
             self.reached = True  # an answer, or perhaps one: the server was (maybe) reached
         elif isinstance(outcome.error, _ANSWERS):
@@ -243,8 +244,15 @@ class _Run:
             if self.link.claims == took:
                 return  # another worker took them: it finishes them
 
+    async def pause(self, seconds: float) -> None:
+        """The wait between a number's attempts; it ends at once when the run stops (the next
+        attempt is then refused by the limiter or ``on_send``, nothing sent)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
     async def _dispatch(self, limiter: Limiter | None) -> None:
-        outcomes = self.client.bulk.send_phone_otps(
+        bulk = BulkService(self.client, sleep=self.pause)
+        outcomes = bulk.send_phone_otps(
             self.fresh(),
             concurrency=self.args.concurrency,
             rate_limits=limiter,
@@ -252,6 +260,7 @@ class _Run:
             fallback_providers=self.args.fallback,
             max_attempts=self.args.max_attempts,
             on_send=self.on_send,
+            on_retry=self.on_retry,
         )
         async with contextlib.aclosing(outcomes):
             async for outcome in outcomes:
@@ -302,6 +311,9 @@ class _Run:
         counts = self.counts
         summary = ", ".join(f"{s} {counts[s.value]}" for s in BulkStatus if counts[s.value])
         skipped = f"; {self.skipped} already recorded" if self.skipped else ""
+        if recovered := self.journal.recovered_unknown:
+            note = f"{recovered} left pending by a crash: now unknown"
+            skipped += f" ({note})" if self.skipped else f"; {note}"
         if self.link is not None and self.link.elsewhere:
             skipped += f"; {self.link.elsewhere} handled by other workers"
         rate = done / elapsed if elapsed else 0
@@ -322,4 +334,5 @@ class _Run:
                 file=sys.stderr,
             )
             return EXIT_UNREACHABLE
-        return EXIT_API if any(self.counts[s.value] for s in FAILING) else EXIT_OK
+        failing = any(self.counts[s.value] for s in FAILING) or self.journal.recovered_unknown
+        return EXIT_API if failing else EXIT_OK

@@ -232,59 +232,70 @@ async def numbers_from(
     so numbers piped in slowly are sent at once. The iteration ends early once ``stopping``
     is set, even while the input is silent.
     """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=4)
-    stop = threading.Event()
-    binary = open_binary(name)
-
-    def put(item: _Item) -> None:
-        if stop.is_set():
-            raise _Stopped
-        handed = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
-        while True:  # wait for room, but give up once the consumer has left
-            try:
-                return handed.result(timeout=0.5)
-            except concurrent.futures.TimeoutError:
-                if stop.is_set() or loop.is_closed():
-                    handed.cancel()
-                    raise _Stopped from None
-
-    def read() -> None:
-        batch: list[str] = []
-
-        def hand_over() -> None:
-            nonlocal batch
-            if batch:
-                put(batch)
-                batch = []
-
-        try:
-            for number in parse(decoded_lines(binary, name, hand_over), name, column):
-                batch.append(number)
-                if len(batch) >= _BATCH:
-                    hand_over()
-            hand_over()
-            put(None)
-        except (_Stopped, RuntimeError):  # the consumer left, or its loop closed
-            pass
-        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            with contextlib.suppress(_Stopped, RuntimeError):
-                put(exc)
-        finally:
-            if name != "-":
-                binary.close()
-
-    threading.Thread(target=read, name="vlens-bulk-input", daemon=True).start()
+    reader = _Reader(name, column, open_binary(name), asyncio.get_running_loop())
+    threading.Thread(target=reader.read, name="vlens-bulk-input", daemon=True).start()
     try:
-        while (item := await _next(queue, stopping)) is not None:
+        while (item := await _next(reader.queue, stopping)) is not None:
             if isinstance(item, BaseException):
                 raise item
             for number in item:
                 yield number
     finally:
-        stop.set()
-        while not queue.empty():  # unblock a hand-over in progress
-            queue.get_nowait()
+        reader.stop.set()
+        while not reader.queue.empty():  # unblock a hand-over in progress
+            reader.queue.get_nowait()
+
+
+class _Reader:
+    """The thread's side of :func:`numbers_from`: parse INPUT, hand batches to the loop."""
+
+    def __init__(
+        self, name: str, column: str | None, binary: BinaryIO, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.name, self.column, self.binary, self.loop = name, column, binary, loop
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=4)
+        self.stop = threading.Event()
+        self.batch: list[str] = []
+
+    def put(self, item: _Item) -> None:
+        """Hand ``item`` over, waiting for room; ``_Stopped`` once the consumer has left."""
+        if self.stop.is_set():
+            raise _Stopped
+        handed = asyncio.run_coroutine_threadsafe(self.queue.put(item), self.loop)
+        while True:
+            try:
+                return handed.result(timeout=0.5)
+            except concurrent.futures.TimeoutError:
+                if self.stop.is_set() or self.loop.is_closed():
+                    handed.cancel()
+                    raise _Stopped from None
+
+    def hand_over(self) -> None:
+        """Hand over the numbers read so far (before a read that may wait)."""
+        if self.batch:
+            batch, self.batch = self.batch, []
+            self.put(batch)
+
+    def read(self) -> None:
+        """The thread: every number, then None (the end) or the error that stopped it."""
+        name = self.name
+        try:
+            for number in parse(
+                decoded_lines(self.binary, name, self.hand_over), name, self.column
+            ):
+                self.batch.append(number)
+                if len(self.batch) >= _BATCH:
+                    self.hand_over()
+            self.hand_over()
+            self.put(None)
+        except (_Stopped, RuntimeError):  # the consumer left, or its loop closed
+            pass
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            with contextlib.suppress(_Stopped, RuntimeError):
+                self.put(exc)
+        finally:
+            if name != "-":
+                self.binary.close()
 
 
 async def _next(queue: asyncio.Queue[_Item], stopping: asyncio.Event | None) -> _Item:

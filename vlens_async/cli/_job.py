@@ -96,6 +96,14 @@ class JobLink:
         if not await self.ledger.sending(number):
             raise VlensError("not sent: this worker's claim on the number ran out")
 
+    async def refused(self, number: str) -> None:
+        """The attempt was refused, nothing written: the claim goes back from ``sending`` to
+        ``claimed`` (released and claimed again), so that a worker killed before the next
+        attempt leaves the number to the others instead of ``unknown``. If another worker
+        took it in between, the next fence (:meth:`sending`) refuses this worker."""
+        if await self.ledger.release(number):
+            await self.ledger.claim(number)
+
     async def record(self, key: str, outcome: BulkOutcome, line: dict[str, Any]) -> None:
         """Record a final outcome in the ledger (False from it: the claim was lost; the
         outcome is in this worker's journal all the same)."""

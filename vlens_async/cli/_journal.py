@@ -1,11 +1,13 @@
 """The results journal of ``vlens otp bulk``: one flushed JSON line per event, locked per run.
 
-Each number gets a ``pending`` line right before its request is handed to the client, and one
-outcome line after. Every line says whether the number may have been texted (``"sent"``:
-``"yes"``, ``"no"`` or ``"maybe"``). On ``--resume`` the journal is read back: numbers whose last
-outcome is ``sent: "no"`` are sent again, a ``pending`` line without an outcome (a crash) becomes
-``unknown``, and everything else is skipped. An exclusive ``flock`` held for the whole run keeps
-a second run on the same file from sending anything.
+Each number gets a ``pending`` line (``"sent": "maybe"``) right before its request is handed to
+the client, and one outcome line after; an attempt that was refused (nothing sent) and will be
+tried again gets a ``pending`` line with ``"sent": "no"``, which clears the mark. Every line
+says whether the number may have been texted (``"sent"``: ``"yes"``, ``"no"`` or ``"maybe"``).
+On ``--resume`` the journal is read back: numbers whose last outcome is ``sent: "no"`` are sent
+again, a ``pending`` ``"maybe"`` line without an outcome (a crash) becomes ``unknown``, and
+everything else is skipped. An exclusive ``flock`` held for the whole run keeps a second run on
+the same file from sending anything.
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ class Journal:
         if not isinstance(key, str):
             return
         status = record.get("status")
-        if status == "pending":
+        if status == "pending" and record.get("sent") == "no":
+            pending.pop(key, None)  # its attempt was refused: nothing sent, to be tried again
+        elif status == "pending":
             pending[key] = record
         elif status != "duplicate":  # a repeat settles nothing
             pending.pop(key, None)
