@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,32 @@ async def test_many_waiters_get_permits_in_order_and_a_cancelled_one_gives_its_b
         await limiter.aclose()
     assert order == [index for index in range(20) if index != 12]
     assert limiter.granted == 19
+
+
+async def _redis_time(client: redis.asyncio.Redis) -> float:
+    seconds, micros = await client.time()
+    return seconds + micros / 1e6
+
+
+async def test_an_end_written_late_is_stamped_when_the_permit_ended(
+    redis_url: str, name: str
+) -> None:
+    """The loop is busy for 1 s after a permit ends, so its end reaches Redis 1 s late: it
+    is still stamped at the end (after Redis' clock read at the block's last line, and well
+    before a second passes), never earlier, not when Redis ran the write."""
+    busy = 1.0
+    limiter = RedisRateLimiter(redis_url, key=name, limits=["5/s"])
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        try:
+            async with limiter:
+                await asyncio.sleep(0.2)  # the call: a stamp from the grant would be too early
+                answered = await _redis_time(client)
+            time.sleep(busy)  # noqa: ASYNC251 - a busy loop, on purpose: the write waits
+            await limiter.aclose()  # writes the end
+        finally:
+            await limiter.aclose()
+        written = await _redis_time(client)
+        ends = await client.zrange(f"vlens:rate:{{{name}}}:ends", 0, -1, withscores=True)
+    assert written - answered >= busy
+    assert len(ends) == 1
+    assert answered <= ends[0][1] <= answered + busy / 4
