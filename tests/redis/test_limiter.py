@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,20 +18,20 @@ from vlens_async.redis import RedisRateLimiter, budget_key
 from vlens_transports import FakeTransport, Request, Response
 
 from ..bulk.conftest import assert_windows
+from .processes import Processes
 from .server import RedisServer
 
-ROOT = Path(__file__).resolve().parents[2]
 HANG_GUARD = 60.0
 
 
-def _run_workers(url: str, key: str, limit: RateLimit, processes: int, calls: int) -> list[float]:
-    """Start worker processes sharing ``key``; the sorted starts of every permit they held."""
+def _run_workers(
+    processes: Processes, url: str, key: str, limit: RateLimit, count: int, calls: int
+) -> list[float]:
+    """Start ``count`` worker processes sharing ``key``; the sorted starts of every permit
+    they held."""
     command = [sys.executable, "-m", "tests.redis.limiter_worker", url, key]
     command += [str(limit.count), str(limit.seconds), str(calls)]
-    workers = [
-        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        for _ in range(processes)
-    ]
+    workers = [processes.start(command, stdout=subprocess.PIPE) for _ in range(count)]
     starts: list[float] = []
     for worker in workers:
         out, _ = worker.communicate(timeout=HANG_GUARD)
@@ -41,14 +40,16 @@ def _run_workers(url: str, key: str, limit: RateLimit, processes: int, calls: in
     return sorted(starts)
 
 
-def test_processes_sharing_a_budget_stay_within_it_together(redis_url: str, name: str) -> None:
+def test_processes_sharing_a_budget_stay_within_it_together(
+    processes: Processes, redis_url: str, name: str
+) -> None:
     """Three processes asking at once for 12 permits each never exceed 6 per half second in all.
 
     Each permit counts until its block ends, so a later permit starts at least a window after
     the end (hence the start) of the permit it replaces, whichever process held either.
     """
     limit = RateLimit(6, 0.5)
-    starts = _run_workers(redis_url, name, limit, processes=3, calls=12)
+    starts = _run_workers(processes, redis_url, name, limit, count=3, calls=12)
     assert len(starts) == 36
     assert_windows([round(start, 4) for start in starts], [RateLimit(6, 0.5 - 1e-4)])
 
