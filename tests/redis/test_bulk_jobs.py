@@ -350,19 +350,15 @@ def test_a_refused_attempt_takes_the_number_back_from_sending(
             )
 
         victim = run("victim.jsonl")
-        try:
-            wait_for(
-                lambda: (
-                    [r.get("sent") for r in records(tmp_path / "victim.jsonl")] == ["maybe", "no"]
-                ),
-                "the refusal journaled",
-                process=victim,
-            )
-            with redis.Redis.from_url(redis_url) as store:
-                claim = store.hget(claims_key, number(1))
-        finally:
-            victim.kill()
-            victim.communicate(timeout=HANG_GUARD)
+        wait_for(
+            lambda: [r.get("sent") for r in records(tmp_path / "victim.jsonl")] == ["maybe", "no"],
+            "the refusal journaled",
+            process=victim,
+        )
+        with redis.Redis.from_url(redis_url) as store:
+            claim = store.hget(claims_key, number(1))
+        victim.kill()
+        victim.communicate(timeout=HANG_GUARD)
         assert claim is not None
         assert claim.decode().startswith("claimed|")
         assert finish(run("other.jsonl"))[0] == 0
