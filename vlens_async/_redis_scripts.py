@@ -2,8 +2,9 @@
 
 Each script runs whole on the Redis server, so no other client sees a half-done step. Times
 come from Redis' own clock (``TIME``), so machines whose clocks disagree still share one
-time line. Scores are written with ``%.6f`` (microseconds): Lua would otherwise format them
-with 14 significant digits, a tenth of a millisecond at today's epoch.
+time line; an end is sent with its age on its process' clock, a duration, never a time.
+Scores are written with ``%.6f`` (microseconds): Lua would otherwise format them with 14
+significant digits, a tenth of a millisecond at today's epoch.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ for n = 1, #modes do
   if string.sub(modes, n, n) == 'f' then
     redis.call('ZADD', flight, stamp(now + lease), member)
     flying = flying + 1
-  else
+  else  -- never back-dated: the call is sent only after this reply arrives
     redis.call('ZADD', ends, stamp(now), member)
   end
   granted = n
@@ -89,11 +90,13 @@ FINISH = (
     _PRELUDE
     + _PUBLISH_PAUSE
     + """
--- KEYS: ends, flight, pause. ARGV: slow, ttl, then members whose calls were answered: each
--- counts as ended now.
-for i = 3, #ARGV do
+-- KEYS: ends, flight, pause. ARGV: slow, ttl, then pairs member, age of calls answered: each
+-- counts as ended age seconds ago (its process' clock), when the answer was back; as it
+-- was sent before this script runs, never earlier than that (see RedisRateLimiter).
+for i = 3, #ARGV, 2 do
+  local age = math.max(tonumber(ARGV[i + 1]), 0)
   redis.call('ZREM', KEYS[2], ARGV[i])
-  redis.call('ZADD', KEYS[1], stamp(now), ARGV[i])
+  redis.call('ZADD', KEYS[1], stamp(now - age), ARGV[i])
 end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 publish_pause(KEYS[3], tonumber(ARGV[1]))

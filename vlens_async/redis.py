@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 
@@ -89,7 +90,7 @@ class RedisRateLimiter:
         self._queue: collections.deque[tuple[str, asyncio.Future[str]]] = collections.deque()
         self._pump: asyncio.Task[None] | None = None  # serves the queue while anyone waits
         self._next_wait = 0.0
-        self._ending: list[str] = []  # permits ended, not yet written to Redis
+        self._ending: list[tuple[str, float]] = []  # permits ended (and when), not yet written
         self._flusher: asyncio.Task[None] | None = None  # writes them while there are any
         self._redis: Redis | None = None
         self._pending_pause = 0.0  # told by slow_down, written with the next script call
@@ -123,19 +124,27 @@ class RedisRateLimiter:
     def _release(self, member: str) -> None:
         """End a permit; written to Redis soon, with any others ended meanwhile, in one
         round trip. Until then it still counts, which only ever errs on the safe side."""
-        self._ending.append(member)
+        self._ending.append((member, time.monotonic()))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_ends())
 
     async def _flush_ends(self) -> None:
+        """Write the ended permits, each with its age: how long ago, by this process' clock,
+        it ended. Redis stamps it at its ``TIME`` less that age, so the wait for this task and
+        for the round trip does not count against the budget. Never too early: Redis runs
+        the script after it is sent, so the stamp is no earlier than the end (the answer was
+        back, the latest Vlens can have counted the call); only the clocks' rates matter over
+        an age of milliseconds, not how far apart the machines' clocks are."""
         while self._ending:
-            members, self._ending = self._ending, []
+            ended, self._ending = self._ending, []
+            sent = time.monotonic()
+            ages = [value for member, at in ended for value in (member, f"{sent - at:.6f}")]
             try:
                 with reaching(self._url):
-                    await self._finish(self._keys, [self._take_pause(), self._ttl, *members])
+                    await self._finish(self._keys, [self._take_pause(), self._ttl, *ages])
             except RateLimiterUnavailableError as error:
                 # The calls are over; their permits stay counted until their lease ends.
-                logger.warning("could not end %d permit(s): %s", len(members), error)
+                logger.warning("could not end %d permit(s): %s", len(ended), error)
 
     async def _grant(self, mode: str) -> str:
         """Queue for a permit (``"f"``: held until released, ``"e"``: counts from now)."""

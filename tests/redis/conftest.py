@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from .processes import Processes
 from .server import RedisServer
 
 
@@ -37,3 +38,11 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path, password="s3cret-redis-pass")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """Starts the test's subprocesses; at its end, those still running are killed and all
+    are waited for."""
+    with Processes() as started:
+        yield started

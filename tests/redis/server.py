@@ -70,7 +70,10 @@ class RedisServer:
                     time.sleep(0.02)
 
     def stop(self) -> None:
-        """Stop the server and wait for it to exit."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=START_GUARD)
+        """Stop the server and wait for it to exit (killed if it takes too long)."""
+        self.process.terminate()  # nothing happens if it has exited
+        try:
+            self.process.wait(timeout=START_GUARD)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -34,6 +34,7 @@ from vlens_async.cli import main
 from vlens_async.cli._stoppable import StoppableLimiter
 from vlens_async.redis import RedisRateLimiter
 
+from .processes import Processes
 from .server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,20 +47,16 @@ def slow_sandbox(tmp_path: Path, delay: float) -> Iterator[tuple[int, Path]]:
     """A served sandbox whose sends take ``delay`` s; yields its port and its log of sends."""
     port, seen = free_port(), tmp_path / "seen.txt"
     command = [sys.executable, "-m", "tests.redis.slow_sandbox", "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--seen", str(seen), "--delay", str(delay)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert server.stdout is not None
-    try:
+    command += ["--seen", str(seen), "--delay", str(delay)]
+    with Processes() as own:
+        server = own.start(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert server.stdout is not None
         assert f"http://127.0.0.1:{port}" in server.stdout.readline()
-        yield port, seen
-    finally:
-        server.terminate()
-        server.communicate(timeout=HANG_GUARD)
+        try:
+            yield port, seen
+        finally:
+            server.terminate()  # a clean stop (killed on leaving `own` if it takes too long)
+            server.communicate(timeout=HANG_GUARD)
 
 
 def numbers_file(tmp_path: Path) -> Path:
@@ -69,17 +66,13 @@ def numbers_file(tmp_path: Path) -> Path:
 
 
 def worker(
-    tmp_path: Path, out: str, url: str, job: str, port: int, *extra: str
+    processes: Processes, tmp_path: Path, out: str, url: str, job: str, port: int, *extra: str
 ) -> subprocess.Popen[str]:
     """One worker of the job, with a 1 s heartbeat and a shared 200/s budget by default."""
     options = ["--redis", url, "--job", job, "--heartbeat", "1", "--rate", "200/s", *extra]
-    return subprocess.Popen(
-        bulk_command(str(numbers_file(tmp_path)), "--out", str(tmp_path / out), *options),
-        env=bulk_env(port),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    command = bulk_command(str(numbers_file(tmp_path)), "--out", str(tmp_path / out), *options)
+    return processes.start(
+        command, env=bulk_env(port), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
 
 
@@ -114,12 +107,14 @@ def seen_numbers(seen: Path) -> Counter[str]:
 
 
 def test_three_workers_text_every_number_exactly_once(
-    tmp_path: Path, redis_url: str, name: str
+    processes: Processes, tmp_path: Path, redis_url: str, name: str
 ) -> None:
     """Three processes on one job: each number texted once, by one of them; the report has
     one `sent` record per number and exits 0."""
     with slow_sandbox(tmp_path, 0.01) as (port, _):
-        workers = [worker(tmp_path, f"w{i}.jsonl", redis_url, name, port) for i in range(3)]
+        workers = [
+            worker(processes, tmp_path, f"w{i}.jsonl", redis_url, name, port) for i in range(3)
+        ]
         for process in workers:
             assert finish(process)[0] == 0
         sms = outbox(port)
@@ -134,14 +129,14 @@ def test_three_workers_text_every_number_exactly_once(
 
 
 def test_a_killed_worker_leaves_only_its_in_flight_numbers_unknown(
-    tmp_path: Path, redis_url: str, name: str
+    processes: Processes, tmp_path: Path, redis_url: str, name: str
 ) -> None:
     """SIGKILL a worker with requests in flight and numbers claimed but waiting for a permit;
     two others finish the job: nobody is texted twice, the waiting numbers are sent by the
     others, the in-flight ones are `unknown`, and the report has one record per number."""
     claims_key = f"vlens:job:{name}:claims"
     with slow_sandbox(tmp_path, 2.0) as (port, seen):
-        victim = worker(tmp_path, "victim.jsonl", redis_url, name, port, "--rate", "2/s")
+        victim = worker(processes, tmp_path, "victim.jsonl", redis_url, name, port, "--rate", "2/s")
 
         def pending() -> list[dict[str, Any]]:
             return [r for r in records(tmp_path / "victim.jsonl") if r["status"] == "pending"]
@@ -152,7 +147,9 @@ def test_a_killed_worker_leaves_only_its_in_flight_numbers_unknown(
             claims = {k.decode(): v.decode() for k, v in store.hgetall(claims_key).items()}
         victim.send_signal(signal.SIGKILL)
         victim.communicate(timeout=HANG_GUARD)
-        others = [worker(tmp_path, f"w{i}.jsonl", redis_url, name, port) for i in range(2)]
+        others = [
+            worker(processes, tmp_path, f"w{i}.jsonl", redis_url, name, port) for i in range(2)
+        ]
         for process in others:
             assert finish(process)[0] == 0
         sms = outbox(port)
@@ -176,7 +173,7 @@ def test_a_killed_worker_leaves_only_its_in_flight_numbers_unknown(
 
 
 def test_redis_stopped_mid_run_sends_nothing_more_and_the_job_resumes(
-    tmp_path: Path, name: str
+    processes: Processes, tmp_path: Path, name: str
 ) -> None:
     """Redis goes away mid-run: no request without a permit, exit 4 with a clear error (no
     password, no traceback); with Redis back, a worker run again finishes the job and nobody
@@ -184,7 +181,9 @@ def test_redis_stopped_mid_run_sends_nothing_more_and_the_job_resumes(
     store = RedisServer(tmp_path, password=PASSWORD, durable=True)
     try:
         with slow_sandbox(tmp_path, 0.05) as (port, seen):
-            first = worker(tmp_path, "first.jsonl", store.url, name, port, "--rate", "20/s")
+            first = worker(
+                processes, tmp_path, "first.jsonl", store.url, name, port, "--rate", "20/s"
+            )
             wait_for(lambda: len(finals(tmp_path / "first.jsonl")) >= 5, "5 sent", process=first)
             store.stop()
             code, err = finish(first)
@@ -201,7 +200,7 @@ def test_redis_stopped_mid_run_sends_nothing_more_and_the_job_resumes(
             stopped = {"RateLimiterUnavailableError", "VlensError"}
             assert {r["error"]["type"] for r in refused} <= stopped
             store.start()
-            assert finish(worker(tmp_path, "again.jsonl", store.url, name, port))[0] == 0
+            assert finish(worker(processes, tmp_path, "again.jsonl", store.url, name, port))[0] == 0
             sms = outbox(port)
         assert sms == Counter(dict.fromkeys(NUMBERS, 1))
         _, final, _ = report(tmp_path, store.url, name)
@@ -295,7 +294,7 @@ def _spelled(index: int, style: int) -> str:
 
 
 def test_claims_are_on_the_normalised_number_within_and_across_workers(
-    tmp_path: Path, redis_url: str, name: str
+    processes: Processes, tmp_path: Path, redis_url: str, name: str
 ) -> None:
     """Item 8: two workers whose inputs spell the same numbers differently (each input also
     repeats every number in another spelling) claim the E.164 number: each is texted once,
@@ -312,13 +311,11 @@ def test_claims_are_on_the_normalised_number_within_and_across_workers(
     options = ["--redis", redis_url, "--job", name, "--heartbeat", "1", "--rate", "200/s"]
     with slow_sandbox(tmp_path, 0.01) as (port, seen):
         workers = [
-            subprocess.Popen(
+            processes.start(
                 bulk_command(str(path), "--out", str(tmp_path / f"w{i}.jsonl"), *options),
                 env=bulk_env(port),
-                cwd=ROOT,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                text=True,
             )
             for i, path in enumerate(inputs)
         ]
@@ -334,7 +331,7 @@ def test_claims_are_on_the_normalised_number_within_and_across_workers(
 
 
 def test_a_refused_attempt_takes_the_number_back_from_sending(
-    tmp_path: Path, redis_url: str, name: str
+    processes: Processes, tmp_path: Path, redis_url: str, name: str
 ) -> None:
     """A 429 (Retry-After 5) refuses the first attempt: the ledger's claim goes back from
     `sending` to `claimed` while the number waits, so a worker killed then leaves it to the
@@ -348,29 +345,20 @@ def test_a_refused_attempt_takes_the_number_back_from_sending(
 
         def run(out: str) -> subprocess.Popen[str]:
             command = bulk_command(str(source), "--out", str(tmp_path / out), *options)
-            return subprocess.Popen(
-                command,
-                env=bulk_env(port),
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+            return processes.start(
+                command, env=bulk_env(port), stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
 
         victim = run("victim.jsonl")
-        try:
-            wait_for(
-                lambda: (
-                    [r.get("sent") for r in records(tmp_path / "victim.jsonl")] == ["maybe", "no"]
-                ),
-                "the refusal journaled",
-                process=victim,
-            )
-            with redis.Redis.from_url(redis_url) as store:
-                claim = store.hget(claims_key, number(1))
-        finally:
-            victim.kill()
-            victim.communicate(timeout=HANG_GUARD)
+        wait_for(
+            lambda: [r.get("sent") for r in records(tmp_path / "victim.jsonl")] == ["maybe", "no"],
+            "the refusal journaled",
+            process=victim,
+        )
+        with redis.Redis.from_url(redis_url) as store:
+            claim = store.hget(claims_key, number(1))
+        victim.kill()
+        victim.communicate(timeout=HANG_GUARD)
         assert claim is not None
         assert claim.decode().startswith("claimed|")
         assert finish(run("other.jsonl"))[0] == 0

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -21,9 +20,9 @@ from redis.asyncio import Redis
 from vlens_async import RateLimiterUnavailableError
 from vlens_async.redis import JobLedger
 
+from .processes import Processes
 from .server import RedisServer
 
-ROOT = Path(__file__).resolve().parents[2]
 HANG_GUARD = 60.0
 WORKER = [sys.executable, "-m", "tests.redis.ledger_worker"]
 
@@ -86,14 +85,12 @@ def test_concurrent_workers_send_each_number_at_most_once(
     assert finals.get("status:sent", 0) == sum(sends.values())
 
 
-def test_worker_processes_split_a_job_without_overlap(redis_url: str, name: str) -> None:
+def test_worker_processes_split_a_job_without_overlap(
+    processes: Processes, redis_url: str, name: str
+) -> None:
     """Four processes over the same 200 numbers: each number sent by exactly one of them."""
-    workers = [
-        subprocess.Popen(
-            [*WORKER, "work", redis_url, name, "200"], cwd=ROOT, stdout=subprocess.PIPE
-        )
-        for _ in range(4)
-    ]
+    command = [*WORKER, "work", redis_url, name, "200"]
+    workers = [processes.start(command, stdout=subprocess.PIPE) for _ in range(4)]
     sent: list[str] = []
     for worker in workers:
         out, _ = worker.communicate(timeout=HANG_GUARD)
@@ -103,18 +100,18 @@ def test_worker_processes_split_a_job_without_overlap(redis_url: str, name: str)
 
 
 async def test_a_killed_worker_leaves_unknown_what_it_may_have_sent(
-    redis_url: str, name: str
+    processes: Processes, redis_url: str, name: str
 ) -> None:
     """SIGKILL a worker holding 10 claims, 5 possibly written: once its heartbeat runs out,
     reap() releases the 5 never written and records the 5 others unknown; the job is then
     finished by another worker, which never sends those 5, and each number has one record."""
-    stalled = await asyncio.create_subprocess_exec(
-        *WORKER, "stall", redis_url, name, "10", cwd=ROOT, stdout=subprocess.PIPE
-    )
+    stalled = processes.start([*WORKER, "stall", redis_url, name, "10"], stdout=subprocess.PIPE)
     assert stalled.stdout is not None
-    assert await asyncio.wait_for(stalled.stdout.readline(), HANG_GUARD) == b"ready\n"
+    # Blocking reads are fine here: this loop has nothing else to run yet, and the worker
+    # either prints "ready" or exits (its Redis calls time out).
+    assert stalled.stdout.readline() == "ready\n"
     stalled.send_signal(signal.SIGKILL)
-    await asyncio.wait_for(stalled.communicate(), HANG_GUARD)
+    stalled.communicate(timeout=HANG_GUARD)
     async with JobLedger(redis_url, name, input_id="input-1") as ledger:
         assert not await ledger.claim("1")  # still the dead worker's, until its heartbeat ends
         assert await asyncio.wait_for(_reap_until_settled(ledger), HANG_GUARD) == (5, 5)

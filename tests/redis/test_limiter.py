@@ -6,7 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
+import time
 from typing import Any
 
 import pytest
@@ -18,20 +18,20 @@ from vlens_async.redis import RedisRateLimiter, budget_key
 from vlens_transports import FakeTransport, Request, Response
 
 from ..bulk.conftest import assert_windows
+from .processes import Processes
 from .server import RedisServer
 
-ROOT = Path(__file__).resolve().parents[2]
 HANG_GUARD = 60.0
 
 
-def _run_workers(url: str, key: str, limit: RateLimit, processes: int, calls: int) -> list[float]:
-    """Start worker processes sharing ``key``; the sorted starts of every permit they held."""
+def _run_workers(
+    processes: Processes, url: str, key: str, limit: RateLimit, count: int, calls: int
+) -> list[float]:
+    """Start ``count`` worker processes sharing ``key``; the sorted starts of every permit
+    they held."""
     command = [sys.executable, "-m", "tests.redis.limiter_worker", url, key]
     command += [str(limit.count), str(limit.seconds), str(calls)]
-    workers = [
-        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        for _ in range(processes)
-    ]
+    workers = [processes.start(command, stdout=subprocess.PIPE) for _ in range(count)]
     starts: list[float] = []
     for worker in workers:
         out, _ = worker.communicate(timeout=HANG_GUARD)
@@ -40,14 +40,16 @@ def _run_workers(url: str, key: str, limit: RateLimit, processes: int, calls: in
     return sorted(starts)
 
 
-def test_processes_sharing_a_budget_stay_within_it_together(redis_url: str, name: str) -> None:
+def test_processes_sharing_a_budget_stay_within_it_together(
+    processes: Processes, redis_url: str, name: str
+) -> None:
     """Three processes asking at once for 12 permits each never exceed 6 per half second in all.
 
     Each permit counts until its block ends, so a later permit starts at least a window after
     the end (hence the start) of the permit it replaces, whichever process held either.
     """
     limit = RateLimit(6, 0.5)
-    starts = _run_workers(redis_url, name, limit, processes=3, calls=12)
+    starts = _run_workers(processes, redis_url, name, limit, count=3, calls=12)
     assert len(starts) == 36
     assert_windows([round(start, 4) for start in starts], [RateLimit(6, 0.5 - 1e-4)])
 
@@ -167,3 +169,32 @@ async def test_many_waiters_get_permits_in_order_and_a_cancelled_one_gives_its_b
         await limiter.aclose()
     assert order == [index for index in range(20) if index != 12]
     assert limiter.granted == 19
+
+
+async def _redis_time(client: redis.asyncio.Redis) -> float:
+    seconds, micros = await client.time()
+    return seconds + micros / 1e6
+
+
+async def test_an_end_written_late_is_stamped_when_the_permit_ended(
+    redis_url: str, name: str
+) -> None:
+    """The loop is busy for 1 s after a permit ends, so its end reaches Redis 1 s late: it
+    is still stamped at the end (after Redis' clock read at the block's last line, and well
+    before a second passes), never earlier, not when Redis ran the write."""
+    busy = 1.0
+    limiter = RedisRateLimiter(redis_url, key=name, limits=["5/s"])
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        try:
+            async with limiter:
+                await asyncio.sleep(0.2)  # the call: a stamp from the grant would be too early
+                answered = await _redis_time(client)
+            time.sleep(busy)  # noqa: ASYNC251 - a busy loop, on purpose: the write waits
+            await limiter.aclose()  # writes the end
+        finally:
+            await limiter.aclose()
+        written = await _redis_time(client)
+        ends = await client.zrange(f"vlens:rate:{{{name}}}:ends", 0, -1, withscores=True)
+    assert written - answered >= busy
+    assert len(ends) == 1
+    assert answered <= float(ends[0][1]) <= answered + busy / 4
