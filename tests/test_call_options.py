@@ -7,7 +7,7 @@ import asyncio
 import inspect
 import logging
 import random
-import uuid
+import re
 from collections import Counter
 from typing import Any
 
@@ -94,7 +94,7 @@ async def test_per_call_timeout_reaches_the_request() -> None:
     assert transport.requests[1].timeout == client.timeout != short
 
 
-async def test_request_id_is_a_fresh_uuid4_kept_across_retries() -> None:
+async def test_request_id_is_fresh_random_hex_kept_across_retries() -> None:
     """One X-Request-Id per call, the same on each of its attempts, another for the next call."""
     client, transport = make_client(failing(503, 503))
     async with client:
@@ -103,7 +103,7 @@ async def test_request_id_is_a_fresh_uuid4_kept_across_retries() -> None:
     ids = [request.headers["X-Request-Id"] for request in transport.requests]
     assert len(ids) == 4
     assert ids[0] == ids[1] == ids[2] != ids[3]
-    assert {uuid.UUID(value).version for value in ids} == {4}
+    assert all(re.fullmatch("[0-9a-f]{32}", value) for value in ids)  # 128 random bits
 
 
 async def test_a_callers_request_id_is_sent_and_kept_on_the_error() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -562,7 +563,7 @@ async def test_operation_contract(
     assert request.url == case.path
     assert json.loads(request.content) == case.body
     headers = dict(request.headers)
-    assert uuid.UUID(headers.pop("X-Request-Id")).version == 4  # a fresh id per call
+    assert re.fullmatch("[0-9a-f]{32}", headers.pop("X-Request-Id"))  # a fresh id per call
     assert headers == expected_headers(case, configured_headers)
     assert request.headers["User-Agent"].startswith("vlens-async/")
     assert result == case.result

@@ -46,7 +46,7 @@ class CallOptions:
     Attributes:
         timeout: per-attempt limits for this call.
         retry: the retry policy (attempts, waits, deadline) for this call.
-        request_id: the ``X-Request-Id`` to send (by default a fresh UUID4 per call).
+        request_id: the ``X-Request-Id`` to send (by default 32 random hex digits, fresh per call).
     """
 
     timeout: Timeout | None = None

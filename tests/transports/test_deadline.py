@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -77,13 +75,16 @@ async def test_a_passed_deadline_sends_nothing(serve: Serve, kind: str) -> None:
     assert arrived == []
 
 
-async def test_written_or_queued_decides_the_error_at_the_deadline(serve: Serve) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_written_or_queued_decides_the_error_at_the_deadline(serve: Serve, kind: str) -> None:
     """limit=1: the request holding the connection times out as TransportTimeout (written),
-    the two queued behind it as ConnectError (never written); the server saw one request."""
+    the two queued behind it as ConnectError (never written: aiohttp's connect timer, set to
+    the time left, fires before its total timer); the server saw one request. An owned and a
+    borrowed session follow the same rule."""
     arrived: list[str] = []
     release = asyncio.Event()
     base, came = await serve_held(serve, arrived, release)
-    async with AiohttpTransport(limit=1) as transport:
+    async with transport_of(kind, limit=1) as transport:
         deadline = within(0.5)
         first = asyncio.create_task(
             transport.send(Request(method="POST", url=f"{base}/first", deadline=deadline))
@@ -116,8 +117,8 @@ async def test_the_deadline_cuts_a_longer_read_timeout(serve: Serve) -> None:
 
 
 async def test_a_borrowed_session_counts_a_late_deadline_as_maybe_written(serve: Serve) -> None:
-    """A borrowed session cannot say when its request is written: the deadline passing during
-    the exchange is a TransportTimeout (may have reached), never a not-sent error."""
+    """A borrowed session's written request meeting the deadline is a TransportTimeout (may
+    have reached), never a not-sent error."""
     arrived: list[str] = []
     base, _ = await serve_held(serve, arrived, asyncio.Event())
     async with transport_of("borrowed") as transport:
@@ -164,81 +165,6 @@ async def test_aclose_ends_sends_in_flight_by_how_far_they_got(serve: Serve) -> 
     assert [result.may_have_reached_server for result in results] == [True, False]  # type: ignore[union-attr]
     assert all("closed" in str(result) for result in results)
     assert arrived == ["/written"]
-
-
-def _arrived(conn: socket.socket) -> bytes:
-    """The bytes waiting on the server's end of ``conn``, left there (loopback delivers a
-    client's write to the peer within the write call itself)."""
-    try:
-        return conn.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return b""
-
-
-@pytest.mark.parametrize("method", ["GET", "POST"])
-@pytest.mark.parametrize("at_signal", ["cancel", "carry-on"])
-async def test_headers_sent_signal_fires_before_any_request_byte_reaches_the_socket(
-    method: str, at_signal: str
-) -> None:
-    """The "not sent" verdict rests on aiohttp's ``on_request_headers_sent`` firing before the
-    request's first byte is written. A raw socket server on 127.0.0.1 shows nothing has
-    arrived when the signal fires, and (when the send carries on) the whole request arrives
-    after it; a send cancelled at the signal ends cancelled. A deadline passing at the signal
-    is the same cancel, from the send's timer."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    accepted: list[socket.socket] = []
-    at_the_signal: list[bytes] = []
-    signalled = asyncio.Event()
-
-    async def headers_sent(
-        session: aiohttp.ClientSession, context: SimpleNamespace, params: object
-    ) -> None:
-        if not accepted:  # the TCP handshake is done, so accept() returns at once
-            accepted.append(listener.accept()[0])
-        at_the_signal.append(_arrived(accepted[0]))
-        signalled.set()
-        if at_signal == "cancel":
-            task = asyncio.current_task()
-            assert task is not None
-            task.cancel()
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_headers_sent.append(headers_sent)
-    body = b'{"phoneNumber": "+201000000001"}' if method == "POST" else None
-    try:
-        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
-            sending = asyncio.ensure_future(
-                session.request(method, f"http://127.0.0.1:{port}/x", data=body)
-            )
-            if at_signal == "cancel":
-                with pytest.raises(asyncio.CancelledError):
-                    await asyncio.wait_for(sending, 5)
-            else:
-                await asyncio.wait_for(signalled.wait(), 5)
-                answered = _answer_once(accepted[0], method, sending)
-                await asyncio.wait_for(answered, 5)  # hang guard
-    finally:
-        listener.close()
-        for conn in accepted:
-            conn.close()
-    assert at_the_signal == [b""]
-
-
-async def _answer_once(
-    conn: socket.socket, method: str, sending: asyncio.Future[aiohttp.ClientResponse]
-) -> None:
-    """Read the request the client wrote after the signal, answer it, check it arrived."""
-    loop = asyncio.get_running_loop()
-    conn.setblocking(False)
-    request = b""
-    while b"\r\n\r\n" not in request:
-        request += await loop.sock_recv(conn, 65536)
-    assert request.split(b" ", 2)[:2] == [method.encode(), b"/x"]
-    await loop.sock_sendall(conn, b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-    response = await sending
-    assert response.status == 204
-    response.release()
 
 
 # -- FakeTransport: the same rule in memory ------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -24,8 +25,7 @@ KINDS = ["owned", "borrowed"]
 
 @contextlib.asynccontextmanager
 async def transport_of(kind: str, *, limit: int = 100) -> AsyncIterator[AiohttpTransport]:
-    """An owned transport (timed from the write), or one borrowing a session (aiohttp's
-    ``sock_read``, per chunk)."""
+    """An owned transport, or one borrowing a session (the same per-request timeouts)."""
     if kind == "owned":
         async with AiohttpTransport(limit=limit) as transport:
             yield transport
@@ -90,21 +90,31 @@ async def test_waiting_for_a_pooled_connection_is_not_read_time(serve: Serve, ki
         assert (await queued).content == b"/quick"
 
 
-async def test_a_trickling_body_cannot_stretch_the_read_timeout() -> None:
-    """A body arriving a byte every 50 ms (2.5 s in all) ends in TransportTimeout at read=0.5:
-    the read timeout bounds the whole response, not each chunk (on every Python version)."""
+async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers with a 20-byte body, a byte every 50 ms (1 s in all)."""
+    await read_request_head(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n")
+    for _ in range(20):
+        await asyncio.sleep(0.05)
+        writer.write(b"x")
+        await writer.drain()
 
-    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request_head(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n")
-        for _ in range(50):
-            await asyncio.sleep(0.05)
-            writer.write(b"x")
-            await writer.drain()
 
+async def test_the_read_timeout_is_the_longest_wait_for_the_next_chunk() -> None:
+    """A body arriving a byte every 50 ms (1 s in all) is read in full at read=0.5: the read
+    timeout bounds each wait for data (aiohttp's sock_read), not the whole response."""
     async with raw_server(trickle) as base, AiohttpTransport() as transport:
         request = Request(method="GET", url=f"{base}/", timeout=Timeout(read=0.5))
-        with pytest.raises(TransportTimeout, match=r"read timeout of 0\.5s"):
+        response = await transport.send(request)
+        assert response.content == b"x" * 20
+        not_cancelling()
+
+
+async def test_the_deadline_bounds_a_trickling_body() -> None:
+    """The same trickle ends in TransportTimeout when the deadline comes first."""
+    async with raw_server(trickle) as base, AiohttpTransport() as transport:
+        request = Request(method="GET", url=f"{base}/", deadline=time.monotonic() + 0.5)
+        with pytest.raises(TransportTimeout, match="before the deadline"):
             await transport.send(request)
         not_cancelling()
 

@@ -22,7 +22,7 @@ from ._errors import (
     TransportLoopMismatch,
     TransportTimeout,
 )
-from ._exchange import Exchange, trace_config
+from ._exchange import client_timeout, timeout_until
 from ._models import Request, Response, Timeout, where
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AiohttpTransport"]
@@ -32,12 +32,16 @@ DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 # Most specific first: the first matching row decides. ConnectionTimeoutError covers both the
 # TCP connect and the wait for a pooled connection, so the request was never written.
 _ERROR_MAP: tuple[tuple[type[BaseException], type[TransportError], str], ...] = (
-    (aiohttp.ConnectionTimeoutError, ConnectError, "no connection within the pool/connect timeout"),
+    (
+        aiohttp.ConnectionTimeoutError,
+        ConnectError,
+        "no connection within the pool/connect timeout or before the deadline",
+    ),
     (aiohttp.SocketTimeoutError, TransportTimeout, "no data within the read timeout"),
     (aiohttp.ClientConnectorError, ConnectError, "could not connect"),
     (aiohttp.ServerFingerprintMismatch, ConnectError, "the server's certificate did not match"),
     (aiohttp.InvalidURL, ConnectError, "the URL cannot be used"),
-    (asyncio.TimeoutError, TransportTimeout, "timed out"),  # TimeoutError from Python 3.11
+    (asyncio.TimeoutError, TransportTimeout, "no complete response before the deadline"),
     (aiohttp.ClientError, RemoteDisconnected, "the exchange failed"),
     (OSError, RemoteDisconnected, "the connection failed"),
 )
@@ -51,20 +55,16 @@ class AiohttpTransport(Transport):
     never closed here, which is also the explicit way to change TLS settings (pass a session
     with your own connector).
 
-    Timeouts: ``Timeout.pool`` and ``Timeout.connect`` are aiohttp's ``ClientTimeout(connect=...,
-    sock_connect=...)``. ``Timeout.read`` bounds the whole response, from the moment the request
-    is written until its body is read in full, so a server that trickles bytes cannot stretch
-    it: an ``asyncio.timeout`` (``async-timeout`` on Python 3.10) moved to the read limit when
-    aiohttp's ``on_request_headers_sent`` trace signal fires. ``Request.deadline`` bounds
-    everything; before the request is written it ends the send with ``ConnectError``.
+    Timeouts are aiohttp's own, one ``ClientTimeout`` per request, for owned and borrowed
+    sessions alike: ``Timeout.pool`` is ``connect`` (the wait for a pooled connection plus
+    making one), ``Timeout.connect`` is ``sock_connect`` and ``Timeout.read`` is ``sock_read``,
+    the longest wait for the next chunk of the response. ``Request.deadline`` bounds everything:
+    a send still waiting for its connection at the deadline ends with ``ConnectError`` (not
+    sent), a written one with ``TransportTimeout``.
 
     Once closed (or used from another event loop) it raises :class:`TransportClosed`, also for
-    the sends its closing ends, which may be other clients' when the transport is shared.
-
-    A borrowed session has no trace signal of ours, so the transport cannot tell when its request
-    is written: ``Timeout.read`` is then aiohttp's ``sock_read`` (a limit for each chunk), and any
-    failure other than aiohttp's own connect errors, including the deadline, counts as "may have
-    been written".
+    the sends its closing ends (aiohttp ends them when the session closes; one still waiting for
+    a connection is "not sent"), which may be other clients' when the transport is shared.
 
     The body is decoded here (gzip and deflate, the encodings asked for): ``max_response_bytes``
     limits its decoded size, and memory stays within it whatever the compression ratio.
@@ -101,7 +101,6 @@ class AiohttpTransport(Transport):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
-        self._in_flight: set[Exchange] = set()
 
     def _open(self) -> tuple[aiohttp.ClientSession, asyncio.AbstractEventLoop]:
         """The session to send with, made on first use; refused after close or on another loop."""
@@ -123,61 +122,59 @@ class AiohttpTransport(Transport):
                     keepalive_timeout=self._keepalive_timeout,
                 ),
                 trust_env=False,
-                trace_configs=[trace_config()],
             )
         return self._session, loop
 
-    def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
-        cached = self._timeouts.get(timeout)
+    def _client_timeout(self, request: Request) -> aiohttp.ClientTimeout:
+        """The request's timeouts and deadline as aiohttp's (see ``_exchange``)."""
+        if request.deadline is not None:
+            timeout = timeout_until(request.timeout, request.deadline)
+            if timeout is None:
+                raise ConnectError(f"{where(request)}: the deadline passed before it was sent")
+            return timeout
+        cached = self._timeouts.get(request.timeout)
         if cached is None:
-            cached = self._timeouts[timeout] = aiohttp.ClientTimeout(
-                total=None,
-                connect=timeout.pool,
-                sock_connect=timeout.connect,
-                # An owned session's reads are bounded by the send's own timer.
-                sock_read=None if self._owns_session else timeout.read,
-            )
+            cached = self._timeouts[request.timeout] = client_timeout(request.timeout)
         return cached
 
     async def send(self, request: Request) -> Response:
-        session, loop = self._open()
-        if request.deadline is not None and request.deadline <= time.monotonic():
-            raise ConnectError(f"{where(request)}: the deadline passed before it was sent")
-        exchange = Exchange(request, loop, traced=self._owns_session)
+        session, _ = self._open()
+        timeout = self._client_timeout(request)
         headers = CIMultiDict(request.headers)
         headers["Accept-Encoding"] = ACCEPT_ENCODING  # the encodings read_body decodes
-        self._in_flight.add(exchange)
+        task = asyncio.current_task()
+        cancels = _timeouts.cancelling(task)  # those the task carried before this send
         started = time.perf_counter()
         try:
-            async with _timeouts.timeout_at(exchange.deadline) as timer:
-                exchange.timer = timer
-                async with session.request(
-                    request.method,
-                    request.url,
-                    data=request.content,
-                    headers=headers,
-                    timeout=self._client_timeout(request.timeout),
-                    allow_redirects=False,
-                    auto_decompress=False,
-                    trace_request_ctx=exchange if self._owns_session else None,
-                ) as response:
-                    content = await read_body(response, self._max_response_bytes)
-                    return Response(
-                        status=response.status,
-                        headers=response.headers,
-                        content=content,
-                        elapsed=time.perf_counter() - started,
-                    )
+            async with session.request(
+                request.method,
+                request.url,
+                data=request.content,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                auto_decompress=False,
+            ) as response:
+                content = await read_body(response, self._max_response_bytes)
+                return Response(
+                    status=response.status,
+                    headers=response.headers,
+                    content=content,
+                    elapsed=time.perf_counter() - started,
+                )
         except TransportError:
             raise
         except asyncio.CancelledError:
-            if not exchange.cancelled_by_closing():
+            # aiohttp's closing cancels the sends waiting for a pooled connection (not the
+            # task); the caller's own cancel raises the task's count (Python 3.10 cannot tell
+            # them apart during aclose(): it is taken for the closing's).
+            if not self._closed or _timeouts.cancelling(task) > cancels:
                 raise  # the caller's own cancellation: never turned into an error
-            failure = _closed(where(request), exchange)
+            failure: TransportError = TransportClosed(
+                f"{where(request)}: the transport was closed before it was sent"
+            )
         except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
-            failure = _failure(exc, request, exchange)
-        finally:
-            self._in_flight.discard(exchange)
+            failure = _failure(exc, request, closed=self._closed)
         # Raised without aiohttp's exception as cause or context: its message may quote the
         # exchange (a header with the API key, a status line). This departs from STYLE.md's
         # "chain the original" on purpose; the message names its type. (Python 3.10 can still
@@ -197,8 +194,6 @@ class AiohttpTransport(Transport):
                 "it was used on, before that loop ends"
             )
         self._closed = True
-        for exchange in list(self._in_flight):
-            exchange.close()
         self._session = None
         if self._owns_session and session is not None and not session.closed:
             await session.close()
@@ -219,37 +214,17 @@ class AiohttpTransport(Transport):
         return f"<AiohttpTransport {state} {owner} session>"
 
 
-def _failure(exc: Exception, request: Request, exchange: Exchange) -> TransportError:
+def _failure(exc: Exception, request: Request, *, closed: bool) -> TransportError:
     """The one TransportError an aiohttp/asyncio failure of this send becomes."""
-    name = where(request)
-    if exchange.closing:
-        return _closed(name, exchange)
-    timer = exchange.timer
-    if isinstance(exc, asyncio.TimeoutError) and timer is not None and _timeouts.expired(timer):
-        return _timed_out(name, exchange)
     for source, target, what in _ERROR_MAP:
         if isinstance(exc, source):
-            return target(f"{name}: {what} ({_describe(exc)})")
+            if closed:  # the transport's closing ended it
+                sent = target is not ConnectError
+                message = "during the exchange" if sent else "before it was sent"
+                message = f"{where(request)}: the transport was closed {message}"
+                return TransportClosed(message, may_have_reached_server=sent)
+            return target(f"{where(request)}: {what} ({_describe(exc)})")
     raise exc  # not a failure of the exchange (a programming error): let it through untouched
-
-
-def _closed(where: str, exchange: Exchange) -> TransportError:
-    """What a send the transport's closing ended becomes, by how far it got."""
-    if exchange.may_have_been_written():
-        message = f"{where}: the transport was closed during the exchange"
-        return TransportClosed(message, may_have_reached_server=True)
-    return TransportClosed(f"{where}: the transport was closed before it was sent")
-
-
-def _timed_out(where: str, exchange: Exchange) -> TransportError:
-    """What the send's own timer firing means, by how far the exchange got."""
-    if not exchange.may_have_been_written():
-        return ConnectError(f"{where}: the deadline passed before it was sent")
-    if exchange.reading:
-        return TransportTimeout(
-            f"{where}: no complete response within the read timeout of {exchange.read}s"
-        )
-    return TransportTimeout(f"{where}: no complete response before the deadline")
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,94 +1,62 @@
-"""One send as the transport and aiohttp's documented trace signals see it.
+"""The per-request ``aiohttp.ClientTimeout`` that carries a send's timeouts and deadline.
 
-The transport's owned session carries a ``TraceConfig`` whose callback receives the send's
-:class:`Exchange` through ``trace_request_ctx``: so the send learns when its request is about to
-be written (``on_request_headers_sent``). Until then the send's deadline timer ends it as "not
-sent", also while it waits in the pool; the callback only records, it never raises (aiohttp's
-docs do not say what an exception from a trace callback does to the request).
+What aiohttp does with each field (checked in its source, 3.10.7 to 3.14; all documented
+fields of ``ClientTimeout``, passed per request to ``ClientSession.request``):
+
+- ``connect`` is one timer around ``BaseConnector.connect()``: the wait for a pooled connection
+  (``limit``) plus making a new one. It ends before the request is written, and
+  ``ClientSession._request`` turns it into ``aiohttp.ConnectionTimeoutError``: so "not sent".
+- ``sock_connect`` bounds the TCP (and TLS) connect itself (``ConnectionTimeoutError`` too).
+- ``sock_read`` is the longest wait for the next chunk of the response (``SocketTimeoutError``).
+- ``total`` is one timer over the whole ``request()`` and the body's reading; it cancels the
+  task and surfaces as ``asyncio.TimeoutError`` (``TimeoutError`` on 3.11+), also when it
+  fires inside the connect step.
+
+So ``connect`` is set to ``min(pool, time left)`` and ``total`` to the time left plus a small
+grace: at the deadline a send still queued or connecting always meets the connect timer first
+(``ConnectError``, not sent), and only a written one meets ``total`` (``TransportTimeout``).
+``ceil_threshold`` is infinite: aiohttp otherwise rounds timers of 5 s or more up to the next
+whole second, which could move the connect timer past ``total``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from types import SimpleNamespace
+import math
+import time
 
 import aiohttp
-from aiohttp.tracing import TraceRequestHeadersSentParams
 
-from . import _timeouts
-from ._models import Request
+from ._models import Timeout
 
-__all__ = ["Exchange", "trace_config"]
+__all__ = ["GRACE", "client_timeout", "timeout_until"]
+
+# How much later than the connect timer the total timer fires at the deadline: the two are
+# started microseconds apart in the same step of the send's task.
+GRACE = 0.05
 
 
-class Exchange:
-    """One send, as the transport and aiohttp's trace signals see it.
-
-    ``written`` turns True when aiohttp is about to write the request's headers (its documented
-    ``on_request_headers_sent`` signal); None means "cannot be known" (a borrowed session).
-    """
-
-    __slots__ = (
-        "cancels",
-        "closing",
-        "deadline",
-        "loop",
-        "read",
-        "reading",
-        "task",
-        "timer",
-        "written",
+def client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    """The ``ClientTimeout`` of a request without a deadline."""
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=timeout.pool,
+        sock_connect=timeout.connect,
+        sock_read=timeout.read,
+        ceil_threshold=math.inf,
     )
 
-    def __init__(self, request: Request, loop: asyncio.AbstractEventLoop, traced: bool) -> None:
-        self.loop = loop
-        self.deadline = _timeouts.loop_time(loop, request.deadline)
-        self.read = request.timeout.read if traced else None  # else aiohttp's sock_read
-        self.written: bool | None = False if traced else None
-        self.reading = False  # the timer is set to the read limit (not the deadline)
-        self.closing = False
-        self.task = asyncio.current_task(loop)
-        self.cancels = _timeouts.cancelling(self.task)  # those it carried before this send
-        self.timer: _timeouts.Timeout | None = None
 
-    def headers_sent(self) -> None:
-        """From now on the request may reach the server: ``read`` bounds the rest."""
-        self.written = True
-        timer = self.timer
-        if self.read is not None and timer is not None and not _timeouts.expired(timer):
-            until = self.loop.time() + self.read
-            if self.deadline is None or until < self.deadline:
-                _timeouts.reschedule(timer, until)
-                self.reading = True
-
-    def close(self) -> None:
-        """End the send now (the transport is closing); the send says what became of it."""
-        self.closing = True
-        if self.timer is not None:
-            _timeouts.expire_from_elsewhere(self.timer)
-
-    def may_have_been_written(self) -> bool:
-        return self.written is not False
-
-    def cancelled_by_closing(self) -> bool:
-        """Whether a CancelledError ending this send came from the transport's closing (aiohttp
-        cancels sends waiting for the pool), not from the caller (Python 3.10 cannot tell a
-        cancel during aclose() from the caller's; it is taken for the closing's)."""
-        return self.closing and _timeouts.cancelling(self.task) <= self.cancels
-
-
-async def _on_headers_sent(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: TraceRequestHeadersSentParams,
-) -> None:
-    exchange = context.trace_request_ctx
-    if isinstance(exchange, Exchange):
-        exchange.headers_sent()
-
-
-def trace_config() -> aiohttp.TraceConfig:
-    """The trace configuration an owned session is made with."""
-    trace = aiohttp.TraceConfig()
-    trace.on_request_headers_sent.append(_on_headers_sent)
-    return trace
+def timeout_until(timeout: Timeout, deadline: float) -> aiohttp.ClientTimeout | None:
+    """The ``ClientTimeout`` of a request due at ``deadline`` (``time.monotonic()``); None if
+    the deadline has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    pool = timeout.pool
+    return aiohttp.ClientTimeout(
+        total=left + GRACE,
+        connect=left if pool is None or pool > left else pool,
+        sock_connect=timeout.connect,
+        sock_read=timeout.read,
+        ceil_threshold=math.inf,
+    )

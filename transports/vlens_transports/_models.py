@@ -54,9 +54,8 @@ class Timeout:
 
     Attributes:
         connect: establishing the TCP/TLS connection.
-        read: waiting for the response once the request is written, until its body is read
-            in full (with a borrowed aiohttp session: for each chunk of it, aiohttp's
-            ``sock_read``).
+        read: the longest wait for the next chunk of the response once the request is
+            written (aiohttp's ``sock_read``); ``Request.deadline`` bounds the whole exchange.
         pool: waiting for a free pooled connection (plus connecting, if a new one is needed).
     """
 

@@ -24,11 +24,6 @@ if sys.version_info >= (3, 11):
         that entered it; a past ``when`` fires it."""
         timer.reschedule(when)
 
-    def expire_from_elsewhere(timer: Timeout) -> None:
-        """Fire an entered ``timer`` now, from any task (a no-op once it has fired)."""
-        if not timer.expired():
-            timer.reschedule(asyncio.get_running_loop().time())
-
     def cancelling(task: asyncio.Task[Any] | None) -> int:
         """How many cancel requests ``task`` has pending (``Task.cancelling()``)."""
         return 0 if task is None else task.cancelling()
@@ -45,10 +40,6 @@ else:  # pragma: no cover - Python 3.10 only
         that entered it; a past ``when`` fires it."""
         timer.update(when)
 
-    def expire_from_elsewhere(timer: Timeout) -> None:
-        """A no-op on Python 3.10: async-timeout binds a timer to the task that last moved it,
-        so another task cannot fire it. Sends then end at their own deadline."""
-
     def cancelling(task: asyncio.Task[Any] | None) -> int:
         """Always 0 on Python 3.10, whose tasks do not count cancel requests."""
         return 0
@@ -57,7 +48,6 @@ else:  # pragma: no cover - Python 3.10 only
 __all__ = [
     "Timeout",
     "cancelling",
-    "expire_from_elsewhere",
     "expired",
     "loop_time",
     "reschedule",

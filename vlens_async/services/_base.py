@@ -31,9 +31,9 @@ class Service:
 
     Every method also takes, keyword-only, ``timeout=`` (a ``Timeout``), ``retry=`` (a
     ``RetryPolicy``, e.g. ``RetryPolicy.interactive()``) and ``x_request_id=`` (the
-    ``X-Request-Id`` to send, by default a fresh UUID4; not ``request_id``, which in the
-    validate methods already names the OTP request): they override the client's settings
-    for that one call, without making a copy of the client.
+    ``X-Request-Id`` to send, by default 32 random hex digits, fresh per call; not
+    ``request_id``, which in the validate methods already names the OTP request): they
+    override the client's settings for that one call, without making a copy of the client.
     """
 
     __slots__ = ("_caller",)
