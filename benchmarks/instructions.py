@@ -20,17 +20,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import aiohttp
 
 from vlens_async.sandbox import Sandbox
+from vlens_transports import Timeout
+from vlens_transports._exchange import timeout_until  # the transport's own, to count it alone
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout_at
@@ -38,7 +42,7 @@ else:  # pragma: no cover - Python 3.10
     from async_timeout import timeout_at
 
 from . import http_clients
-from ._common import PATH, Call, phone, run_concurrently
+from ._common import HEADERS, PATH, Call, phone, run_concurrently
 from .http_clients import CONCURRENCY, open_clients
 from .server import running_server
 
@@ -55,6 +59,10 @@ CLIENTS = {
 DIAGNOSTICS = {
     "aiohttp_traced": "raw aiohttp + a TraceConfig with two no-op callbacks (diagnostic)",
     "aiohttp_timeout": "raw aiohttp inside asyncio.timeout_at per request (diagnostic)",
+    "aiohttp_client_timeout": (
+        "raw aiohttp + the transport's per-request ClientTimeout (connect, sock_read and total"
+        " timers; diagnostic)"
+    ),
 }
 IN_MEMORY = "sandbox.client(), one call at a time (scenario 3's in-memory side)"
 WARM_UP = 256
@@ -121,6 +129,8 @@ async def _diagnostic_call(stack: contextlib.AsyncExitStack, client: str, base_u
     session = aiohttp.ClientSession(connector=connector, trace_configs=traces)
     await stack.enter_async_context(session)
     raw = http_clients.aiohttp_call(session, base_url + PATH)
+    if client == "aiohttp_client_timeout":
+        return _with_client_timeout(session, base_url + PATH)
     if client != "aiohttp_timeout":
         return raw
 
@@ -129,6 +139,20 @@ async def _diagnostic_call(stack: contextlib.AsyncExitStack, client: str, base_u
             return await raw(index)
 
     return timed
+
+
+def _with_client_timeout(session: aiohttp.ClientSession, url: str) -> Call:
+    """Raw aiohttp's call with the ClientTimeout ``AiohttpTransport`` gives a request under the
+    default ``Timeout`` and a 60 s deadline."""
+
+    async def call(index: int) -> object:
+        timeout = timeout_until(Timeout(), time.monotonic() + 60.0)
+        body = json.dumps({"phoneNumber": phone(index)}).encode()
+        async with session.post(url, data=body, headers=HEADERS, timeout=timeout) as response:
+            response.raise_for_status()
+            return json.loads(await response.read())
+
+    return call
 
 
 def _measure(client: str, base_url: str, requests: int, out: Path) -> int:
