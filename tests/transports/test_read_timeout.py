@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from vlens_transports import AiohttpTransport, Request, Timeout, TransportTimeout
+from vlens_transports._exchange import GRACE, timeout_until
 
 from ..conftest import swallow_a_cancel
 from .test_aiohttp import Serve, app_with, raw_server, read_request_head, slow_and_fast_app
@@ -181,3 +182,19 @@ async def test_a_read_timeout_after_a_swallowed_cancel_is_still_a_timeout(serve:
     async with AiohttpTransport() as transport:
         with pytest.raises(TransportTimeout):
             await transport.send(Request(method="GET", url=f"{base}/", timeout=Timeout(read=0.2)))
+
+
+def test_a_read_limit_the_deadline_makes_moot_is_not_given_to_aiohttp() -> None:
+    """aiohttp resets its sock_read timer on every chunk; a limit that cannot fall due before
+    the deadline is left out (the deadline's own timer ends the exchange first)."""
+    soon = time.monotonic() + 5.0
+    moot = timeout_until(Timeout(read=30.0), soon)
+    assert moot is not None
+    assert moot.sock_read is None
+    assert moot.total is not None
+    assert 4.0 < moot.total <= 5.0 + GRACE  # the time left, plus the grace
+    kept = timeout_until(Timeout(read=1.0), soon)
+    assert kept is not None
+    assert kept.sock_read == 1.0
+    assert timeout_until(Timeout(read=None), soon) is not None
+    assert timeout_until(Timeout(), time.monotonic() - 1.0) is None  # already past
