@@ -85,7 +85,7 @@ def below(rng: random.Random, n: int) -> int:
     return drawn
 
 
-def check_otp_length(otp_length: object) -> None:
+def _check_otp_length(otp_length: object) -> None:
     """Refuse an OTP length the SDK would refuse to send back (its bounds, not a copy)."""
     if not isinstance(otp_length, int) or isinstance(otp_length, bool):
         raise TypeError(f"otp_length must be an int, not {type(otp_length).__name__}")
@@ -111,7 +111,7 @@ class SandboxState:
         token_ttl: float,
         fixed_otp: str | None = None,
     ) -> None:
-        check_otp_length(otp_length)
+        _check_otp_length(otp_length)
         if fixed_otp is not None and not (
             isinstance(fixed_otp, str)
             and len(fixed_otp) == otp_length
