@@ -1,7 +1,8 @@
 """The ledger of a bulk job spread over workers: who sends which number, and what came of it.
 
 Each number moves ``claimed`` (a worker owns it, nothing written yet) -> ``sending`` (the
-request may have been written) -> a final record. Every step is one Lua script, so two
+request may have been written) -> a final record; a refused attempt goes back from ``sending``
+to ``claimed``, still this worker's, before the next. Every step is one Lua script, so two
 workers can never both own a number, and a worker whose claim was taken from it (its heartbeat
 ran out) learns so before it writes anything.
 """
@@ -116,6 +117,15 @@ class JobLedger:
         False: the claim is no longer this worker's (its heartbeat ran out); do not send.
         """
         return await self._run(scripts.SENDING, number, self.worker)
+
+    async def not_sent(self, number: str) -> bool:
+        """Undo :meth:`sending`: the attempt was refused, certainly not written. The number
+        stays this worker's, ``claimed`` (a worker that dies now leaves it to the others,
+        not ``unknown``), in one step: no other worker can take it meanwhile.
+
+        False: the claim is no longer this worker's (reaped); do not send.
+        """
+        return await self._run(scripts.NOT_SENT, number, self.worker)
 
     async def record(
         self,

@@ -9,7 +9,17 @@ significant digits, a tenth of a millisecond at today's epoch.
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "CLAIM", "FINISH", "HEARTBEAT", "REAP", "RECORD", "RELEASE", "SENDING"]
+__all__ = [
+    "ACQUIRE",
+    "CLAIM",
+    "FINISH",
+    "HEARTBEAT",
+    "NOT_SENT",
+    "REAP",
+    "RECORD",
+    "RELEASE",
+    "SENDING",
+]
 
 _PRELUDE = """
 local t = redis.call('TIME')
@@ -144,6 +154,23 @@ if redis.call('HGET', claims, ARGV[2]) ~= 'claimed|' .. ARGV[3] then return 0 en
 redis.call('HSET', claims, ARGV[2], 'sending|' .. ARGV[3])
 redis.call('HINCRBY', counts, 'claimed', -1)
 redis.call('HINCRBY', counts, 'sending', 1)
+touch()
+return 1
+"""
+)
+
+NOT_SENT = (
+    _LEDGER
+    + """
+-- ARGV: ttl, number, worker. The attempt after SENDING was refused, nothing written: the claim
+-- goes back to 'claimed' and stays this worker's, never free in between (RELEASE then CLAIM
+-- would let another worker take it). 1: claimed by this worker; 0: not its claim any more.
+local claim = redis.call('HGET', claims, ARGV[2])
+if claim == 'claimed|' .. ARGV[3] then return 1 end
+if claim ~= 'sending|' .. ARGV[3] then return 0 end
+redis.call('HSET', claims, ARGV[2], 'claimed|' .. ARGV[3])
+redis.call('HINCRBY', counts, 'sending', -1)
+redis.call('HINCRBY', counts, 'claimed', 1)
 touch()
 return 1
 """

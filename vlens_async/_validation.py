@@ -12,6 +12,8 @@ from ._errors import VlensInputError
 from ._models import GeoLocation, SmsProvider
 
 __all__ = [
+    "OTP_MAX_DIGITS",
+    "OTP_MIN_DIGITS",
     "check_email",
     "check_header_value",
     "check_otp",
@@ -36,8 +38,9 @@ _OTP_DIGITS = {
     **{0xFF10 + d: str(d) for d in range(10)},
     **dict.fromkeys(map(ord, _INVISIBLE)),
 }
-# Vlens codes (and the sandbox's --otp-length) have 4 to 10 digits; any other length is a typo.
-_OTP_MIN_DIGITS, _OTP_MAX_DIGITS = 4, 10
+# Vlens codes have 4 to 10 digits; any other length is a typo. The sandbox (Sandbox(otp_length)
+# and --otp-length) reads these bounds too, so it never issues a code the SDK refuses.
+OTP_MIN_DIGITS, OTP_MAX_DIGITS = 4, 10
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
@@ -84,10 +87,10 @@ def check_otp(field: str, value: object) -> str:
     text = _require_str(field, value).translate(_OTP_DIGITS).strip()
     if not text or not text.isascii() or not text.isdigit():
         raise VlensInputError(field, "expected the code's digits (0-9) and nothing else")
-    if not _OTP_MIN_DIGITS <= len(text) <= _OTP_MAX_DIGITS:
+    if not OTP_MIN_DIGITS <= len(text) <= OTP_MAX_DIGITS:
         raise VlensInputError(
             field,
-            f"a code has {_OTP_MIN_DIGITS} to {_OTP_MAX_DIGITS} digits (as the sandbox's "
+            f"a code has {OTP_MIN_DIGITS} to {OTP_MAX_DIGITS} digits (as the sandbox's "
             f"--otp-length), this one has {len(text)}",
         )
     return text

@@ -183,11 +183,11 @@ def test_fixed_otp_must_match_the_otp_length(capsys: pytest.CaptureFixture[str])
 
 
 def test_sandbox_refuses_a_fixed_otp_of_the_wrong_shape() -> None:
-    """Sandbox(fixed_otp=...) needs otp_length ASCII digits, and otp_length at least 1."""
+    """Sandbox(fixed_otp=...) needs otp_length ASCII digits, and otp_length from 4 to 10."""
     for code in ("12345", "1234567", "12345a", "١٢٣٤٥٦"):
         with pytest.raises(ValueError, match="fixed_otp must be 6 digits"):
             Sandbox(fixed_otp=code)
-    with pytest.raises(ValueError, match="otp_length must be at least 1"):
+    with pytest.raises(ValueError, match="otp_length must be from 4 to 10"):
         Sandbox(otp_length=0)
 
 

@@ -98,11 +98,10 @@ class JobLink:
 
     async def refused(self, number: str) -> None:
         """The attempt was refused, nothing written: the claim goes back from ``sending`` to
-        ``claimed`` (released and claimed again), so that a worker killed before the next
-        attempt leaves the number to the others instead of ``unknown``. If another worker
-        took it in between, the next fence (:meth:`sending`) refuses this worker."""
-        if await self.ledger.release(number):
-            await self.ledger.claim(number)
+        ``claimed``, still this worker's (one atomic step), so that a worker killed before the
+        next attempt leaves the number to the others instead of ``unknown``. A claim already
+        lost (reaped) stays lost: the next fence (:meth:`sending`) refuses this worker."""
+        await self.ledger.not_sent(number)
 
     async def record(self, key: str, outcome: BulkOutcome, line: dict[str, Any]) -> None:
         """Record a final outcome in the ledger (False from it: the claim was lost; the

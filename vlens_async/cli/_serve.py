@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .._errors import VlensInputError
+from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS
 from ..sandbox import (
     FAULT_SPEC_GRAMMAR,
     FaultSpec,
@@ -150,7 +151,13 @@ def _fault(text: str) -> FaultSpec:
 
 
 _OTP_OPTIONS: list[tuple[str, Callable[[str], Any], Any, str, str]] = [
-    ("--otp-length", _integer(4, 10), 6, "N", "digits per OTP (4-10, default 6)"),
+    (
+        "--otp-length",
+        _integer(OTP_MIN_DIGITS, OTP_MAX_DIGITS),  # the lengths the SDK accepts back
+        6,
+        "N",
+        f"digits per OTP ({OTP_MIN_DIGITS}-{OTP_MAX_DIGITS}, default 6)",
+    ),
     (
         "--otp-ttl",
         _seconds(positive=True),

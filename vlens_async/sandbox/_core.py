@@ -133,7 +133,7 @@ class Sandbox:
     Args:
         api_keys: keys accepted in the ``ApiKey`` header (others get a 401 envelope).
         tenancy_name: the tenant's name, for admin login.
-        otp_length: digits per OTP.
+        otp_length: digits per OTP, 4 to 10: the lengths the SDK accepts back.
         fixed_otp: make every OTP this code (``otp_length`` digits), for browser end-to-end
             tests that cannot read the outbox. ``None``: random codes.
         otp_ttl: seconds an OTP stays valid.

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS
 from ._clock import SandboxClock
 from ._outbox import Outbox, OutboxMessage
 from ._wire import ApiFailure
@@ -84,6 +85,16 @@ def below(rng: random.Random, n: int) -> int:
     return drawn
 
 
+def _check_otp_length(otp_length: object) -> None:
+    """Refuse an OTP length the SDK would refuse to send back (its bounds, not a copy)."""
+    if not isinstance(otp_length, int) or isinstance(otp_length, bool):
+        raise TypeError(f"otp_length must be an int, not {type(otp_length).__name__}")
+    if not OTP_MIN_DIGITS <= otp_length <= OTP_MAX_DIGITS:
+        raise ValueError(
+            f"otp_length must be from {OTP_MIN_DIGITS} to {OTP_MAX_DIGITS}, not {otp_length}"
+        )
+
+
 class SandboxState:
     """The sandbox's memory and the rules that apply to it (OTP lifetime, attempts, cooldown)."""
 
@@ -100,10 +111,12 @@ class SandboxState:
         token_ttl: float,
         fixed_otp: str | None = None,
     ) -> None:
-        if otp_length < 1:
-            raise ValueError(f"otp_length must be at least 1, not {otp_length}")
+        _check_otp_length(otp_length)
         if fixed_otp is not None and not (
-            len(fixed_otp) == otp_length and fixed_otp.isascii() and fixed_otp.isdigit()
+            isinstance(fixed_otp, str)
+            and len(fixed_otp) == otp_length
+            and fixed_otp.isascii()
+            and fixed_otp.isdigit()
         ):
             raise ValueError(f"fixed_otp must be {otp_length} digits (the otp_length)")
         self.fixed_otp = fixed_otp
