@@ -22,7 +22,6 @@ from tests.bulk.conftest import (
     bulk_command,
     bulk_env,
     finals,
-    free_port,
     number,
     outbox,
     records,
@@ -34,6 +33,7 @@ from vlens_async.cli import main
 from vlens_async.cli._stoppable import StoppableLimiter
 from vlens_async.redis import RedisRateLimiter
 
+from ..conftest import free_port
 from .processes import Processes
 from .server import RedisServer
 
