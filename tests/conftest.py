@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,14 @@ def answer(data: Any = None, **kwargs: Any) -> Handler:
         return envelope_response(data, **kwargs)
 
     return handler
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @pytest.fixture

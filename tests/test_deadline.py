@@ -2,7 +2,8 @@
 
 Every test here is meant to fail if a deadline ends the wrong calls, ends a call at another
 call's deadline, is taken for (or hides) the caller's own cancellation, or lets a retry start
-after it. Real but short sleeps: the module runs in about two seconds.
+after it. Real sleeps, and deadlines a loaded machine can keep: a call that must be sent
+before its deadline has DEADLINE (1 s) for what takes well under a millisecond when idle.
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ T = TypeVar("T")
 
 CHECK = "registration.check_existence"
 SEND = "registration.send_phone_otp"
-# Generous bound for any call that should end at a deadline of a few tenths of a second.
-BOUND = 2.0
+# The deadline of calls that must be sent (some answered, some retried) before it. A starved
+# CI loop can lose a tenth of a second between two steps of a call: tenths here were flaky.
+DEADLINE = 1.0
+# Hang guard for any call that should end at a deadline.
+BOUND = 10.0
 
 
 def phone(index: int) -> str:
@@ -157,12 +161,10 @@ async def test_concurrent_calls_only_the_hanging_ones_hit_the_deadline(
     numbers = [phone(i) for i in range(50)]
     hanging = set(numbers[::3])
     gate = Gate(hanging)
-    client, transport = make_client(gate, retry=RetryPolicy(deadline=0.1))
+    client, transport = make_client(gate, retry=RetryPolicy(deadline=DEADLINE))
     async with client:
-        started = time.monotonic()
         tasks = [spawn(call(client, number)) for number in numbers]
         results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), BOUND)
-        elapsed = time.monotonic() - started
     for number, result in zip(numbers, results, strict=True):
         if number in hanging:
             assert isinstance(result, BaseException)
@@ -171,21 +173,20 @@ async def test_concurrent_calls_only_the_hanging_ones_hit_the_deadline(
             assert not isinstance(result, BaseException), result
     assert sorted(gate.cancelled) == sorted(hanging)
     assert len(transport.requests) == len(numbers)  # a deadline is final: nothing was resent
-    assert elapsed < BOUND
 
 
 # -- 2. each call has its own deadline: start + span, not another call's ----------------------
 
 
 async def test_later_call_survives_an_earlier_calls_deadline(spawn: Tasks) -> None:
-    """A hangs from t=0, B starts at t=0.15 (deadline 0.2): A times out while B is in flight,
+    """A hangs from t=0, B starts half a deadline later: A times out while B is in flight,
     B is untouched, and B then succeeds."""
     a_number, b_number = phone(1), phone(2)
     gate = Gate({a_number, b_number})
-    client, _ = make_client(gate, retry=RetryPolicy(deadline=0.2))
+    client, _ = make_client(gate, retry=RetryPolicy(deadline=DEADLINE))
     async with client:
         task_a = spawn(read_call(client, a_number))
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(DEADLINE / 2)
         task_b = spawn(read_call(client, b_number))
         await until(lambda: b_number in gate.seen, "B reached the transport")
         with pytest.raises(VlensTimeoutError):
@@ -201,7 +202,7 @@ async def test_later_call_survives_an_earlier_calls_deadline(spawn: Tasks) -> No
 
 async def test_each_hanging_call_ends_at_its_own_deadline(spawn: Tasks) -> None:
     """Three hanging calls started 0.05 s apart each end no earlier than start + deadline."""
-    deadline = 0.1
+    deadline = DEADLINE
     gate = Gate({phone(i) for i in range(3)})
     client, _ = make_client(gate, retry=RetryPolicy(deadline=deadline))
 
@@ -255,7 +256,7 @@ async def test_call_without_deadline_outlives_a_bounded_copys_deadline(spawn: Ta
     deadline a deadline-bound copy of the same client enforces meanwhile."""
     gate = Gate({phone(1), phone(2)})
     client, _ = make_client(gate, retry=RetryPolicy(deadline=None))
-    bounded = client.with_options(retry=RetryPolicy(deadline=0.05))
+    bounded = client.with_options(retry=RetryPolicy(deadline=DEADLINE))
     async with client:
         unbounded_task = spawn(read_call(client, phone(1)))
         await until(lambda: phone(1) in gate.seen, "the call reached the transport")
@@ -276,7 +277,7 @@ async def test_call_without_deadline_outlives_a_bounded_copys_deadline(spawn: Ta
 async def test_a_wait_past_the_deadline_ends_with_the_last_refused_error(
     kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A 503, then a backoff step (5 s) longer than the deadline (0.1 s): the call raises that
+    """A 503, then a backoff step (5 s) longer than the deadline (1 s): the call raises that
     503's ServerError at once (refused, so not outcome-unknown even for an effect call), sends
     nothing more, and its task is not left cancelled."""
     monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the full backoff step
@@ -287,7 +288,7 @@ async def test_a_wait_past_the_deadline_ends_with_the_last_refused_error(
         sent.append(time.monotonic())
         return error_response(503, "busy", status=503)
 
-    policy = RetryPolicy(max_attempts=5, base_delay=5, max_delay=5, deadline=0.1)
+    policy = RetryPolicy(max_attempts=5, base_delay=5, max_delay=5, deadline=DEADLINE)
     client, _ = make_client(refuse, retry=policy)
     async with client:
         with pytest.raises(VlensError) as info:
@@ -314,7 +315,7 @@ async def test_a_retry_that_hangs_ends_at_the_deadline(kind: str) -> None:
         return await gate(request)
 
     gate.held.add(phone(1))
-    policy = RetryPolicy(max_attempts=3, base_delay=0, max_delay=0, deadline=0.2)
+    policy = RetryPolicy(max_attempts=3, base_delay=0, max_delay=0, deadline=DEADLINE)
     client, _ = make_client(refuse_then_hang, retry=policy)
     async with client:
         started = time.monotonic()
@@ -325,13 +326,13 @@ async def test_a_retry_that_hangs_ends_at_the_deadline(kind: str) -> None:
     assert_deadline_error(info.value, kind, operation)
     assert len(attempts) == 2
     assert gate.cancelled == [phone(1)]
-    assert 0.2 <= elapsed < BOUND
+    assert elapsed >= DEADLINE
 
 
 async def test_every_attempt_carries_the_calls_one_deadline_and_none_starts_after_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Backoff steps 0.005, 0.01, 0.02, ... against a 0.15 s deadline: a few attempts are sent,
+    """Backoff steps 0.005, 0.01, 0.02, ... against a 1 s deadline: a few attempts are sent,
     each with the same Request.deadline and before it, and the call ends with the last 503."""
     monkeypatch.setattr(random, "uniform", lambda low, high: high)
     sent: list[float] = []
@@ -342,7 +343,7 @@ async def test_every_attempt_carries_the_calls_one_deadline_and_none_starts_afte
         deadlines.append(request.deadline)
         return error_response(503, "busy", status=503)
 
-    policy = RetryPolicy(max_attempts=20, base_delay=0.005, max_delay=5, deadline=0.15)
+    policy = RetryPolicy(max_attempts=20, base_delay=0.005, max_delay=5, deadline=DEADLINE)
     client, _ = make_client(refuse, retry=policy)
     async with client:
         with pytest.raises(ServerError) as info:
@@ -359,7 +360,9 @@ async def test_every_attempt_carries_the_calls_one_deadline_and_none_starts_afte
 # -- 6. with_options copies: their own deadline ------------------------------------------------
 
 
-@pytest.mark.parametrize(("parent_deadline", "copy_deadline"), [(10.0, 0.1), (0.1, 10.0)])
+@pytest.mark.parametrize(
+    ("parent_deadline", "copy_deadline"), [(BOUND, DEADLINE), (DEADLINE, BOUND)]
+)
 async def test_with_options_copy_has_its_own_deadline(
     parent_deadline: float, copy_deadline: float, spawn: Tasks
 ) -> None:
@@ -375,7 +378,7 @@ async def test_with_options_copy_has_its_own_deadline(
         started = time.monotonic()
         with pytest.raises(VlensTimeoutError):
             await asyncio.wait_for(read_call(short, phone(2)), BOUND)
-        assert 0.1 <= time.monotonic() - started < BOUND
+        assert time.monotonic() - started >= DEADLINE
         await asyncio.sleep(0.05)
         assert not long_task.done()
         gate.release.set()
@@ -391,7 +394,7 @@ async def test_own_timeout_and_deadline_due_in_the_same_loop_iteration(spawn: Ta
     fall due together (the loop was busy): the caller must see its own TimeoutError, and its
     task must carry no cancel (3.11+ counts them)."""
     gate = Gate({phone(1)})
-    client, _ = make_client(gate, retry=RetryPolicy(deadline=0.3))
+    client, _ = make_client(gate, retry=RetryPolicy(deadline=DEADLINE))
     scopes: list[Any] = []
 
     async def caller() -> str:
@@ -406,7 +409,7 @@ async def test_own_timeout_and_deadline_due_in_the_same_loop_iteration(spawn: Ta
     async with client:
         task = spawn(caller())
         await until(lambda: gate.seen == [phone(1)], "the call reached the transport")
-        deadline = gate.deadlines[phone(1)]  # reached well within the 0.3 s deadline
+        deadline = gate.deadlines[phone(1)]  # reached well within the deadline
         assert deadline is not None
         while time.monotonic() <= deadline:
             time.sleep(0.005)  # noqa: ASYNC251 - keep the loop busy until the deadline is due
@@ -428,7 +431,7 @@ async def test_deadline_after_a_swallowed_cancel_is_still_the_deadline_error(kin
     error, not CancelledError, and carries no pending cancel afterwards."""
     call, operation = CALLS[kind]
     gate = Gate({phone(1)})
-    client, _ = make_client(gate, retry=RetryPolicy(deadline=0.1))
+    client, _ = make_client(gate, retry=RetryPolicy(deadline=DEADLINE))
     task = asyncio.current_task()
     assert task is not None
     await swallow_a_cancel()

@@ -29,37 +29,14 @@ from vlens_async.hooks import (
     combine_hooks,
 )
 
+from ._hooks_recorder import Recorder
+
 PHONE = "+201001234567"
 MASKED_PHONE = "+20*******567"
 
 
 class _DeadlineExceeded(VlensTimeoutError):
     """Like the pipeline's private class of the same name: named by its public base."""
-
-
-class Recorder(VlensHooks):
-    """Keeps every event it is given, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def on_call_start(self, event: CallStartEvent) -> None:
-        self.events.append(event)
-
-    def on_request(self, event: RequestEvent) -> None:
-        self.events.append(event)
-
-    def on_response(self, event: ResponseEvent) -> None:
-        self.events.append(event)
-
-    def on_retry(self, event: RetryEvent) -> None:
-        self.events.append(event)
-
-    def on_success(self, event: SuccessEvent) -> None:
-        self.events.append(event)
-
-    def on_error(self, event: ErrorEvent) -> None:
-        self.events.append(event)
 
 
 class Broken(VlensHooks):
@@ -78,10 +55,6 @@ def start(hooks: VlensHooks, subject: str | None = PHONE, effect: bool = False) 
     )
     assert call is not None
     return call
-
-
-def kinds(recorder: Recorder) -> list[str]:
-    return [type(event).__name__ for event in recorder.events]
 
 
 def test_no_hooks_no_observer() -> None:
@@ -124,10 +97,10 @@ def test_success_on_the_first_attempt() -> None:
     call.request(1)
     call.response(200)
     call.success()
-    assert kinds(recorder) == ["CallStartEvent", "RequestEvent", "ResponseEvent", "SuccessEvent"]
+    assert recorder.kinds() == ["CallStart", "Request", "Response", "Success"]
     first, request, response, success = recorder.events
     assert isinstance(first, CallStartEvent)
-    assert {(e.call_id, e.request_id, e.subject) for e in recorder.events} == {  # type: ignore[attr-defined]
+    assert {(e.call_id, e.request_id, e.subject) for e in recorder.events} == {
         (first.call_id, "req-1", MASKED_PHONE)
     }
     assert isinstance(request, RequestEvent)
@@ -155,14 +128,14 @@ def test_retry_then_success() -> None:
     call.request(2)
     call.response(200)
     call.success()
-    assert kinds(recorder) == [
-        "CallStartEvent",
-        "RequestEvent",
-        "ResponseEvent",
-        "RetryEvent",
-        "RequestEvent",
-        "ResponseEvent",
-        "SuccessEvent",
+    assert recorder.kinds() == [
+        "CallStart",
+        "Request",
+        "Response",
+        "Retry",
+        "Request",
+        "Response",
+        "Success",
     ]
     response, retry = recorder.events[2], recorder.events[3]
     assert isinstance(response, ResponseEvent)
@@ -278,7 +251,7 @@ def test_events_are_frozen() -> None:
     recorder = Recorder()
     start(recorder).success()
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        recorder.events[0].operation = "other"  # type: ignore[attr-defined]
+        recorder.events[0].operation = "other"
 
 
 def test_a_raising_hook_is_logged_masked_and_the_next_hook_still_runs(
@@ -293,7 +266,7 @@ def test_a_raising_hook_is_logged_masked_and_the_next_hook_still_runs(
         call.request(1)
         call.response(200)
         call.success()
-    assert kinds(recorder)[-1] == "SuccessEvent"
+    assert recorder.kinds()[-1] == "Success"
     assert len(recorder.events) == 4
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 2

@@ -13,15 +13,11 @@ from typing import Any
 import pytest
 
 from vlens_async import (
-    CallStartEvent,
-    ErrorEvent,
     InvalidRequestError,
     OutcomeUnknownError,
     RequestEvent,
     ResponseEvent,
-    RetryEvent,
     RetryPolicy,
-    SuccessEvent,
     VlensClient,
     VlensHooks,
 )
@@ -29,39 +25,12 @@ from vlens_async.sandbox import Sandbox
 from vlens_async.testing import envelope_response
 from vlens_transports import FakeTransport, Request, Response
 
+from ._hooks_recorder import Recorder
 from .conftest import make_client
 from .test_otel import Telemetry, telemetry  # noqa: F401 - the fixture, shared
 
 PHONE = "+201001234567"
 EMAIL = "mona@example.com"
-
-
-class Recorder(VlensHooks):
-    """Keeps every event it is given, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    def on_call_start(self, event: CallStartEvent) -> None:
-        self.events.append(event)
-
-    def on_request(self, event: RequestEvent) -> None:
-        self.events.append(event)
-
-    def on_response(self, event: ResponseEvent) -> None:
-        self.events.append(event)
-
-    def on_retry(self, event: RetryEvent) -> None:
-        self.events.append(event)
-
-    def on_success(self, event: SuccessEvent) -> None:
-        self.events.append(event)
-
-    def on_error(self, event: ErrorEvent) -> None:
-        self.events.append(event)
-
-    def kinds(self) -> list[str]:
-        return [type(event).__name__.removesuffix("Event") for event in self.events]
 
 
 def answers(*responses: Response | type[BaseException]) -> Any:

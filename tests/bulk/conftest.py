@@ -7,7 +7,6 @@ import contextlib
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from vlens_async import RetryPolicy, VlensClient
 from vlens_async.bulk import RateLimit, RateLimiter
 from vlens_async.sandbox import Exchange, FaultKind, Sandbox, SandboxClock
 from vlens_transports import FakeTransport, Handler, Request
+
+from ..conftest import free_port
 
 API_KEY = "sandbox-key"
 HANG_GUARD = 10.0
@@ -116,14 +117,6 @@ def assert_windows(times: Sequence[float], limits: Iterable[RateLimit]) -> None:
         for i in range(limit.count, len(times)):
             gap = times[i] - times[i - limit.count]
             assert gap >= limit.seconds - 1e-9, (str(limit), i, gap)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (right now)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import http.client
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +18,20 @@ import pytest
 from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, main
 from vlens_async.cli._bulk import Journal
 
-from .conftest import API_KEY, number
+from .conftest import (
+    bulk_command,
+    bulk_env,
+    finals,
+    number,
+    outbox,
+    records,
+    served_sandbox,
+    wait_for,
+)
 
 FIELDS = {"input", "phone_number", "status", "request_id", "provider", "attempts", "error"}
 SUMMARY = re.compile(r"^(\d+) numbers in [\d.]+ s \([\d.]+/s\): (.+)$")
 HANG_GUARD = 30.0
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    """The JSON records of a results file (a line cut short by a crash is not one)."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        with contextlib.suppress(ValueError):
-            records.append(json.loads(line))
-    return records
-
-
-def _final(path: Path) -> list[dict[str, Any]]:
-    """The records of a results file that are outcomes (not write-ahead "pending" lines)."""
-    return [record for record in _lines(path) if record["status"] != "pending"]
 
 
 def _bulk(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Any:
@@ -67,11 +57,11 @@ def test_text_file_gives_one_json_line_per_number(
     code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"])
     captured = capsys.readouterr()
     assert code == EXIT_OK, captured.err
-    records = _final(out)
-    assert sorted(r["input"] for r in records) == ["+20 100 000 0002", number(1), "00201000000001"]
-    for record in records:
+    final = finals(out)
+    assert sorted(r["input"] for r in final) == ["+20 100 000 0002", number(1), "00201000000001"]
+    for record in final:
         assert set(record) >= FIELDS
-    by_input = {r["input"]: r for r in records}
+    by_input = {r["input"]: r for r in final}
     sent = by_input["+20 100 000 0002"]
     assert sent["status"] == "sent"
     assert sent["phone_number"] == number(2)
@@ -100,11 +90,11 @@ def test_csv_with_a_phone_column(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     captured = capsys.readouterr()
     assert code == EXIT_API
-    records = {r["input"]: r for r in _final(out)}
-    assert set(records) == {number(1), "12345", "(line 4: no 'Phone' cell)", number(2)}
-    assert records[number(1)]["status"] == "sent"
-    assert records[number(1)]["provider"] == "vodafone"
-    invalid = records["12345"]
+    by_input = {r["input"]: r for r in finals(out)}
+    assert set(by_input) == {number(1), "12345", "(line 4: no 'Phone' cell)", number(2)}
+    assert by_input[number(1)]["status"] == "sent"
+    assert by_input[number(1)]["provider"] == "vodafone"
+    invalid = by_input["12345"]
     assert (invalid["status"], invalid["phone_number"], invalid["attempts"]) == ("invalid", None, 0)
     assert invalid["error"]["code"] is None
     assert "E.164" in invalid["error"]["message"]
@@ -117,8 +107,8 @@ def test_stdin_input_and_plain_progress_line(tmp_path: Path) -> None:
     numbers = [number(i) for i in range(5)]
     result = _bulk("-", "--out", str(out), "--sandbox", stdin="\n".join(numbers) + "\n")
     assert result.returncode == EXIT_OK, result.stderr
-    assert sorted(r["phone_number"] for r in _final(out)) == numbers
-    assert {r["status"] for r in _final(out)} == {"sent"}
+    assert sorted(r["phone_number"] for r in finals(out)) == numbers
+    assert {r["status"] for r in finals(out)} == {"sent"}
     assert re.search(r"^progress: 5 done \(.*\), 0 failed$", result.stderr, re.MULTILINE)
     assert "\r" not in result.stderr
     assert SUMMARY.match(result.stdout.strip().splitlines()[-1])
@@ -158,7 +148,7 @@ def test_error_lines_carry_code_and_message_but_never_an_otp(tmp_path: Path) -> 
     source = tmp_path / "numbers.txt"
     source.write_text(f"{number(1)}\nnot-a-number\n")
     assert main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"]) == EXIT_API
-    for record in _lines(out):
+    for record in records(out):
         assert not any("otp" in key.lower() for key in record)
         if record.get("error") is not None:
             assert set(record["error"]) == {"type", "code", "message"}
@@ -180,7 +170,7 @@ def test_resume_turns_pending_lines_into_unknown_and_skips_recorded_numbers(
     code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
     captured = capsys.readouterr()
     assert code == EXIT_API  # the interrupted number is unknown
-    final = [r for r in _final(out) if "phone_number" in r]
+    final = [r for r in finals(out) if "phone_number" in r]
     assert Counter(r["phone_number"] for r in final) == {number(i): 1 for i in range(4)}
     statuses = {r["phone_number"]: r["status"] for r in final}
     assert statuses == {
@@ -203,47 +193,7 @@ def test_duplicate_line_does_not_settle_a_pending_number(tmp_path: Path) -> None
     journal = Journal(out, resume=True)
     journal.close()
     assert journal.recovered_unknown == 1
-    assert [r["status"] for r in _lines(out)] == ["pending", "duplicate", "unknown"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def _served_sandbox() -> Iterator[int]:
-    """``vlens sandbox`` in a subprocess on a free loopback port; yields the port."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vlens_async", "sandbox", "--port", str(port), "--seed", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert server.stdout is not None
-    try:
-        banner = server.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in banner, banner
-        yield port
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
-
-
-def _outbox(port: int) -> Counter[str]:
-    """SMS per recipient, from the served sandbox's GET /_sandbox/outbox."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", "/_sandbox/outbox", headers={"ApiKey": API_KEY})
-        response = connection.getresponse()
-        assert response.status == 200
-        messages = json.loads(response.read())["messages"]
-    finally:
-        connection.close()
-    return Counter(m["recipient"] for m in messages if m["channel"] == "sms")
+    assert [r["status"] for r in records(out)] == ["pending", "duplicate", "unknown"]
 
 
 def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
@@ -252,22 +202,16 @@ def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Pat
     source = tmp_path / "numbers.txt"
     source.write_text("\n".join(numbers) + "\n")
     out = tmp_path / "results.jsonl"
-    with _served_sandbox() as port:
-        env = {
-            **os.environ,
-            "VLENS_API_KEY": API_KEY,
-            "VLENS_BASE_URL": f"http://127.0.0.1:{port}",
-            "PYTHONWARNINGS": "error::ResourceWarning",
-        }
-        args = [sys.executable, "-m", "vlens_async", "otp", "bulk", str(source)]
-        args += ["--out", str(out), "--rate", "40/s", "--concurrency", "8"]
-        run = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [str(source), "--out", str(out), "--rate", "40/s", "--concurrency", "8"]
+    with served_sandbox() as port:
+        run = subprocess.Popen(
+            bulk_command(*args),
+            env=bulk_env(port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
-            give_up = time.monotonic() + HANG_GUARD
-            while not (out.exists() and len(_final_lines(out)) >= 30):
-                assert run.poll() is None, "the run ended before it could be killed"
-                assert time.monotonic() < give_up, "hang guard: no results appeared"
-                time.sleep(0.02)
+            wait_for(lambda: len(finals(out)) >= 30, "30 results", process=run)
             run.send_signal(signal.SIGKILL)
             assert run.wait(timeout=10) == -signal.SIGKILL
         finally:
@@ -276,20 +220,20 @@ def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Pat
                 run.wait(timeout=10)
             assert run.stderr is not None
             run.stderr.close()
-        killed_at = len(_final_lines(out))
+        killed_at = len(finals(out))
         assert killed_at < len(numbers), "the run finished before it was killed"
 
         resumed = subprocess.run(
-            [*args, "--resume"],
-            env=env,
+            bulk_command(*args, "--resume"),
+            env=bulk_env(port),
             capture_output=True,
             text=True,
             timeout=HANG_GUARD,
             check=False,
         )
-        sms = _outbox(port)
+        sms = outbox(port)
 
-    final = _final(out)
+    final = finals(out)
     assert Counter(r["phone_number"] for r in final) == dict.fromkeys(numbers, 1)
     status = {r["phone_number"]: r["status"] for r in final}
     assert set(status.values()) <= {"sent", "unknown"}
@@ -299,12 +243,6 @@ def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Pat
     interrupted = [r for r in final if (r["error"] or {}).get("type") == "Interrupted"]
     assert all(r["status"] == "unknown" for r in interrupted)
     assert resumed.returncode == (EXIT_API if interrupted else EXIT_OK), resumed.stderr
-
-
-def _final_lines(path: Path) -> list[str]:
-    """Complete, non-pending lines (the file may end in a half-written line)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.endswith("}") and '"pending"' not in line]
 
 
 def test_summary_counts_numbers_recovered_unknown_once(

@@ -12,12 +12,12 @@ import pytest
 
 from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, main
 
+from ..conftest import free_port
 from .conftest import (
     HANG_GUARD,
     bulk_command,
     bulk_env,
     finals,
-    free_port,
     number,
     outbox,
     records,

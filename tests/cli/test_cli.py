@@ -2,102 +2,55 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, main
 
-UNMASKED_PHONE = re.compile(r"\+20\d{10}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"}
-    env.pop("VLENS_API_KEY", None)
-    return subprocess.run(
-        [sys.executable, "-m", "vlens_async", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
-
-
-@contextlib.contextmanager
-def _served_sandbox() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``vlens sandbox`` running in a subprocess on a free loopback port."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vlens_async", "sandbox", "--port", str(port), "--seed", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    banner = server.stdout.readline()
-    assert f"http://127.0.0.1:{port}" in banner, banner
-    try:
-        yield f"http://127.0.0.1:{port}", server
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.communicate(timeout=10)
+from ..conftest import free_port
+from .conftest import UNMASKED_PHONE, ServedSandbox, run_vlens, served_sandbox
 
 
 @pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def sandbox_server() -> Iterator[ServedSandbox]:
     """One served sandbox shared by the tests that only call it."""
-    with _served_sandbox() as served:
+    with served_sandbox() as served:
         yield served
 
 
 def test_demo_runs_the_whole_journey_in_process() -> None:
     """`vlens demo` exits 0 after all 13 steps and shows no unmasked phone number."""
-    result = _run("demo")
+    result = run_vlens("demo")
     assert result.returncode == EXIT_OK, result.stderr
     assert "[13/13] Duplicate check again" in result.stdout
     assert "registered" in result.stdout.splitlines()[-2]
     assert not UNMASKED_PHONE.search(result.stdout)
 
 
-def test_demo_against_the_served_sandbox(sandbox_server: tuple[str, subprocess.Popen[str]]) -> None:
+def test_demo_against_the_served_sandbox(sandbox_server: ServedSandbox) -> None:
     """`vlens demo --base-url` runs the journey over HTTP, reading codes from the served sandbox."""
-    url, _ = sandbox_server
-    result = _run("demo", "--base-url", url, "--api-key", "sandbox-key")
+    result = run_vlens("demo", "--base-url", sandbox_server.url, "--api-key", "sandbox-key")
     assert result.returncode == EXIT_OK, result.stderr
     assert "[13/13]" in result.stdout
 
 
 def test_served_sandbox_prints_each_message() -> None:
     """`vlens sandbox` prints every SMS and e-mail it sends, so a developer can read the code."""
-    with _served_sandbox() as (url, server):
-        assert _run("demo", "--base-url", url, "--api-key", "sandbox-key").returncode == EXIT_OK
-        server.terminate()
-        out, err = server.communicate(timeout=10)
+    with served_sandbox() as served:
+        demo = run_vlens("demo", "--base-url", served.url, "--api-key", "sandbox-key")
+        assert demo.returncode == EXIT_OK, demo.stderr
+        out, err = served.stop()
     assert re.search(r"SMS to \+20\d{10}: code \d{6} \(registration", out)
     assert "E-mail to demo." in out
     assert "registration.send_phone_otp" in err  # each call is logged, contacts masked
     assert not UNMASKED_PHONE.search(err)
 
 
-def test_wrong_api_key_exits_1(sandbox_server: tuple[str, subprocess.Popen[str]]) -> None:
+def test_wrong_api_key_exits_1(sandbox_server: ServedSandbox) -> None:
     """A 401 from the server is a one-line error and exit code 1."""
-    url, _ = sandbox_server
-    result = _run("demo", "--base-url", url, "--api-key", "not-the-key")
+    result = run_vlens("demo", "--base-url", sandbox_server.url, "--api-key", "not-the-key")
     assert result.returncode == EXIT_API
     assert result.stderr.strip().count("\n") == 0
     assert "[401]" in result.stderr
@@ -105,7 +58,7 @@ def test_wrong_api_key_exits_1(sandbox_server: tuple[str, subprocess.Popen[str]]
 
 def test_unreachable_server_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing listening: a one-line 'cannot reach' error and exit code 3."""
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     code = main(["demo", "--base-url", url, "--api-key", "k", "--timeout", "5"])
     assert code == EXIT_UNREACHABLE
     assert "cannot reach the server" in capsys.readouterr().err
@@ -133,6 +86,6 @@ def test_bad_arguments_exit_2(
 
 def test_unknown_option_exits_2() -> None:
     """argparse's usage errors keep exit code 2."""
-    result = _run("demo", "--bogus")
+    result = run_vlens("demo", "--bogus")
     assert result.returncode == EXIT_USAGE
     assert "unrecognized arguments: --bogus" in result.stderr

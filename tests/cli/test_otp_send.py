@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -13,7 +10,7 @@ import pytest
 from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, main
 from vlens_async.sandbox import Sandbox
 
-from .test_cli import UNMASKED_PHONE, _served_sandbox
+from .conftest import UNMASKED_PHONE, run_vlens, served_sandbox
 
 PHONE = "+201001234567"
 
@@ -104,18 +101,9 @@ def test_bad_input_exits_2_before_any_call(
 
 def test_sends_over_http_to_a_served_sandbox() -> None:
     """With VLENS_* set, the command calls the server, which texts the number once."""
-    with _served_sandbox() as (url, server):
-        env = {**os.environ, "VLENS_API_KEY": "sandbox-key", "VLENS_BASE_URL": url}
-        result = subprocess.run(
-            [sys.executable, "-m", "vlens_async", "otp", "send", PHONE, "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            check=False,
-        )
-        server.terminate()
-        out, _ = server.communicate(timeout=10)
+    with served_sandbox() as served:
+        result = run_vlens("otp", "send", PHONE, "--json", base_url=served.url)
+        out, _ = served.stop()
     assert result.returncode == EXIT_OK, result.stderr
     printed = json.loads(result.stdout)
     assert printed["status"] == "sent"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -21,7 +18,7 @@ from vlens_async.cli import EXIT_USAGE, build_parser, main
 from vlens_async.cli._serve import build_sandbox
 from vlens_async.sandbox import FaultKind, Sandbox, create_app
 
-from .test_cli import _free_port
+from .conftest import run_vlens, served_sandbox
 
 PHONE = "+201001234567"
 Serve = Callable[[web.Application], Awaitable[str]]
@@ -220,33 +217,10 @@ def test_help_documents_the_flags_and_the_fault_grammar(
 
 def test_served_from_the_command_line() -> None:
     """`vlens sandbox` with the new flags serves them: the banner says so, and a call obeys."""
-    port = _free_port()
-    command = [sys.executable, "-m", "vlens_async", "sandbox", "--port", str(port)]
     flags = ["--fixed-otp", "246810", "--rate", "50/s", "--fault", "*:latency=0:times=1"]
-    server = subprocess.Popen(
-        [*command, *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout is not None
-        banner = server.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in banner, banner
-        assert "rate limits 50/1s; every OTP is 246810; 1 fault(s) scheduled" in banner
-        sent = subprocess.run(
-            [sys.executable, "-m", "vlens_async", "otp", "send", PHONE],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env=_env(f"http://127.0.0.1:{port}"),
-        )
+    with served_sandbox(*flags) as served:
+        assert "rate limits 50/1s; every OTP is 246810; 1 fault(s) scheduled" in served.banner
+        sent = run_vlens("otp", "send", PHONE, base_url=served.url)
         assert sent.returncode == 0, sent.stderr
-    finally:
-        server.terminate()
-        out, _ = server.communicate(timeout=10)
+        out, _ = served.stop()
     assert f"SMS to {PHONE}: code 246810" in out
-
-
-def _env(base_url: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"}
-    env.update(VLENS_API_KEY="sandbox-key", VLENS_BASE_URL=base_url)
-    return env

@@ -22,7 +22,6 @@ from tests.bulk.conftest import (
     bulk_command,
     bulk_env,
     finals,
-    free_port,
     number,
     outbox,
     records,
@@ -34,20 +33,24 @@ from vlens_async.cli import main
 from vlens_async.cli._stoppable import StoppableLimiter
 from vlens_async.redis import RedisRateLimiter
 
+from ..conftest import free_port
 from .processes import Processes
 from .server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
+FAULTY_SANDBOX = str(ROOT / "tests" / "bulk" / "faulty_sandbox.py")
 NUMBERS = [number(i) for i in range(60)]
 PASSWORD = "s3cret-redis-pass"
 
 
 @contextlib.contextmanager
 def slow_sandbox(tmp_path: Path, delay: float) -> Iterator[tuple[int, Path]]:
-    """A served sandbox whose sends take ``delay`` s; yields its port and its log of sends."""
+    """A served sandbox whose sends take ``delay`` s (no other fault); yields its port and its
+    log of sends."""
+    assert delay > 0, "faulty_sandbox.py schedules random faults when --latency is 0"
     port, seen = free_port(), tmp_path / "seen.txt"
-    command = [sys.executable, "-m", "tests.redis.slow_sandbox", "--port", str(port)]
-    command += ["--seen", str(seen), "--delay", str(delay)]
+    command = [sys.executable, FAULTY_SANDBOX, "--port", str(port)]
+    command += ["--seen", str(seen), "--latency", str(delay)]
     with Processes() as own:
         server = own.start(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert server.stdout is not None

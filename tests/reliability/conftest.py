@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import Awaitable, Callable
 
 import attrs
 from aiohttp import web
 
 from vlens_async.sandbox import Sandbox, create_app
+
+from ..conftest import free_port
 
 Serve = Callable[[web.Application], Awaitable[str]]
 
@@ -57,10 +58,7 @@ async def serve_sandbox(serve: Serve, sandbox: Sandbox) -> tuple[str, InFlight]:
 
 def closed_port_url() -> str:
     """A loopback URL on which nothing listens: connecting is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def open_fds() -> int:

@@ -27,10 +27,12 @@ from vlens_async import (
 from vlens_async.sandbox import Sandbox, create_app
 from vlens_transports import AiohttpTransport
 
+from .._hooks_recorder import Recorder
 from .conftest import API_KEY, Serve, live_tasks, open_fds, serve_sandbox, settle
 
 PHONE = "+201001234567"
 LOAD = 10_000
+LOAD_GUARD = 600.0  # 10,000 calls take ~5 s idle; a starved CI loop is far slower
 CANCELLED_CALLS = 120
 
 
@@ -39,13 +41,23 @@ async def test_ten_thousand_concurrent_calls_through_one_client(serve: Serve) ->
     sandbox = Sandbox(seed=1)
     base_url, in_flight = await serve_sandbox(serve, sandbox)
     fds_before, tasks_before = open_fds(), live_tasks()
-    retry = RetryPolicy.no_wait(max_attempts=1)  # any failure would surface, not be retried
+    # gather starts all 10,000 calls in one loop iteration (seconds long even on an idle
+    # machine); the first 100 connects are seen done only after it, when their timers have run
+    # too. So no per-attempt limit or call deadline shorter than the whole run: the loop, not
+    # the network, is the bottleneck here, and wait_for below is the hang guard.
+    retry = RetryPolicy(
+        max_attempts=1, base_delay=0, max_delay=0, retry_after_cap=0, deadline=LOAD_GUARD
+    )  # any failure would surface, not be retried
     client = VlensClient(
-        API_KEY, base_url=base_url, transport=AiohttpTransport(limit=100), retry=retry
+        API_KEY,
+        base_url=base_url,
+        transport=AiohttpTransport(limit=100),
+        retry=retry,
+        timeout=Timeout(connect=LOAD_GUARD, read=LOAD_GUARD),
     )
     calls = [client.registration.check_existence(f"+2010{index:08d}") for index in range(LOAD)]
     try:
-        results = await asyncio.wait_for(asyncio.gather(*calls), 120.0)
+        results = await asyncio.wait_for(asyncio.gather(*calls), LOAD_GUARD)
     finally:
         await client.aclose()
         await client.transport.aclose()  # borrowed: the test that made it closes it
@@ -127,16 +139,18 @@ async def test_cancel_mid_retry_wait_releases_everything(serve: Serve) -> None:
     tasks_before = live_tasks()
     transport = AiohttpTransport(limit=1)
     retry = RetryPolicy(max_attempts=3, base_delay=0, max_delay=0, retry_after_cap=30, deadline=60)
+    recorder = Recorder()
     client = VlensClient(
         API_KEY,
         base_url=base_url,
         transport=transport,
         retry=retry,
         timeout=Timeout(pool=2.0),
+        hooks=recorder,
     )
     task = asyncio.ensure_future(client.registration.check_existence(PHONE))
-    await settle(lambda: sandbox.requests_seen, 1)
-    await asyncio.sleep(0.05)  # now waiting out Retry-After (30 s)
+    # The retry event comes just before the wait: from then on it waits out Retry-After (30 s).
+    assert await settle(lambda: recorder.kinds().count("Retry"), 1) == 1
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -285,26 +299,31 @@ async def test_calls_in_flight_when_the_client_closes_end_with_a_closed_error(
     app = web.Application()
     app.router.add_post("/api/{tail:.*}", hold)
     base_url = await serve(app)
+    recorder = Recorder()
     # The deadline ends the queued send on Python 3.10, where another task cannot fire its
-    # timer (async-timeout binds it to its own task); on 3.11+ aclose() ends it at once.
+    # timer (async-timeout binds it to its own task); on 3.11+ aclose() ends it at once. It
+    # must not pass before aclose() on a loaded machine: 5 s, for a few loopback round trips.
     client = VlensClient(
         API_KEY,
         base_url=base_url,
         transport=AiohttpTransport(limit=2),
-        retry=attrs.evolve(RetryPolicy.no_wait(), deadline=2),
+        retry=attrs.evolve(RetryPolicy.no_wait(), deadline=5),
+        hooks=recorder,
     )
     calls = [
         asyncio.create_task(client.registration.check_existence(PHONE)),
         asyncio.create_task(client.registration.send_phone_otp(PHONE)),
     ]
-    await asyncio.wait_for(both.wait(), 5)
+    await asyncio.wait_for(both.wait(), 10)
     calls.append(asyncio.create_task(client.registration.send_email_otp("a@example.com")))
-    await asyncio.sleep(0.05)  # the third waits for one of the pool's two connections
+    # Its request event comes just before the send, which waits for one of the pool's two
+    # connections.
+    assert await settle(lambda: recorder.kinds().count("Request"), 3) == 3
     transport = client.transport
     await client.aclose()
     await transport.aclose()  # borrowed: the test owns it
     read, written, queued = await asyncio.wait_for(
-        asyncio.gather(*calls, return_exceptions=True), 10
+        asyncio.gather(*calls, return_exceptions=True), 30
     )
     assert type(read) is ClientClosedError
     assert type(written) is OutcomeUnknownError

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import MappingProxyType
 from typing import Any
@@ -28,6 +27,8 @@ from vlens_transports import (
     TransportLoopMismatch,
     TransportTimeout,
 )
+
+from ..conftest import free_port
 
 Serve = Callable[[web.Application], Awaitable[str]]
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -102,14 +103,6 @@ def slow_and_fast_app(started: asyncio.Event | None = None) -> web.Application:
 def session_of(transport: AiohttpTransport) -> aiohttp.ClientSession | None:
     """The session the transport currently holds, if any."""
     return transport._session
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def assert_not_chained(error: BaseException) -> None:
