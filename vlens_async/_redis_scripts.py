@@ -126,20 +126,46 @@ local function touch()
 end
 """
 
-CLAIM = (
+# The scripts about one number and this worker's claim on it: ARGV = ttl, number, worker, ...
+_CLAIM_OF = (
     _LEDGER
     + """
--- ARGV: ttl, number, worker. 1: claimed by this worker; 0: someone has it, or it has a final
--- record other than "failed, certainly not sent" (such a number may be sent again).
-if redis.call('HEXISTS', claims, ARGV[2]) == 1 then return 0 end
-local final = redis.call('HGET', records, ARGV[2])
+local number, worker = ARGV[2], ARGV[3]
+-- 'claimed' or 'sending' when the number is this worker's claim, else nil
+local function mine()
+  local claim = redis.call('HGET', claims, number)
+  if claim == 'claimed|' .. worker then return 'claimed' end
+  if claim == 'sending|' .. worker then return 'sending' end
+  return nil
+end
+-- this worker's claim, in phase `from`, is now in phase `to` (nil: the claim is gone)
+local function move(from, to)
+  if to then
+    redis.call('HSET', claims, number, to .. '|' .. worker)
+    redis.call('HINCRBY', counts, to, 1)
+  else
+    redis.call('HDEL', claims, number)
+  end
+  redis.call('HINCRBY', counts, from, -1)
+  touch()
+end
+"""
+)
+
+CLAIM = (
+    _CLAIM_OF
+    + """
+-- 1: claimed by this worker; 0: someone has it, or it has a final record other than
+-- "failed, certainly not sent" (such a number may be sent again).
+if redis.call('HEXISTS', claims, number) == 1 then return 0 end
+local final = redis.call('HGET', records, number)
 if final then
   local old = cjson.decode(final)
   if old.status ~= 'failed' or old.sent ~= 'no' then return 0 end
-  redis.call('HDEL', records, ARGV[2])
+  redis.call('HDEL', records, number)
   redis.call('HINCRBY', counts, 'status:failed', -1)
 end
-redis.call('HSET', claims, ARGV[2], 'claimed|' .. ARGV[3])
+redis.call('HSET', claims, number, 'claimed|' .. worker)
 redis.call('HINCRBY', counts, 'claimed', 1)
 touch()
 return 1
@@ -147,59 +173,49 @@ return 1
 )
 
 SENDING = (
-    _LEDGER
+    _CLAIM_OF
     + """
--- ARGV: ttl, number, worker. 1: marked as possibly written; 0: not this worker's claim any more.
-if redis.call('HGET', claims, ARGV[2]) ~= 'claimed|' .. ARGV[3] then return 0 end
-redis.call('HSET', claims, ARGV[2], 'sending|' .. ARGV[3])
-redis.call('HINCRBY', counts, 'claimed', -1)
-redis.call('HINCRBY', counts, 'sending', 1)
-touch()
+-- 1: marked as possibly written; 0: not this worker's claim any more.
+if mine() ~= 'claimed' then return 0 end
+move('claimed', 'sending')
 return 1
 """
 )
 
 NOT_SENT = (
-    _LEDGER
+    _CLAIM_OF
     + """
--- ARGV: ttl, number, worker. The attempt after SENDING was refused, nothing written: the claim
--- goes back to 'claimed' and stays this worker's, never free in between (RELEASE then CLAIM
--- would let another worker take it). 1: claimed by this worker; 0: not its claim any more.
-local claim = redis.call('HGET', claims, ARGV[2])
-if claim == 'claimed|' .. ARGV[3] then return 1 end
-if claim ~= 'sending|' .. ARGV[3] then return 0 end
-redis.call('HSET', claims, ARGV[2], 'claimed|' .. ARGV[3])
-redis.call('HINCRBY', counts, 'sending', -1)
-redis.call('HINCRBY', counts, 'claimed', 1)
-touch()
+-- The attempt after SENDING was refused, nothing written: the claim goes back to 'claimed'
+-- and stays this worker's, never free in between (RELEASE then CLAIM would let another
+-- worker take it). 1: claimed by this worker; 0: not its claim any more.
+local phase = mine()
+if phase == 'claimed' then return 1 end
+if phase ~= 'sending' then return 0 end
+move('sending', 'claimed')
 return 1
 """
 )
 
 RECORD = (
-    _LEDGER
+    _CLAIM_OF
     + """
--- ARGV: ttl, number, worker, status, record JSON. 1: recorded; 0: not this worker's claim.
-local claim = redis.call('HGET', claims, ARGV[2])
-if claim ~= 'claimed|' .. ARGV[3] and claim ~= 'sending|' .. ARGV[3] then return 0 end
-redis.call('HDEL', claims, ARGV[2])
-redis.call('HINCRBY', counts, string.match(claim, '^[a-z]+'), -1)
-redis.call('HSET', records, ARGV[2], ARGV[5])
+-- ARGV[4], ARGV[5]: status, record JSON. 1: recorded; 0: not this worker's claim.
+local phase = mine()
+if not phase then return 0 end
+redis.call('HSET', records, number, ARGV[5])
 redis.call('HINCRBY', counts, 'status:' .. ARGV[4], 1)
-touch()
+move(phase, nil)
 return 1
 """
 )
 
 RELEASE = (
-    _LEDGER
+    _CLAIM_OF
     + """
--- ARGV: ttl, number, worker. 1: released (another worker may claim it); 0: not this worker's.
-local claim = redis.call('HGET', claims, ARGV[2])
-if claim ~= 'claimed|' .. ARGV[3] and claim ~= 'sending|' .. ARGV[3] then return 0 end
-redis.call('HDEL', claims, ARGV[2])
-redis.call('HINCRBY', counts, string.match(claim, '^[a-z]+'), -1)
-touch()
+-- 1: released (another worker may claim it); 0: not this worker's claim.
+local phase = mine()
+if not phase then return 0 end
+move(phase, nil)
 return 1
 """
 )
