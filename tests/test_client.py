@@ -45,6 +45,14 @@ async def check(client: VlensClient) -> ExistenceResult:
 # --- base URL ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("flag", ["no", "false", 0, 1, None])
+async def test_allow_insecure_http_must_be_a_bool(flag: object) -> None:
+    """A truthy string such as "no" must not switch plain http on: only True or False."""
+    with pytest.raises(VlensInputError) as info:
+        make_client(answer({}), base_url="http://api.vlenseg.com", allow_insecure_http=flag)
+    assert info.value.field == "allow_insecure_http"
+
+
 @pytest.mark.parametrize(
     "base_url",
     ["http://api.vlenseg.com", "http://10.0.0.5:8080", "http://localhost.evil.example"],

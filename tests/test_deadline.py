@@ -30,7 +30,7 @@ from vlens_async import (
 )
 from vlens_async.testing import envelope_response, error_response
 from vlens_transports import AiohttpTransport, Request, Response
-from vlens_transports._timeouts import cancelling, reschedule, timeout_at
+from vlens_transports._timeouts import cancelling, timeout_at
 
 from .conftest import API_KEY, make_client, swallow_a_cancel
 
@@ -414,7 +414,11 @@ async def test_own_timeout_and_deadline_due_in_the_same_loop_iteration(spawn: Ta
         while time.monotonic() <= deadline:
             time.sleep(0.005)  # noqa: ASYNC251 - keep the loop busy until the deadline is due
         # The caller's timeout expires now, in the same loop iteration as the deadline's.
-        reschedule(scopes[0], asyncio.get_running_loop().time())
+        now = asyncio.get_running_loop().time()
+        if sys.version_info >= (3, 11):
+            scopes[0].reschedule(now)
+        else:  # async-timeout's name for it
+            scopes[0].update(now)
         try:
             outcome = await asyncio.wait_for(task, BOUND)
         except asyncio.CancelledError:

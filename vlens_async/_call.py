@@ -102,9 +102,10 @@ class Caller:
         """
         self.lifecycle.enter()
         call = self._start(operation, body, token, subject, extra_headers, options)
-        attempts = (
-            self._attempts if call.retry is self.retry else call.retry.retrying(self._attempt)
-        )
+        # The retry loop depends on max_attempts alone (waits and deadline ride on each signal):
+        # a per-call policy such as RetryPolicy.interactive() reuses the client's when they agree.
+        same_loop = call.retry.max_attempts == self.retry.max_attempts
+        attempts = self._attempts if same_loop else call.retry.retrying(self._attempt)
         events = call.events
         try:
             try:

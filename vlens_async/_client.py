@@ -77,6 +77,8 @@ def _env_flag(name: str) -> bool:
 
 
 def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
+    if not isinstance(allow_insecure_http, bool):  # "no" would be truthy: plain http allowed
+        raise VlensInputError("allow_insecure_http", "expected True or False")
     if not isinstance(base_url, str):
         raise VlensInputError("base_url", "expected a string URL")
     try:

@@ -10,6 +10,7 @@ from vlens_transports import (
     Request,
     Response,
     Transport,
+    TransportClosed,
     TransportError,
 )
 
@@ -103,7 +104,8 @@ async def test_propagates_the_handlers_transport_error_unchanged() -> None:
 
 
 async def test_send_after_aclose_raises_and_records_nothing() -> None:
-    """send() after aclose() raises RuntimeError and neither records nor calls the handler."""
+    """send() after aclose() raises TransportClosed, as AiohttpTransport does (still a
+    RuntimeError), and neither records nor calls the handler."""
     calls: list[Request] = []
 
     async def handler(request: Request) -> Response:
@@ -112,7 +114,7 @@ async def test_send_after_aclose_raises_and_records_nothing() -> None:
 
     transport = FakeTransport(handler)
     await transport.aclose()
-    with pytest.raises(RuntimeError, match="after aclose"):
+    with pytest.raises(TransportClosed, match="after aclose"):
         await transport.send(Request(method="GET", url=URL))
     assert transport.requests == []
     assert calls == []

@@ -60,7 +60,8 @@ class AiohttpTransport(Transport):
     making one), ``Timeout.connect`` is ``sock_connect`` and ``Timeout.read`` is ``sock_read``,
     the longest wait for the next chunk of the response. ``Request.deadline`` bounds everything:
     a send still waiting for its connection at the deadline ends with ``ConnectError`` (not
-    sent), a written one with ``TransportTimeout``.
+    sent; unless the event loop was stalled past both timers, then it is reported as maybe
+    written), a written one with ``TransportTimeout``.
 
     Once closed (or used from another event loop) it raises :class:`TransportClosed`, also for
     the sends its closing ends (aiohttp ends them when the session closes; one still waiting for

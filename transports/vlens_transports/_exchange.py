@@ -13,8 +13,12 @@ fields of ``ClientTimeout``, passed per request to ``ClientSession.request``):
   fires inside the connect step.
 
 So ``connect`` is set to ``min(pool, time left)`` and ``total`` to the time left plus a small
-grace: at the deadline a send still queued or connecting always meets the connect timer first
+grace: at the deadline a send still queued or connecting meets the connect timer first
 (``ConnectError``, not sent), and only a written one meets ``total`` (``TransportTimeout``).
+One exception errs on the safe side: when the event loop is held up for longer than the grace,
+both timers fall due in the same iteration and aiohttp reports ``total``'s, so a send that was
+still queued is a ``TransportTimeout`` (may have been written: an effect ends "unknown", never
+resent).
 ``ceil_threshold`` is infinite: aiohttp otherwise rounds timers of 5 s or more up to the next
 whole second, which could move the connect timer past ``total``.
 """

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from . import _timeouts
 from ._base import Transport
-from ._errors import ConnectError, TransportTimeout
+from ._errors import ConnectError, TransportClosed, TransportTimeout
 from ._models import Request, Response, where
 
 __all__ = ["FakeTransport", "Handler"]
@@ -47,7 +47,7 @@ class FakeTransport(Transport):
 
     async def send(self, request: Request) -> Response:
         if self.closed:
-            raise RuntimeError("FakeTransport.send() called after aclose()")
+            raise TransportClosed("FakeTransport.send() called after aclose()")
         deadline = request.deadline
         if deadline is not None and deadline <= time.monotonic():
             raise ConnectError(f"{where(request)}: the deadline passed before it was sent")

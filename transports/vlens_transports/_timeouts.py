@@ -1,8 +1,8 @@
 """``asyncio.timeout_at`` on Python 3.11+, the ``async-timeout`` package (its model) on 3.10.
 
-Both are public, documented APIs of the same shape: an async context manager whose deadline, in
-the event loop's clock, can be moved while it is entered (``reschedule()``; ``update()`` in
-async-timeout).
+Both are public, documented APIs of the same shape: an async context manager with a deadline in
+the event loop's clock (``FakeTransport`` puts one around a handler). Also ``Task.cancelling()``,
+which Python 3.10 lacks.
 """
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ if sys.version_info >= (3, 11):
         """Whether ``timer`` fired (and so turned a cancellation into ``TimeoutError``)."""
         return timer.expired()
 
-    def reschedule(timer: Timeout, when: float) -> None:
-        """Move an entered, unexpired ``timer`` to ``when`` (the loop's clock), from the task
-        that entered it; a past ``when`` fires it."""
-        timer.reschedule(when)
-
     def cancelling(task: asyncio.Task[Any] | None) -> int:
         """How many cancel requests ``task`` has pending (``Task.cancelling()``)."""
         return 0 if task is None else task.cancelling()
@@ -35,11 +30,6 @@ else:  # pragma: no cover - Python 3.10 only
         """Whether ``timer`` fired (and so turned a cancellation into ``TimeoutError``)."""
         return bool(timer.expired)
 
-    def reschedule(timer: Timeout, when: float) -> None:
-        """Move an entered, unexpired ``timer`` to ``when`` (the loop's clock), from the task
-        that entered it; a past ``when`` fires it."""
-        timer.update(when)
-
     def cancelling(task: asyncio.Task[Any] | None) -> int:
         """Always 0 on Python 3.10, whose tasks do not count cancel requests."""
         return 0
@@ -50,7 +40,6 @@ __all__ = [
     "cancelling",
     "expired",
     "loop_time",
-    "reschedule",
     "timeout_at",
 ]
 

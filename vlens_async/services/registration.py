@@ -87,7 +87,7 @@ class RegistrationService(Service):
         return await self._caller.call(
             CHECK_EXISTENCE,
             body,
-            subject=body.phone_number or email,
+            subject=body.phone_number or body.email,
             options=call_options(timeout, retry, x_request_id),
         )
 
