@@ -126,6 +126,7 @@ class _Run:
         self.in_flight: dict[str, str] = {}  # number -> input: journaled pending, no outcome yet
         self.stopping = asyncio.Event()
         self.aborted = False
+        self.wrapping_up = False  # past the passes: a second signal no longer cancels
         self.store_error: RateLimiterUnavailableError | None = None
         self.progress = Progress(total, sys.stderr)
 
@@ -134,9 +135,14 @@ class _Run:
             raise VlensError("not sent: the run was stopped before this request (--resume sends)")
         if self.link is not None:
             await self.link.sending(number)  # the fence: claimed by this worker, still
-        self.journal.write(
-            {"input": raw, "phone_number": number, "status": "pending", "sent": "maybe"}
-        )
+        try:
+            self.journal.write(
+                {"input": raw, "phone_number": number, "status": "pending", "sent": "maybe"}
+            )
+        except JournalError:
+            if self.link is not None:  # not sent after all: not "unknown" once reaped
+                await self.link.refused(number)
+            raise
         self.in_flight[number] = raw
 
     async def on_retry(self, raw: str, number: str, error: VlensError) -> None:
@@ -215,6 +221,7 @@ class _Run:
                 if not self.aborted:
                     raise
             finally:
+                self.wrapping_up = True
                 if watching is not None:
                     watching.cancel()
                     await asyncio.gather(watching, return_exceptions=True)
@@ -296,7 +303,8 @@ class _Run:
                 )
             elif not self.aborted:
                 self.aborted = True
-                task.cancel()
+                if not self.wrapping_up:  # the wrap-up (a last ledger read) is bounded anyway
+                    task.cancel()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop, sig.name)

@@ -13,7 +13,7 @@ class Progress:
 
     def __init__(self, total: int | None, stream: TextIO, *, every: float = 2.0) -> None:
         self.total, self.stream, self.every = total, stream, every
-        self.done = self.failed = self.open = 0
+        self.done = self.failed = self.unknown = self.open = 0
         self.shared = False  # showing a shared job's counts (see job())
         self.started = self._last = time.monotonic()
         self._bar: Any = None
@@ -29,11 +29,15 @@ class Progress:
         """Show a shared job's counts (``JobLedger.counts()``) instead of this run's own."""
         finals = {k.partition(":")[2]: v for k, v in counts.items() if k.startswith("status:")}
         done = sum(finals.values())
-        self.failed = sum(v for k, v in finals.items() if k != "sent")
+        # "unknown" may have been sent: never counted with the "not sent", lest someone resend it
+        self.unknown = finals.get("unknown", 0)
+        self.failed = sum(v for k, v in finals.items() if k not in ("sent", "unknown"))
         self.open = counts.get("claimed", 0) + counts.get("sending", 0)
         if self._bar is not None:
             self._bar.update(max(done - self.done, 0))
-            self._bar.set_postfix(failed=self.failed, open=self.open, refresh=True)
+            self._bar.set_postfix(
+                failed=self.failed, unknown=self.unknown, open=self.open, refresh=True
+            )
         self.done = done
         self.shared = True
         now = time.monotonic()
@@ -65,7 +69,10 @@ class Progress:
         if total is not None and rate > 0:
             eta = f", ETA {(total - self.done) / rate:.0f} s"
         if self.shared:
-            return f"job: {self.done}{of} done, {self.failed} not sent, {self.open} in progress"
+            return (
+                f"job: {self.done}{of} done, {self.failed} not sent, {self.unknown} unknown, "
+                f"{self.open} in progress"
+            )
         return f"progress: {self.done}{of} done ({rate:.1f}/s{eta}), {self.failed} failed"
 
     def close(self) -> None:
