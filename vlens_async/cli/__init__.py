@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from .._errors import VlensError, VlensInputError, VlensTransportError
 from .._version import __version__
 
-__all__ = ["EXIT_API", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_API", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -15,7 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._client import VlensClient
 from .._errors import (
@@ -28,21 +28,17 @@ from .._errors import (
 from .._ratelimit import Limiter, RateLimiterUnavailableError
 from .._validation import check_provider
 from ..bulk import BulkOutcome, BulkService, BulkStatus
-from . import _bulk_args
+from . import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, _bulk_args
 from ._bulk_setup import open_client, run_limits
 from ._inputs import ledger_key, numbers_from, survey
 from ._job import JobLink, input_id, open_ledger, report, store_error
 from ._journal import Journal, JournalError
 from ._progress import Progress
-from ._stoppable import StoppableLimiter
-
-if TYPE_CHECKING:
-    pass
+from ._stoppable import StoppableLimiter, stopped
 
 __all__ = ["Journal", "add_parser", "record_of", "run"]
 
 FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
-EXIT_OK, EXIT_API, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
 _INTERRUPTED = {"type": "Interrupted", "code": None, "message": "the run was aborted mid-call"}
 _ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server was reached
 _KEY_REFUSED = (
@@ -132,7 +128,7 @@ class _Run:
 
     async def on_send(self, raw: str, number: str) -> None:
         if self.stopping.is_set():
-            raise VlensError("not sent: the run was stopped before this request (--resume sends)")
+            raise stopped()
         if self.link is not None:
             await self.link.sending(number)  # the fence: claimed by this worker, still
         try:

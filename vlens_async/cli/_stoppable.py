@@ -7,10 +7,11 @@ import asyncio
 from .._errors import VlensError
 from .._ratelimit import Limiter
 
-__all__ = ["StoppableLimiter"]
+__all__ = ["StoppableLimiter", "stopped"]
 
 
-def _stopped() -> VlensError:
+def stopped() -> VlensError:
+    """The error of a request the run did not send because it was stopping."""
     return VlensError("not sent: the run was stopped before this request (--resume sends)")
 
 
@@ -29,7 +30,7 @@ class StoppableLimiter:
 
     async def __aenter__(self) -> None:
         if self.stopping.is_set():
-            raise _stopped()
+            raise stopped()
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         release = asyncio.Event()
         holder = asyncio.ensure_future(self._hold(granted, release))
@@ -47,7 +48,7 @@ class StoppableLimiter:
         if holder.done():
             holder.result()  # the limiter failed (say, Redis unreachable): raise its error
         await self._drop(holder)
-        raise _stopped()
+        raise stopped()
 
     async def __aexit__(self, *exc_info: object) -> None:
         release, holder = self._holders.pop(asyncio.current_task())
