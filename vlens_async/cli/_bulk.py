@@ -30,7 +30,7 @@ from .._validation import check_provider
 from ..bulk import BulkOutcome, BulkService, BulkStatus
 from . import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, _bulk_args
 from ._bulk_setup import open_client, run_limits
-from ._inputs import ledger_key, numbers_from, survey
+from ._inputs import count_numbers, ledger_key, numbers_from, survey
 from ._job import JobLink, input_id, open_ledger, report, store_error
 from ._journal import Journal, JournalError
 from ._progress import Progress
@@ -80,10 +80,12 @@ async def run(args: argparse.Namespace) -> int:
     check_provider("--provider", args.provider)
     for name in args.fallback:
         check_provider("--fallback", name)
-    found = None
-    if args.input != "-":
+    found, total = None, None
+    if args.input != "-" and args.redis:  # a shared job: its size and fingerprint
         found = await asyncio.to_thread(survey, args.input, args.column)
-    total = found and (found.distinct if args.redis else found.entries)
+        total = found.distinct
+    elif args.input != "-":  # only a count: no fingerprint nor set of numbers to keep
+        total = await asyncio.to_thread(count_numbers, args.input, args.column)
     # a job's name and URL are checked here too (nothing is connected yet)
     ledger = open_ledger(args, input_id(found)) if args.redis and found else None
     async with open_client(args) as client:
