@@ -37,6 +37,11 @@ def where(url: str) -> str:
         raise ValueError("url: expected redis://host:port/db, rediss://... or unix://path")
     if parts.scheme == "unix":
         return parts.path
+    database = parts.path.strip("/")
+    if database and not (database.isascii() and database.isdigit()):  # redis-py: "/abc" is db 0
+        raise ValueError(
+            "url: the database after the port must be a number, e.g. redis://host:6379/0"
+        )
     return f"{parts.hostname or 'localhost'}:{port or 6379}"
 
 

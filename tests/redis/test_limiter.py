@@ -198,3 +198,10 @@ async def test_an_end_written_late_is_stamped_when_the_permit_ended(
     assert written - answered >= busy
     assert len(ends) == 1
     assert answered <= float(ends[0][1]) <= answered + busy / 4
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/abc", "redis://127.0.0.1/0x1"])
+def test_a_database_that_is_not_a_number_is_refused(url: str) -> None:
+    """redis-py reads ``/abc`` as database 0: refused instead, before anything is connected."""
+    with pytest.raises(ValueError, match="database"):
+        RedisRateLimiter(url, key="k")
