@@ -172,6 +172,24 @@ def bulk_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "vlens_async", "otp", "bulk", *args]
 
 
+def run_bulk(
+    *args: str, port: int | None = None, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``vlens otp bulk ARGS`` in a subprocess to completion (hang guard: HANG_GUARD * 3).
+
+    ``port`` and ``env`` are given to :func:`bulk_env`; ``stdin`` is the text fed to it.
+    """
+    return subprocess.run(
+        bulk_command(*args),
+        input=stdin,
+        env=bulk_env(port, **env),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD * 3,
+        check=False,
+    )
+
+
 def records(path: Path) -> list[dict[str, Any]]:
     """The JSON records of a results file (a line cut short by a crash is not one)."""
     found: list[dict[str, Any]] = []

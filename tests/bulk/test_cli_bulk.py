@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,26 +22,13 @@ from .conftest import (
     number,
     outbox,
     records,
+    run_bulk,
     served_sandbox,
     wait_for,
 )
 
 FIELDS = {"input", "phone_number", "status", "request_id", "provider", "attempts", "error"}
 SUMMARY = re.compile(r"^(\d+) numbers in [\d.]+ s \([\d.]+/s\): (.+)$")
-HANG_GUARD = 30.0
-
-
-def _bulk(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Any:
-    """Run ``python -m vlens_async otp bulk ARGS`` to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "vlens_async", "otp", "bulk", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD,
-        env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning", **(env or {})},
-        check=False,
-    )
 
 
 def test_text_file_gives_one_json_line_per_number(
@@ -105,7 +89,7 @@ def test_stdin_input_and_plain_progress_line(tmp_path: Path) -> None:
     """INPUT '-' reads stdin; on a non-terminal stderr progress is a plain line, not a bar."""
     out = tmp_path / "results.jsonl"
     numbers = [number(i) for i in range(5)]
-    result = _bulk("-", "--out", str(out), "--sandbox", stdin="\n".join(numbers) + "\n")
+    result = run_bulk("-", "--out", str(out), "--sandbox", stdin="\n".join(numbers) + "\n")
     assert result.returncode == EXIT_OK, result.stderr
     assert sorted(r["phone_number"] for r in finals(out)) == numbers
     assert {r["status"] for r in finals(out)} == {"sent"}
@@ -223,14 +207,7 @@ def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Pat
         killed_at = len(finals(out))
         assert killed_at < len(numbers), "the run finished before it was killed"
 
-        resumed = subprocess.run(
-            bulk_command(*args, "--resume"),
-            env=bulk_env(port),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD,
-            check=False,
-        )
+        resumed = run_bulk(*args, "--resume", port=port)
         sms = outbox(port)
 
     final = finals(out)

@@ -15,6 +15,7 @@ from .conftest import (
     number,
     outbox,
     records,
+    run_bulk,
     served_sandbox,
     wait_for,
 )
@@ -27,17 +28,6 @@ def _numbers_file(tmp_path: Path, count: int) -> tuple[list[str], Path]:
     source = tmp_path / "numbers.txt"
     source.write_text("".join(f"{n}\n" for n in numbers))
     return numbers, source
-
-
-def _resume(args: list[str], port: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        bulk_command(*args, "--resume"),
-        env=bulk_env(port),
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD * 2,
-        check=False,
-    )
 
 
 def test_concurrency_above_100_gets_a_pool_that_large_so_pending_means_written(
@@ -65,7 +55,7 @@ def test_concurrency_above_100_gets_a_pool_that_large_so_pending_means_written(
         finally:
             run.kill()
             run.wait(timeout=HANG_GUARD)
-        resumed = _resume(args, port)
+        resumed = run_bulk(*args, "--resume", port=port)
     assert "Traceback" not in resumed.stderr
     unknown = {r["phone_number"] for r in finals(out) if r["status"] == "unknown"}
     assert unknown == set(numbers) == received()
@@ -94,7 +84,7 @@ def test_sigkill_while_a_refused_number_waits_leaves_it_not_sent(tmp_path: Path)
             run.send_signal(signal.SIGKILL)
             run.wait(timeout=HANG_GUARD)
         assert records(out)[1]["error"]["type"] == "RateLimitedError"
-        resumed = _resume(args, port)
+        resumed = run_bulk(*args, "--resume", port=port)
         sms = outbox(port)
     assert resumed.returncode == 0, resumed.stderr
     assert [(r["status"], r["sent"]) for r in finals(out)] == [("sent", "yes")]
@@ -109,17 +99,10 @@ def test_a_refused_api_key_costs_one_request_and_resume_sends_all(tmp_path: Path
     out, seen = tmp_path / "results.jsonl", tmp_path / "seen.txt"
     args = [str(source), "--out", str(out), "--rate", "1000/s", "--concurrency", "1"]
     with served_sandbox("--seen", str(seen), "--latency", "0.01", script=SCRIPT) as port:
-        wrong = subprocess.run(
-            bulk_command(*args),
-            env=bulk_env(port, VLENS_API_KEY="wrong-key"),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD,
-            check=False,
-        )
+        wrong = run_bulk(*args, port=port, VLENS_API_KEY="wrong-key")
         requests = seen.read_text().split()
         refused = finals(out)
-        right = _resume(args, port)
+        right = run_bulk(*args, "--resume", port=port)
         sms = outbox(port)
     assert wrong.returncode == 1, wrong.stderr
     assert "API key was refused" in wrong.stderr

@@ -21,6 +21,7 @@ from .conftest import (
     number,
     outbox,
     records,
+    run_bulk,
     served_sandbox,
     wait_for,
 )
@@ -54,13 +55,8 @@ def test_a_second_run_on_the_same_out_exits_2_at_once_and_sends_nothing(tmp_path
             first.stdin.write("".join(f"{n}\n" for n in numbers[:2]))
             first.stdin.flush()
             wait_for(lambda: len(finals(out)) == 2, "two outcomes", process=first)
-            second = subprocess.run(
-                bulk_command(str(source), "--out", str(out), "--resume", "--rate", "100/s"),
-                env=bulk_env(port),
-                capture_output=True,
-                text=True,
-                timeout=HANG_GUARD,
-                check=False,
+            second = run_bulk(
+                str(source), "--out", str(out), "--resume", "--rate", "100/s", port=port
             )
             first.stdin.write("".join(f"{n}\n" for n in numbers[2:]))
         finally:
@@ -99,14 +95,7 @@ def test_interrupt_during_rate_limit_wait_records_no_untexted_number_unknown(
         texted = outbox(port)
         assert run.returncode == EXIT_INTERRUPTED, stderr
         assert "Traceback" not in stderr
-        resumed = subprocess.run(
-            bulk_command(*args, "--resume"),
-            env=bulk_env(port),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD * 2,
-            check=False,
-        )
+        resumed = run_bulk(*args, "--resume", port=port)
         sms = outbox(port)
     assert resumed.returncode in (EXIT_OK, EXIT_API), resumed.stderr
     last = {r["phone_number"]: r["status"] for r in finals(out)}  # the last record wins
@@ -148,27 +137,13 @@ def test_bad_api_key_is_a_refusal_and_resume_with_the_right_key_sends_all(
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--rate", "100/s"]
     with served_sandbox() as port:
-        wrong = subprocess.run(
-            bulk_command(*args),
-            env=bulk_env(port, VLENS_API_KEY="wrong-key"),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD,
-            check=False,
-        )
+        wrong = run_bulk(*args, port=port, VLENS_API_KEY="wrong-key")
         assert wrong.returncode == EXIT_API, wrong.stderr
         refused = finals(out)
         assert {(r["status"], r["sent"], r["error"]["type"]) for r in refused} == {
             ("failed", "no", "AuthenticationError")
         }
-        right = subprocess.run(
-            bulk_command(*args, "--resume"),
-            env=bulk_env(port),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD,
-            check=False,
-        )
+        right = run_bulk(*args, "--resume", port=port)
         sms = outbox(port)
     assert right.returncode == EXIT_OK, right.stderr
     assert sms == dict.fromkeys(numbers, 1)
