@@ -31,6 +31,14 @@ def number(index: int) -> str:
     return f"+2010{index:08d}"
 
 
+def numbers_file(tmp_path: Path, count: int) -> tuple[list[str], Path]:
+    """The first ``count`` numbers, and a text file in ``tmp_path`` listing them one a line."""
+    numbers = [number(i) for i in range(count)]
+    source = tmp_path / "numbers.txt"
+    source.write_text("".join(f"{n}\n" for n in numbers))
+    return numbers, source
+
+
 def phone_of(request: Request) -> str:
     """The ``phoneNumber`` a request's JSON body carries."""
     value = json.loads(request.content)["phoneNumber"]

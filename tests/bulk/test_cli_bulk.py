@@ -20,6 +20,7 @@ from .conftest import (
     bulk_env,
     finals,
     number,
+    numbers_file,
     outbox,
     records,
     run_bulk,
@@ -142,8 +143,7 @@ def test_resume_turns_pending_lines_into_unknown_and_skips_recorded_numbers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--resume: a number left pending is recorded unknown (never resent), done ones skipped."""
-    source = tmp_path / "numbers.txt"
-    source.write_text("".join(f"{number(i)}\n" for i in range(4)))
+    _, source = numbers_file(tmp_path, 4)
     out = tmp_path / "results.jsonl"
     lines = [
         {"input": number(0), "phone_number": number(0), "status": "pending"},
@@ -182,9 +182,7 @@ def test_duplicate_line_does_not_settle_a_pending_number(tmp_path: Path) -> None
 
 def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
     """Killed mid-run and resumed: every number has one final line, and at most one SMS."""
-    numbers = [number(i) for i in range(200)]
-    source = tmp_path / "numbers.txt"
-    source.write_text("\n".join(numbers) + "\n")
+    numbers, source = numbers_file(tmp_path, 200)
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--rate", "40/s", "--concurrency", "8"]
     with served_sandbox() as port:
@@ -227,8 +225,7 @@ def test_summary_counts_numbers_recovered_unknown_once(
 ) -> None:
     """Item 7: three numbers left pending by a crash: --resume records them unknown and says
     so once (it used to print "3 numbers ...: unknown 3; 3 already recorded"); exit 1."""
-    source = tmp_path / "numbers.txt"
-    source.write_text("".join(f"{number(i)}\n" for i in range(3)))
+    _, source = numbers_file(tmp_path, 3)
     out = tmp_path / "results.jsonl"
     pending = [
         {"input": number(i), "phone_number": number(i), "status": "pending"} for i in range(3)

@@ -12,7 +12,7 @@ from .conftest import (
     bulk_command,
     bulk_env,
     finals,
-    number,
+    numbers_file,
     outbox,
     records,
     run_bulk,
@@ -23,20 +23,13 @@ from .conftest import (
 SCRIPT = str(Path(__file__).with_name("faulty_sandbox.py"))
 
 
-def _numbers_file(tmp_path: Path, count: int) -> tuple[list[str], Path]:
-    numbers = [number(i) for i in range(count)]
-    source = tmp_path / "numbers.txt"
-    source.write_text("".join(f"{n}\n" for n in numbers))
-    return numbers, source
-
-
 def test_concurrency_above_100_gets_a_pool_that_large_so_pending_means_written(
     tmp_path: Path,
 ) -> None:
     """Item 2: --concurrency 110 against a slow server: all 110 journaled-pending requests
     reach the server (the client's pool used to hold 100, leaving 10 pending but unwritten);
     after SIGKILL, --resume's unknown numbers are exactly those the server received."""
-    numbers, source = _numbers_file(tmp_path, 110)
+    numbers, source = numbers_file(tmp_path, 110)
     out, seen = tmp_path / "results.jsonl", tmp_path / "seen.txt"
     args = [str(source), "--out", str(out), "--rate", "100000/s", "--concurrency", "110"]
     with served_sandbox("--seen", str(seen), "--latency", "30", script=SCRIPT) as port:
@@ -65,7 +58,7 @@ def test_sigkill_while_a_refused_number_waits_leaves_it_not_sent(tmp_path: Path)
     """Item 3: a 429 (Retry-After 30) refuses the first attempt; the journal then clears the
     number's pending mark ("pending", sent "no"); killed while it waits for its next
     attempt, --resume sends it (it used to record it unknown, though nothing was sent)."""
-    numbers, source = _numbers_file(tmp_path, 1)
+    numbers, source = numbers_file(tmp_path, 1)
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--rate", "100/s"]
     fault = "registration.send_phone_otp:rate_limit=30:times=1"
@@ -95,7 +88,7 @@ def test_a_refused_api_key_costs_one_request_and_resume_sends_all(tmp_path: Path
     """Item 5: with a wrong key the run stops at the first 401: one request in all (it used to
     be one per number), every number failed with sent "no", exit 1 with a line saying the key
     was refused; --resume with the right key texts each number once."""
-    numbers, source = _numbers_file(tmp_path, 20)
+    numbers, source = numbers_file(tmp_path, 20)
     out, seen = tmp_path / "results.jsonl", tmp_path / "seen.txt"
     args = [str(source), "--out", str(out), "--rate", "1000/s", "--concurrency", "1"]
     with served_sandbox("--seen", str(seen), "--latency", "0.01", script=SCRIPT) as port:

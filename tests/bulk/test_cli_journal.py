@@ -19,6 +19,7 @@ from .conftest import (
     bulk_env,
     finals,
     number,
+    numbers_file,
     outbox,
     records,
     run_bulk,
@@ -29,18 +30,11 @@ from .conftest import (
 EXIT_INTERRUPTED = 130
 
 
-def _numbers_file(tmp_path: Path, count: int) -> tuple[list[str], Path]:
-    numbers = [number(i) for i in range(count)]
-    source = tmp_path / "numbers.txt"
-    source.write_text("".join(f"{n}\n" for n in numbers))
-    return numbers, source
-
-
 def test_a_second_run_on_the_same_out_exits_2_at_once_and_sends_nothing(tmp_path: Path) -> None:
     """Item 1: two real processes on one --out: the second is refused (exit 2, the file named)
     while the first holds the lock (its input, a pipe, is still open), and nobody is texted
     twice."""
-    numbers, source = _numbers_file(tmp_path, 4)
+    numbers, source = numbers_file(tmp_path, 4)
     out = tmp_path / "results.jsonl"
     with served_sandbox() as port:
         first = subprocess.Popen(
@@ -78,7 +72,7 @@ def test_interrupt_during_rate_limit_wait_records_no_untexted_number_unknown(
 ) -> None:
     """Item 3: interrupted at --rate 5/s, numbers waiting for a permit are not recorded
     unknown; every unknown was texted; --resume texts the rest, each exactly once."""
-    numbers, source = _numbers_file(tmp_path, 30)
+    numbers, source = numbers_file(tmp_path, 30)
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--rate", "5/s", "--concurrency", "8"]
     with served_sandbox() as port:
@@ -111,7 +105,7 @@ def test_server_down_exits_3_and_resume_sends_every_number(
 ) -> None:
     """Item 4: connection refused everywhere: exit 3, each number failed with sent "no";
     --resume then sends them all (it used to say "nothing to do")."""
-    numbers, source = _numbers_file(tmp_path, 3)
+    numbers, source = numbers_file(tmp_path, 3)
     out = tmp_path / "results.jsonl"
     monkeypatch.setenv("VLENS_API_KEY", "sandbox-key")
     monkeypatch.setenv("VLENS_BASE_URL", f"http://127.0.0.1:{free_port()}")
@@ -133,7 +127,7 @@ def test_bad_api_key_is_a_refusal_and_resume_with_the_right_key_sends_all(
 ) -> None:
     """Item 4: every answer a 401: exit 1 (the server was reached), each failed with sent
     "no"; --resume with the right key texts each number once."""
-    numbers, source = _numbers_file(tmp_path, 3)
+    numbers, source = numbers_file(tmp_path, 3)
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--rate", "100/s"]
     with served_sandbox() as port:
@@ -154,7 +148,7 @@ def test_resume_sends_exactly_the_numbers_certainly_not_sent(
 ) -> None:
     """Item 4: --resume sends failed/sent="no" and never-journaled numbers; never a sent,
     unknown, maybe-sent, old-style failed (no "sent") or crash-pending one."""
-    numbers, source = _numbers_file(tmp_path, 7)
+    numbers, source = numbers_file(tmp_path, 7)
     out = tmp_path / "results.jsonl"
     lines = [
         {"phone_number": numbers[0], "status": "sent", "sent": "yes"},
@@ -189,7 +183,7 @@ def test_out_that_is_the_input_itself_exits_2_and_leaves_it_untouched(
 ) -> None:
     """--out naming INPUT (by its path, a symlink to it, or INPUT '-' with the file on stdin)
     would read the numbers as a journal and append to them: exit 2, file unchanged."""
-    _, source = _numbers_file(tmp_path, 3)
+    _, source = numbers_file(tmp_path, 3)
     before = source.read_bytes()
     out, given = source, str(source)
     if via == "symlink":
@@ -231,7 +225,7 @@ def test_out_that_is_not_a_results_file_exits_2_saying_what_it_found(
 ) -> None:
     """A non-empty --out whose lines are not results records is refused (exit 2), naming the
     line and what it holds, and neither read as a journal nor appended to."""
-    _, source = _numbers_file(tmp_path, 2)
+    _, source = numbers_file(tmp_path, 2)
     out = tmp_path / "other.txt"
     out.write_text(content)
     code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", *resume])
@@ -247,7 +241,7 @@ def test_resume_on_a_journal_with_a_foreign_line_exits_2_naming_it(
 ) -> None:
     """--resume reads every line: one that is not a record (and not a crash-cut last line) is
     refused with its line number, nothing sent or appended."""
-    _, source = _numbers_file(tmp_path, 2)
+    _, source = numbers_file(tmp_path, 2)
     out = tmp_path / "results.jsonl"
     content = '{"input": "x", "status": "sent", "sent": "yes"}\nnot json\n{"a": 1}\n'
     out.write_text(content)
