@@ -15,8 +15,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from vlens_async import RetryPolicy, VlensClient
 from vlens_async.bulk import RateLimit, RateLimiter
+from vlens_async.cli import main
 from vlens_async.sandbox import Exchange, FaultKind, Sandbox, SandboxClock
 from vlens_transports import FakeTransport, Handler, Request
 
@@ -178,6 +181,13 @@ def bulk_env(port: int | None = None, **extra: str) -> dict[str, str]:
 def bulk_command(*args: str) -> list[str]:
     """``python -m vlens_async otp bulk ARGS``."""
     return [sys.executable, "-m", "vlens_async", "otp", "bulk", *args]
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``main(["otp", "bulk", *ARGS])`` in this process: exit code, stdout and stderr."""
+    code = main(["otp", "bulk", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def run_bulk(

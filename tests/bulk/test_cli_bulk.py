@@ -24,6 +24,7 @@ from .conftest import (
     outbox,
     records,
     run_bulk,
+    run_main,
     served_sandbox,
     wait_for,
 )
@@ -39,9 +40,8 @@ def test_text_file_gives_one_json_line_per_number(
     source = tmp_path / "numbers.txt"
     source.write_text(f"# to text\n{number(1)}\n\n+20 100 000 0002\n00201000000001\n")
     out = tmp_path / "results.jsonl"
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"])
-    captured = capsys.readouterr()
-    assert code == EXIT_OK, captured.err
+    code, stdout, stderr = run_main(capsys, str(source), "--out", str(out), "--sandbox")
+    assert code == EXIT_OK, stderr
     final = finals(out)
     assert sorted(r["input"] for r in final) == ["+20 100 000 0002", number(1), "00201000000001"]
     for record in final:
@@ -55,7 +55,7 @@ def test_text_file_gives_one_json_line_per_number(
     assert re.fullmatch(r"[0-9a-f-]{36}", sent["request_id"])
     assert by_input["00201000000001"]["status"] == "duplicate"
     assert by_input["00201000000001"]["request_id"] is None
-    summary = SUMMARY.match(captured.out.strip().splitlines()[-1])
+    summary = SUMMARY.match(stdout.strip().splitlines()[-1])
     assert summary is not None
     assert summary.group(1) == "3"
     assert summary.group(2) == "sent 2, duplicate 1"
@@ -70,10 +70,9 @@ def test_csv_with_a_phone_column(tmp_path: Path, capsys: pytest.CaptureFixture[s
         f"Ola,{number(2)},Alexandria\n"
     )
     out = tmp_path / "results.jsonl"
-    code = main(
-        ["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--provider", "vodafone"]
+    code, stdout, _ = run_main(
+        capsys, str(source), "--out", str(out), "--sandbox", "--provider", "vodafone"
     )
-    captured = capsys.readouterr()
     assert code == EXIT_API
     by_input = {r["input"]: r for r in finals(out)}
     assert set(by_input) == {number(1), "12345", "(line 4: no 'Phone' cell)", number(2)}
@@ -83,7 +82,7 @@ def test_csv_with_a_phone_column(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (invalid["status"], invalid["phone_number"], invalid["attempts"]) == ("invalid", None, 0)
     assert invalid["error"]["code"] is None
     assert "E.164" in invalid["error"]["message"]
-    assert captured.out.strip().splitlines()[-1].endswith("sent 2, invalid 2")
+    assert stdout.strip().splitlines()[-1].endswith("sent 2, invalid 2")
 
 
 def test_stdin_input_and_plain_progress_line(tmp_path: Path) -> None:
@@ -107,9 +106,9 @@ def test_refuses_to_append_to_results_without_resume(
     source.write_text(f"{number(1)}\n")
     out = tmp_path / "results.jsonl"
     out.write_text('{"input": "x", "status": "sent"}\n')
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"])
+    code, _, stderr = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_USAGE
-    assert "--resume" in capsys.readouterr().err
+    assert "--resume" in stderr
     assert out.read_text() == '{"input": "x", "status": "sent"}\n'
     gc.collect()  # a file the refused run left open would warn here, inside this test
 
@@ -121,9 +120,9 @@ def test_missing_api_key_exits_2_and_leaves_no_file_open(
     monkeypatch.delenv("VLENS_API_KEY", raising=False)
     source = tmp_path / "numbers.txt"
     source.write_text(f"{number(1)}\n")
-    code = main(["otp", "bulk", str(source), "--out", str(tmp_path / "results.jsonl")])
+    code, _, stderr = run_main(capsys, str(source), "--out", str(tmp_path / "results.jsonl"))
     assert code == EXIT_USAGE
-    assert "VLENS_API_KEY" in capsys.readouterr().err
+    assert "VLENS_API_KEY" in stderr
     gc.collect()  # an input or results file left open would warn here, inside this test
 
 
@@ -151,8 +150,7 @@ def test_resume_turns_pending_lines_into_unknown_and_skips_recorded_numbers(
         {"input": number(1), "phone_number": number(1), "status": "sent", "attempts": 1},
     ]
     out.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"input": "+20')
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
-    captured = capsys.readouterr()
+    code, stdout, _ = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_API  # the interrupted number is unknown
     final = [r for r in finals(out) if "phone_number" in r]
     assert Counter(r["phone_number"] for r in final) == {number(i): 1 for i in range(4)}
@@ -163,7 +161,7 @@ def test_resume_turns_pending_lines_into_unknown_and_skips_recorded_numbers(
         number(2): "sent",
         number(3): "sent",
     }
-    assert "2 already recorded" in captured.out
+    assert "2 already recorded" in stdout
 
 
 def test_duplicate_line_does_not_settle_a_pending_number(tmp_path: Path) -> None:
@@ -231,8 +229,7 @@ def test_summary_counts_numbers_recovered_unknown_once(
         {"input": number(i), "phone_number": number(i), "status": "pending"} for i in range(3)
     ]
     out.write_text("".join(json.dumps(line) + "\n" for line in pending))
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
-    summary = capsys.readouterr().out
+    code, summary, _ = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_API
     assert summary.startswith("0 numbers in "), summary
     assert "nothing to do; 3 already recorded (3 left pending by a crash: now unknown)" in summary

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, main
+from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
 from ..conftest import free_port
 from .conftest import (
@@ -23,6 +23,7 @@ from .conftest import (
     outbox,
     records,
     run_bulk,
+    run_main,
     served_sandbox,
     wait_for,
 )
@@ -109,17 +110,19 @@ def test_server_down_exits_3_and_resume_sends_every_number(
     out = tmp_path / "results.jsonl"
     monkeypatch.setenv("VLENS_API_KEY", "sandbox-key")
     monkeypatch.setenv("VLENS_BASE_URL", f"http://127.0.0.1:{free_port()}")
-    args = ["otp", "bulk", str(source), "--out", str(out), "--max-attempts", "2"]
-    assert main([*args, "--rate", "1000/s"]) == EXIT_UNREACHABLE
-    assert "cannot reach the server" in capsys.readouterr().err
+    args = [str(source), "--out", str(out), "--max-attempts", "2"]
+    code, _, stderr = run_main(capsys, *args, "--rate", "1000/s")
+    assert code == EXIT_UNREACHABLE
+    assert "cannot reach the server" in stderr
     down = finals(out)
     assert [(r["status"], r["sent"]) for r in down] == [("failed", "no")] * 3
-    assert main([*args, "--sandbox", "--resume"]) == EXIT_OK
+    assert run_main(capsys, *args, "--sandbox", "--resume")[0] == EXIT_OK
     sent = [r for r in finals(out) if r["status"] == "sent"]
     assert sorted(r["phone_number"] for r in sent) == numbers
     assert all(r["sent"] == "yes" for r in sent)
-    assert main([*args, "--sandbox", "--resume"]) == EXIT_OK
-    assert "nothing to do; 3 already recorded" in capsys.readouterr().out
+    code, stdout, _ = run_main(capsys, *args, "--sandbox", "--resume")
+    assert code == EXIT_OK
+    assert "nothing to do; 3 already recorded" in stdout
 
 
 def test_bad_api_key_is_a_refusal_and_resume_with_the_right_key_sends_all(
@@ -160,7 +163,7 @@ def test_resume_sends_exactly_the_numbers_certainly_not_sent(
         {"phone_number": numbers[5], "status": "pending", "sent": "maybe"},
     ]
     out.write_text("".join(json.dumps({"input": r["phone_number"], **r}) + "\n" for r in lines))
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
+    code, stdout, _ = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_API  # the two crash-pending numbers are unknown
     new = [r for r in records(out)[len(lines) :] if r["status"] != "pending"]
     assert sorted((r["phone_number"], r["status"]) for r in new) == [
@@ -169,7 +172,7 @@ def test_resume_sends_exactly_the_numbers_certainly_not_sent(
         (numbers[5], "unknown"),
         (numbers[6], "sent"),
     ]
-    assert "5 already recorded" in capsys.readouterr().out
+    assert "5 already recorded" in stdout
 
 
 @pytest.mark.parametrize("resume", [[], ["--resume"]], ids=["new", "resume"])
@@ -193,13 +196,12 @@ def test_out_that_is_the_input_itself_exits_2_and_leaves_it_untouched(
         given = "-"
         monkeypatch.setattr("sys.stdin", source.open("rb"))
     try:
-        code = main(["otp", "bulk", given, "--out", str(out), "--sandbox", *resume])
+        code, _, err = run_main(capsys, given, "--out", str(out), "--sandbox", *resume)
     finally:
         if via == "stdin":
             import sys
 
             sys.stdin.close()
-    err = capsys.readouterr().err
     assert code == EXIT_USAGE
     assert "--out" in err
     assert "is INPUT" in err
@@ -228,8 +230,7 @@ def test_out_that_is_not_a_results_file_exits_2_saying_what_it_found(
     _, source = numbers_file(tmp_path, 2)
     out = tmp_path / "other.txt"
     out.write_text(content)
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", *resume])
-    err = capsys.readouterr().err
+    code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", *resume)
     assert code == EXIT_USAGE
     assert "not a results file" in err
     assert found in err
@@ -245,8 +246,7 @@ def test_resume_on_a_journal_with_a_foreign_line_exits_2_naming_it(
     out = tmp_path / "results.jsonl"
     content = '{"input": "x", "status": "sent", "sent": "yes"}\nnot json\n{"a": 1}\n'
     out.write_text(content)
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
-    err = capsys.readouterr().err
+    code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_USAGE
     assert "not a results file: line 2 is not JSON" in err
     assert out.read_text() == content
