@@ -6,12 +6,9 @@ Real servers on 127.0.0.1: the behaviour lives in the socket (a pool wait, a sta
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -19,22 +16,15 @@ from vlens_transports import AiohttpTransport, Request, Timeout, TransportTimeou
 from vlens_transports._exchange import GRACE, timeout_until
 
 from ..conftest import swallow_a_cancel
-from .test_aiohttp import Serve, app_with, raw_server, read_request_head, slow_and_fast_app
-
-KINDS = ["owned", "borrowed"]
-
-
-@contextlib.asynccontextmanager
-async def transport_of(kind: str, *, limit: int = 100) -> AsyncIterator[AiohttpTransport]:
-    """An owned transport, or one borrowing a session (the same per-request timeouts)."""
-    if kind == "owned":
-        async with AiohttpTransport(limit=limit) as transport:
-            yield transport
-        return
-    connector = aiohttp.TCPConnector(limit=limit)
-    session = aiohttp.ClientSession(connector=connector)
-    async with session, AiohttpTransport(session=session) as transport:
-        yield transport
+from .test_aiohttp import (
+    KINDS,
+    Serve,
+    app_with,
+    raw_server,
+    read_request_head,
+    slow_and_fast_app,
+    transport_of,
+)
 
 
 def not_cancelling() -> None:
