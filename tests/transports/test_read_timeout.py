@@ -58,10 +58,11 @@ async def test_no_answer_within_read_is_transport_timeout(serve: Serve, kind: st
 async def test_waiting_for_a_pooled_connection_is_not_read_time(serve: Serve, kind: str) -> None:
     """A send queued behind the pool's only connection for longer than its read timeout, and
     answered at once when it gets it, succeeds: the clock starts when the request is written."""
-    release = asyncio.Event()
+    holding, release = asyncio.Event(), asyncio.Event()
 
     async def handler(request: web.Request) -> web.Response:
         if request.path == "/hold":
+            holding.set()
             await release.wait()
         return web.Response(text=request.path)
 
@@ -70,7 +71,7 @@ async def test_waiting_for_a_pooled_connection_is_not_read_time(serve: Serve, ki
     base = await serve(app)
     async with transport_of(kind, limit=1) as transport:
         holder = asyncio.create_task(transport.send(Request(method="GET", url=f"{base}/hold")))
-        await asyncio.sleep(0.05)  # the holder has the pool's one connection
+        await asyncio.wait_for(holding.wait(), 5)  # the holder has the pool's one connection
         queued = asyncio.create_task(
             transport.send(Request(method="GET", url=f"{base}/quick", timeout=Timeout(read=0.3)))
         )
@@ -126,22 +127,31 @@ async def test_after_a_read_timeout_the_transport_works_and_holds_nothing(serve:
 async def test_read_spans_are_timed_separately(serve: Serve) -> None:
     """A short read timeout fires on time while a longer one's send is still in flight."""
 
-    async def handler(request: web.Request) -> web.Response:
-        await asyncio.sleep(float(request.query["wait"]))
-        return web.Response(text=request.query["wait"])
+    arrived, release = asyncio.Event(), asyncio.Event()
 
-    base = await serve(app_with("/", handler))
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/patient":
+            arrived.set()
+            await release.wait()  # answered only once the short timeout has been seen
+        else:
+            await asyncio.sleep(10)
+        return web.Response(text=request.path)
+
+    app = app_with("/patient", handler)
+    app.router.add_get("/short", handler)
+    base = await serve(app)
     async with AiohttpTransport() as transport:
         patient = asyncio.create_task(
-            transport.send(Request(method="GET", url=f"{base}/?wait=1", timeout=Timeout(read=5)))
+            transport.send(Request(method="GET", url=f"{base}/patient", timeout=Timeout(read=5)))
         )
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(arrived.wait(), 5)
         with pytest.raises(TransportTimeout):
             await transport.send(
-                Request(method="GET", url=f"{base}/?wait=10", timeout=Timeout(read=0.2))
+                Request(method="GET", url=f"{base}/short", timeout=Timeout(read=0.2))
             )
         assert not patient.done()  # the short timeout did not wait for the long one's timer
-        assert (await patient).content == b"1"
+        release.set()
+        assert (await patient).content == b"/patient"
 
 
 async def test_callers_own_timeout_is_not_a_read_timeout(serve: Serve) -> None:
