@@ -20,38 +20,11 @@ from vlens_async import (
 from vlens_async.testing import envelope_response, error_response
 from vlens_transports import FakeTransport, Request, Response
 
+from ._counting_limiter import CountingLimiter
 from .conftest import make_client
 
 EMAIL = "mona@example.com"
 PHONE = "+201001234567"
-
-
-class CountingLimiter:
-    """The limiter protocol, recording what the pipeline asks of it."""
-
-    def __init__(self) -> None:
-        self.entered = self.exited = self.acquired = self.successes = 0
-        self.held = 0
-        self.slow_downs: list[float | None] = []
-        self.held_while_sleeping: list[int] = []
-
-    async def acquire(self) -> None:
-        self.acquired += 1
-
-    async def __aenter__(self) -> None:
-        self.entered += 1
-        self.held += 1
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.exited += 1
-        self.held -= 1
-
-    def slow_down(self, retry_after: float | None) -> float:
-        self.slow_downs.append(retry_after)
-        return retry_after or 0.0
-
-    def succeeded(self) -> None:
-        self.successes += 1
 
 
 def answers(*responses: Response) -> Any:

@@ -15,8 +15,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from vlens_async import RetryPolicy, VlensClient
 from vlens_async.bulk import RateLimit, RateLimiter
+from vlens_async.cli import main
 from vlens_async.sandbox import Exchange, FaultKind, Sandbox, SandboxClock
 from vlens_transports import FakeTransport, Handler, Request
 
@@ -29,6 +32,14 @@ HANG_GUARD = 10.0
 def number(index: int) -> str:
     """The ``index``-th distinct Egyptian mobile number in E.164 form."""
     return f"+2010{index:08d}"
+
+
+def numbers_file(tmp_path: Path, count: int) -> tuple[list[str], Path]:
+    """The first ``count`` numbers, and a text file in ``tmp_path`` listing them one a line."""
+    numbers = [number(i) for i in range(count)]
+    source = tmp_path / "numbers.txt"
+    source.write_text("".join(f"{n}\n" for n in numbers))
+    return numbers, source
 
 
 def phone_of(request: Request) -> str:
@@ -170,6 +181,31 @@ def bulk_env(port: int | None = None, **extra: str) -> dict[str, str]:
 def bulk_command(*args: str) -> list[str]:
     """``python -m vlens_async otp bulk ARGS``."""
     return [sys.executable, "-m", "vlens_async", "otp", "bulk", *args]
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``main(["otp", "bulk", *ARGS])`` in this process: exit code, stdout and stderr."""
+    code = main(["otp", "bulk", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_bulk(
+    *args: str, port: int | None = None, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``vlens otp bulk ARGS`` in a subprocess to completion (hang guard: HANG_GUARD * 3).
+
+    ``port`` and ``env`` are given to :func:`bulk_env`; ``stdin`` is the text fed to it.
+    """
+    return subprocess.run(
+        bulk_command(*args),
+        input=stdin,
+        env=bulk_env(port, **env),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD * 3,
+        check=False,
+    )
 
 
 def records(path: Path) -> list[dict[str, Any]]:

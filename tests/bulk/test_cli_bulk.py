@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,28 +20,17 @@ from .conftest import (
     bulk_env,
     finals,
     number,
+    numbers_file,
     outbox,
     records,
+    run_bulk,
+    run_main,
     served_sandbox,
     wait_for,
 )
 
 FIELDS = {"input", "phone_number", "status", "request_id", "provider", "attempts", "error"}
 SUMMARY = re.compile(r"^(\d+) numbers in [\d.]+ s \([\d.]+/s\): (.+)$")
-HANG_GUARD = 30.0
-
-
-def _bulk(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Any:
-    """Run ``python -m vlens_async otp bulk ARGS`` to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "vlens_async", "otp", "bulk", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD,
-        env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning", **(env or {})},
-        check=False,
-    )
 
 
 def test_text_file_gives_one_json_line_per_number(
@@ -54,9 +40,8 @@ def test_text_file_gives_one_json_line_per_number(
     source = tmp_path / "numbers.txt"
     source.write_text(f"# to text\n{number(1)}\n\n+20 100 000 0002\n00201000000001\n")
     out = tmp_path / "results.jsonl"
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"])
-    captured = capsys.readouterr()
-    assert code == EXIT_OK, captured.err
+    code, stdout, stderr = run_main(capsys, str(source), "--out", str(out), "--sandbox")
+    assert code == EXIT_OK, stderr
     final = finals(out)
     assert sorted(r["input"] for r in final) == ["+20 100 000 0002", number(1), "00201000000001"]
     for record in final:
@@ -70,7 +55,7 @@ def test_text_file_gives_one_json_line_per_number(
     assert re.fullmatch(r"[0-9a-f-]{36}", sent["request_id"])
     assert by_input["00201000000001"]["status"] == "duplicate"
     assert by_input["00201000000001"]["request_id"] is None
-    summary = SUMMARY.match(captured.out.strip().splitlines()[-1])
+    summary = SUMMARY.match(stdout.strip().splitlines()[-1])
     assert summary is not None
     assert summary.group(1) == "3"
     assert summary.group(2) == "sent 2, duplicate 1"
@@ -85,10 +70,9 @@ def test_csv_with_a_phone_column(tmp_path: Path, capsys: pytest.CaptureFixture[s
         f"Ola,{number(2)},Alexandria\n"
     )
     out = tmp_path / "results.jsonl"
-    code = main(
-        ["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--provider", "vodafone"]
+    code, stdout, _ = run_main(
+        capsys, str(source), "--out", str(out), "--sandbox", "--provider", "vodafone"
     )
-    captured = capsys.readouterr()
     assert code == EXIT_API
     by_input = {r["input"]: r for r in finals(out)}
     assert set(by_input) == {number(1), "12345", "(line 4: no 'Phone' cell)", number(2)}
@@ -98,14 +82,14 @@ def test_csv_with_a_phone_column(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (invalid["status"], invalid["phone_number"], invalid["attempts"]) == ("invalid", None, 0)
     assert invalid["error"]["code"] is None
     assert "E.164" in invalid["error"]["message"]
-    assert captured.out.strip().splitlines()[-1].endswith("sent 2, invalid 2")
+    assert stdout.strip().splitlines()[-1].endswith("sent 2, invalid 2")
 
 
 def test_stdin_input_and_plain_progress_line(tmp_path: Path) -> None:
     """INPUT '-' reads stdin; on a non-terminal stderr progress is a plain line, not a bar."""
     out = tmp_path / "results.jsonl"
     numbers = [number(i) for i in range(5)]
-    result = _bulk("-", "--out", str(out), "--sandbox", stdin="\n".join(numbers) + "\n")
+    result = run_bulk("-", "--out", str(out), "--sandbox", stdin="\n".join(numbers) + "\n")
     assert result.returncode == EXIT_OK, result.stderr
     assert sorted(r["phone_number"] for r in finals(out)) == numbers
     assert {r["status"] for r in finals(out)} == {"sent"}
@@ -122,9 +106,9 @@ def test_refuses_to_append_to_results_without_resume(
     source.write_text(f"{number(1)}\n")
     out = tmp_path / "results.jsonl"
     out.write_text('{"input": "x", "status": "sent"}\n')
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"])
+    code, _, stderr = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_USAGE
-    assert "--resume" in capsys.readouterr().err
+    assert "--resume" in stderr
     assert out.read_text() == '{"input": "x", "status": "sent"}\n'
     gc.collect()  # a file the refused run left open would warn here, inside this test
 
@@ -136,9 +120,9 @@ def test_missing_api_key_exits_2_and_leaves_no_file_open(
     monkeypatch.delenv("VLENS_API_KEY", raising=False)
     source = tmp_path / "numbers.txt"
     source.write_text(f"{number(1)}\n")
-    code = main(["otp", "bulk", str(source), "--out", str(tmp_path / "results.jsonl")])
+    code, _, stderr = run_main(capsys, str(source), "--out", str(tmp_path / "results.jsonl"))
     assert code == EXIT_USAGE
-    assert "VLENS_API_KEY" in capsys.readouterr().err
+    assert "VLENS_API_KEY" in stderr
     gc.collect()  # an input or results file left open would warn here, inside this test
 
 
@@ -158,8 +142,7 @@ def test_resume_turns_pending_lines_into_unknown_and_skips_recorded_numbers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--resume: a number left pending is recorded unknown (never resent), done ones skipped."""
-    source = tmp_path / "numbers.txt"
-    source.write_text("".join(f"{number(i)}\n" for i in range(4)))
+    _, source = numbers_file(tmp_path, 4)
     out = tmp_path / "results.jsonl"
     lines = [
         {"input": number(0), "phone_number": number(0), "status": "pending"},
@@ -167,8 +150,7 @@ def test_resume_turns_pending_lines_into_unknown_and_skips_recorded_numbers(
         {"input": number(1), "phone_number": number(1), "status": "sent", "attempts": 1},
     ]
     out.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"input": "+20')
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
-    captured = capsys.readouterr()
+    code, stdout, _ = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_API  # the interrupted number is unknown
     final = [r for r in finals(out) if "phone_number" in r]
     assert Counter(r["phone_number"] for r in final) == {number(i): 1 for i in range(4)}
@@ -179,7 +161,7 @@ def test_resume_turns_pending_lines_into_unknown_and_skips_recorded_numbers(
         number(2): "sent",
         number(3): "sent",
     }
-    assert "2 already recorded" in captured.out
+    assert "2 already recorded" in stdout
 
 
 def test_duplicate_line_does_not_settle_a_pending_number(tmp_path: Path) -> None:
@@ -198,9 +180,7 @@ def test_duplicate_line_does_not_settle_a_pending_number(tmp_path: Path) -> None
 
 def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
     """Killed mid-run and resumed: every number has one final line, and at most one SMS."""
-    numbers = [number(i) for i in range(200)]
-    source = tmp_path / "numbers.txt"
-    source.write_text("\n".join(numbers) + "\n")
+    numbers, source = numbers_file(tmp_path, 200)
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--rate", "40/s", "--concurrency", "8"]
     with served_sandbox() as port:
@@ -223,14 +203,7 @@ def test_sigkill_then_resume_loses_nothing_and_sends_nothing_twice(tmp_path: Pat
         killed_at = len(finals(out))
         assert killed_at < len(numbers), "the run finished before it was killed"
 
-        resumed = subprocess.run(
-            bulk_command(*args, "--resume"),
-            env=bulk_env(port),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD,
-            check=False,
-        )
+        resumed = run_bulk(*args, "--resume", port=port)
         sms = outbox(port)
 
     final = finals(out)
@@ -250,15 +223,13 @@ def test_summary_counts_numbers_recovered_unknown_once(
 ) -> None:
     """Item 7: three numbers left pending by a crash: --resume records them unknown and says
     so once (it used to print "3 numbers ...: unknown 3; 3 already recorded"); exit 1."""
-    source = tmp_path / "numbers.txt"
-    source.write_text("".join(f"{number(i)}\n" for i in range(3)))
+    _, source = numbers_file(tmp_path, 3)
     out = tmp_path / "results.jsonl"
     pending = [
         {"input": number(i), "phone_number": number(i), "status": "pending"} for i in range(3)
     ]
     out.write_text("".join(json.dumps(line) + "\n" for line in pending))
-    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox", "--resume"])
-    summary = capsys.readouterr().out
+    code, summary, _ = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_API
     assert summary.startswith("0 numbers in "), summary
     assert "nothing to do; 3 already recorded (3 left pending by a crash: now unknown)" in summary

@@ -12,32 +12,15 @@ from .conftest import (
     bulk_command,
     bulk_env,
     finals,
-    number,
+    numbers_file,
     outbox,
     records,
+    run_bulk,
     served_sandbox,
     wait_for,
 )
 
 SCRIPT = str(Path(__file__).with_name("faulty_sandbox.py"))
-
-
-def _numbers_file(tmp_path: Path, count: int) -> tuple[list[str], Path]:
-    numbers = [number(i) for i in range(count)]
-    source = tmp_path / "numbers.txt"
-    source.write_text("".join(f"{n}\n" for n in numbers))
-    return numbers, source
-
-
-def _resume(args: list[str], port: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        bulk_command(*args, "--resume"),
-        env=bulk_env(port),
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD * 2,
-        check=False,
-    )
 
 
 def test_concurrency_above_100_gets_a_pool_that_large_so_pending_means_written(
@@ -46,7 +29,7 @@ def test_concurrency_above_100_gets_a_pool_that_large_so_pending_means_written(
     """Item 2: --concurrency 110 against a slow server: all 110 journaled-pending requests
     reach the server (the client's pool used to hold 100, leaving 10 pending but unwritten);
     after SIGKILL, --resume's unknown numbers are exactly those the server received."""
-    numbers, source = _numbers_file(tmp_path, 110)
+    numbers, source = numbers_file(tmp_path, 110)
     out, seen = tmp_path / "results.jsonl", tmp_path / "seen.txt"
     args = [str(source), "--out", str(out), "--rate", "100000/s", "--concurrency", "110"]
     with served_sandbox("--seen", str(seen), "--latency", "30", script=SCRIPT) as port:
@@ -65,7 +48,7 @@ def test_concurrency_above_100_gets_a_pool_that_large_so_pending_means_written(
         finally:
             run.kill()
             run.wait(timeout=HANG_GUARD)
-        resumed = _resume(args, port)
+        resumed = run_bulk(*args, "--resume", port=port)
     assert "Traceback" not in resumed.stderr
     unknown = {r["phone_number"] for r in finals(out) if r["status"] == "unknown"}
     assert unknown == set(numbers) == received()
@@ -75,7 +58,7 @@ def test_sigkill_while_a_refused_number_waits_leaves_it_not_sent(tmp_path: Path)
     """Item 3: a 429 (Retry-After 30) refuses the first attempt; the journal then clears the
     number's pending mark ("pending", sent "no"); killed while it waits for its next
     attempt, --resume sends it (it used to record it unknown, though nothing was sent)."""
-    numbers, source = _numbers_file(tmp_path, 1)
+    numbers, source = numbers_file(tmp_path, 1)
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--rate", "100/s"]
     fault = "registration.send_phone_otp:rate_limit=30:times=1"
@@ -94,7 +77,7 @@ def test_sigkill_while_a_refused_number_waits_leaves_it_not_sent(tmp_path: Path)
             run.send_signal(signal.SIGKILL)
             run.wait(timeout=HANG_GUARD)
         assert records(out)[1]["error"]["type"] == "RateLimitedError"
-        resumed = _resume(args, port)
+        resumed = run_bulk(*args, "--resume", port=port)
         sms = outbox(port)
     assert resumed.returncode == 0, resumed.stderr
     assert [(r["status"], r["sent"]) for r in finals(out)] == [("sent", "yes")]
@@ -105,21 +88,14 @@ def test_a_refused_api_key_costs_one_request_and_resume_sends_all(tmp_path: Path
     """Item 5: with a wrong key the run stops at the first 401: one request in all (it used to
     be one per number), every number failed with sent "no", exit 1 with a line saying the key
     was refused; --resume with the right key texts each number once."""
-    numbers, source = _numbers_file(tmp_path, 20)
+    numbers, source = numbers_file(tmp_path, 20)
     out, seen = tmp_path / "results.jsonl", tmp_path / "seen.txt"
     args = [str(source), "--out", str(out), "--rate", "1000/s", "--concurrency", "1"]
     with served_sandbox("--seen", str(seen), "--latency", "0.01", script=SCRIPT) as port:
-        wrong = subprocess.run(
-            bulk_command(*args),
-            env=bulk_env(port, VLENS_API_KEY="wrong-key"),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD,
-            check=False,
-        )
+        wrong = run_bulk(*args, port=port, VLENS_API_KEY="wrong-key")
         requests = seen.read_text().split()
         refused = finals(out)
-        right = _resume(args, port)
+        right = run_bulk(*args, "--resume", port=port)
         sms = outbox(port)
     assert wrong.returncode == 1, wrong.stderr
     assert "API key was refused" in wrong.stderr

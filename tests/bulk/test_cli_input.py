@@ -17,13 +17,7 @@ import pytest
 from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, main
 from vlens_async.cli._inputs import numbers_from
 
-from .conftest import HANG_GUARD, bulk_command, bulk_env, finals, number, wait_for
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["otp", "bulk", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from .conftest import HANG_GUARD, bulk_command, bulk_env, finals, number, run_main, wait_for
 
 
 def _one_error_line(err: str, *names: str) -> None:
@@ -83,7 +77,7 @@ def test_input_encodings(
     source = tmp_path / "numbers.txt"
     source.write_bytes(encoded)
     out = tmp_path / "results.jsonl"
-    code, _, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     if ok:
         assert code == EXIT_OK, err
         assert [r["phone_number"] for r in finals(out)] == [number(1)]
@@ -101,7 +95,7 @@ def test_csv_with_a_stray_quote_exits_2_naming_the_file(
     rows = "".join(f"Name {i},{number(i)}\n" for i in range(8000))
     source.write_text(f'name,phone\n"Jane,{number(1)}\n{rows}')
     out = tmp_path / "results.jsonl"
-    code, _, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_USAGE
     _one_error_line(err, str(source), "field larger than field limit")
     assert not out.exists()
@@ -117,7 +111,7 @@ def test_resume_on_a_journal_cut_inside_a_character(
     done = {"input": number(1), "phone_number": number(1), "status": "sent", "sent": "yes"}
     cut = json.dumps({"input": "+٢٠١", "status": "pending"}, ensure_ascii=False).encode()
     out.write_bytes(json.dumps(done).encode() + b"\n" + cut[: cut.index("٢".encode()) + 1])
-    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
+    code, stdout, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_OK, err
     assert "1 already recorded" in stdout
     assert [r["phone_number"] for r in finals(out)] == [number(1), number(2)]
@@ -132,7 +126,7 @@ def test_resume_on_a_journal_line_that_is_not_an_object(
     source.write_text(f"{number(1)}\n")
     out = tmp_path / "results.jsonl"
     out.write_text(f'{{"input": "x", "status": "invalid"}}\n{line}\n')
-    code, _, err = _run(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
+    code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_USAGE
     _one_error_line(err, "--out", str(out), "line 2")
 
@@ -151,7 +145,7 @@ def test_out_that_cannot_be_written_exits_2_with_the_path(
         "missing-folder": tmp_path / "nowhere" / "results.jsonl",
         "full-disk": Path("/dev/full"),
     }[where]
-    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox", *resume)
+    code, stdout, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", *resume)
     assert code == EXIT_USAGE
     _one_error_line(err, "--out", str(out))
     assert stdout == ""
@@ -164,7 +158,9 @@ def test_unknown_provider_leaves_no_results_file(
     source = tmp_path / "numbers.txt"
     source.write_text(f"{number(1)}\n")
     out = tmp_path / "results.jsonl"
-    code, _, err = _run(capsys, str(source), "--out", str(out), "--sandbox", "--provider", "bogus")
+    code, _, err = run_main(
+        capsys, str(source), "--out", str(out), "--sandbox", "--provider", "bogus"
+    )
     assert code == EXIT_USAGE
     _one_error_line(err, "--provider", "bogus")
     assert not out.exists()
@@ -183,7 +179,7 @@ def test_progress_never_shows_more_done_than_total(
             for i in range(100, 105)
         )
     )
-    code, _, err = _run(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
+    code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_OK, err
     shown = re.findall(r"progress: (\d+)/(\d+) done", err)
     assert shown
@@ -235,7 +231,7 @@ def test_csv_phone_column_found_among_usual_names_and_dialects(
     rows = [["name", header, "city"], ["Doe Jane", number(1), "Cairo"], ["Bob", number(2), "X"]]
     source.write_text("".join(delimiter.join(row) + "\n" for row in rows))
     out = tmp_path / "results.jsonl"
-    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    code, stdout, err = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_OK, err
     assert sorted(r["phone_number"] for r in finals(out)) == [number(1), number(2)]
     assert stdout.strip().endswith("sent 2")
@@ -253,7 +249,7 @@ def test_csv_column_option_and_comment_lines(
     )
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--sandbox", "--column", "backup number"]
-    code, _, err = _run(capsys, *args)
+    code, _, err = run_main(capsys, *args)
     assert code == EXIT_OK, err
     assert [r["phone_number"] for r in finals(out)] == [number(2), number(4)]
 
@@ -265,7 +261,7 @@ def test_csv_row_starting_with_hash_is_data(
     source = tmp_path / "people.csv"
     source.write_text(f"#,phone\n#1001,{number(1)}\n  #1002,{number(2)}\n")
     out = tmp_path / "results.jsonl"
-    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    code, stdout, err = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_OK, err
     assert [r["phone_number"] for r in finals(out)] == [number(1), number(2)]
     assert stdout.strip().endswith("sent 2")
@@ -281,7 +277,7 @@ def test_csv_row_without_a_phone_cell_is_an_invalid_record_naming_its_line(
         f"name,city,phone\nJane,Cairo,{number(1)}\nBob\n\nAli,Giza,  \nOmar,Luxor,{number(2)}\n"
     )
     out = tmp_path / "results.jsonl"
-    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    code, stdout, err = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_API, err
     status = {r["input"]: r["status"] for r in finals(out)}  # invalid ones need no request
     assert len(finals(out)) == len(status) == 4
@@ -308,7 +304,7 @@ def test_csv_with_a_stray_quote_exits_2_naming_the_file_and_line(
     source = tmp_path / "people.csv"
     source.write_text(body.format(one=number(1), two=number(2)))
     out = tmp_path / "results.jsonl"
-    code, _, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_USAGE
     _one_error_line(err, str(source), "line 2", "quote")
     assert not out.exists()
@@ -323,7 +319,7 @@ def test_csv_without_a_fitting_column_exits_2_listing_the_columns(
     source.write_text(f"name;contact;city\nJane;{number(1)};Cairo\n")
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--sandbox"]
-    code, _, err = _run(capsys, *args, *(["--column", column] if column else []))
+    code, _, err = run_main(capsys, *args, *(["--column", column] if column else []))
     assert code == EXIT_USAGE
     _one_error_line(err, str(source), "'name', 'contact', 'city'", "--column")
     assert not out.exists()
@@ -336,7 +332,7 @@ def test_a_line_file_is_not_taken_for_a_csv(
     source = tmp_path / "numbers.txt"
     source.write_text(f"+20 100 000 0001\n+20-100-000-0002\nnot a number\n{number(3)}\n")
     out = tmp_path / "results.jsonl"
-    code, stdout, err = _run(capsys, str(source), "--out", str(out), "--sandbox")
+    code, stdout, err = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_API, err
     assert stdout.strip().endswith("sent 3, invalid 1")
 

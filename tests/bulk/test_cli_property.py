@@ -29,6 +29,7 @@ from .conftest import (
     number,
     outbox,
     records,
+    run_bulk,
     served_sandbox,
 )
 
@@ -59,7 +60,7 @@ def _interrupted_run(command: list[str], port: int, out: Path, cut: Interruption
     run = subprocess.Popen(
         command, env=bulk_env(port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    give_up = time.monotonic() + HANG_GUARD
+    give_up = time.monotonic() + HANG_GUARD * 3
     while len(records(out)) == start and run.poll() is None:
         assert time.monotonic() < give_up, "hang guard: the run wrote nothing"
         time.sleep(0.01)
@@ -108,18 +109,12 @@ def _check(out: Path, port: int, seen_file: Path, cuts: list[Interruption]) -> N
 
 
 def _until_done(port: int, out: Path, source: Path, cuts: list[Interruption]) -> None:
-    command = bulk_command(str(source), "--out", str(out), *ARGS)
+    arguments = [str(source), "--out", str(out), *ARGS]
+    command = bulk_command(*arguments)
     for index, cut in enumerate(cuts):
         _interrupted_run([*command, *(["--resume"] if index else [])], port, out, cut)
     for _ in range(5):  # refusals may outlast --max-attempts: resume until none is left
-        finished = subprocess.run(
-            [*command, "--resume"],
-            env=bulk_env(port),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD * 2,
-            check=False,
-        )
+        finished = run_bulk(*arguments, "--resume", port=port)
         assert finished.returncode in (0, 1), finished.stderr
         if not _unsent(out):
             return
@@ -176,14 +171,7 @@ def test_the_faulty_sandbox_counts_what_it_receives(tmp_path: Path) -> None:
     source.write_text(f"{number(1)}\n{number(2)}\n")
     out = tmp_path / "results.jsonl"
     with served_sandbox("--seed", "3", "--seen", str(seen), script=SCRIPT) as port:
-        done = subprocess.run(
-            bulk_command(str(source), "--out", str(out), "--rate", "40/s"),
-            env=bulk_env(port),
-            capture_output=True,
-            text=True,
-            timeout=HANG_GUARD,
-            check=False,
-        )
+        done = run_bulk(str(source), "--out", str(out), "--rate", "40/s", port=port)
         sms = outbox(port)
     assert done.returncode in (0, 1), done.stderr
     received = Counter(seen.read_text().split())

@@ -19,31 +19,8 @@ from vlens_async.bulk import BulkOutcome, BulkService, BulkStatus
 from vlens_async.testing import error_response
 from vlens_transports import ConnectError, FakeTransport, Request, Response
 
+from .._counting_limiter import CountingLimiter
 from .conftest import API_KEY, FakeTime, RecordingSandbox, number, phone_of
-
-
-class CountingLimiter:
-    """The limiter protocol, counting the permits taken and how many are held right now."""
-
-    def __init__(self) -> None:
-        self.entered = self.acquired = self.held = 0
-        self.held_when_sending: list[int] = []
-
-    async def acquire(self) -> None:
-        self.acquired += 1
-
-    async def __aenter__(self) -> None:
-        self.entered += 1
-        self.held += 1
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.held -= 1
-
-    def slow_down(self, retry_after: float | None) -> float:
-        return 0.0
-
-    def succeeded(self) -> None:
-        pass
 
 
 async def collect(outcomes: AsyncIterator[BulkOutcome]) -> list[BulkOutcome]:
@@ -125,10 +102,8 @@ async def test_refusals_wait_a_growing_jittered_step_between_attempts() -> None:
         sent_at.append(time.now())
         raise ConnectError("refused")
 
-    held_while_sleeping: list[int] = []
-
     async def sleep(seconds: float) -> None:
-        held_while_sleeping.append(limiter.held)
+        limiter.held_while_sleeping.append(limiter.held)
         await time.sleep(seconds)
 
     policy = RetryPolicy(base_delay=1.0, max_delay=4.0)
@@ -145,7 +120,7 @@ async def test_refusals_wait_a_growing_jittered_step_between_attempts() -> None:
     assert all(0 <= slept <= cap for slept, cap in zip(time.slept, caps, strict=True))
     assert sum(time.slept) > 0
     assert sent_at == sorted(sent_at)
-    assert held_while_sleeping == [0, 0, 0, 0]
+    assert limiter.held_while_sleeping == [0, 0, 0, 0]
 
 
 async def test_a_503_retry_after_is_waited_out_capped() -> None:

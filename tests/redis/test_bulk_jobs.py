@@ -25,6 +25,7 @@ from tests.bulk.conftest import (
     number,
     outbox,
     records,
+    run_bulk,
     served_sandbox,
     wait_for,
 )
@@ -89,15 +90,7 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
 def report(tmp_path: Path, url: str, job: str) -> tuple[int, dict[str, dict[str, Any]], str]:
     """``--report``: exit code, final record per number (each at most once), summary."""
     path = tmp_path / "final.jsonl"
-    done = subprocess.run(
-        bulk_command("--redis", url, "--job", job, "--report", str(path)),
-        env=bulk_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD * 3,
-        check=False,
-    )
+    done = run_bulk("--redis", url, "--job", job, "--report", str(path))
     assert "Traceback" not in done.stderr, done.stderr
     lines = records(path)
     by_number = {line["phone_number"]: line for line in lines}

@@ -179,10 +179,10 @@ async def _redis_time(client: redis.asyncio.Redis) -> float:
 async def test_an_end_written_late_is_stamped_when_the_permit_ended(
     redis_url: str, name: str
 ) -> None:
-    """The loop is busy for 1 s after a permit ends, so its end reaches Redis 1 s late: it
-    is still stamped at the end (after Redis' clock read at the block's last line, and well
-    before a second passes), never earlier, not when Redis ran the write."""
-    busy = 1.0
+    """The loop is busy for 2 s after a permit ends, so its end reaches Redis 2 s late: it
+    is still stamped at the end (after Redis' clock read at the block's last line, and less
+    than half the busy time later), never earlier, not when Redis ran the write."""
+    busy = 2.0
     limiter = RedisRateLimiter(redis_url, key=name, limits=["5/s"])
     async with redis.asyncio.Redis.from_url(redis_url) as client:
         try:
@@ -197,7 +197,7 @@ async def test_an_end_written_late_is_stamped_when_the_permit_ended(
         ends = await client.zrange(f"vlens:rate:{{{name}}}:ends", 0, -1, withscores=True)
     assert written - answered >= busy
     assert len(ends) == 1
-    assert answered <= float(ends[0][1]) <= answered + busy / 4
+    assert answered <= float(ends[0][1]) <= answered + busy / 2
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/abc", "redis://127.0.0.1/0x1"])

@@ -34,6 +34,7 @@ Serve = Callable[[web.Application], Awaitable[str]]
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 LIMIT = 1000
+KINDS = ["owned", "borrowed"]
 
 
 def app_with(
@@ -98,6 +99,19 @@ def slow_and_fast_app(started: asyncio.Event | None = None) -> web.Application:
     app = app_with("/slow", handler)
     app.router.add_get("/fast", handler)
     return app
+
+
+@contextlib.asynccontextmanager
+async def transport_of(kind: str, *, limit: int = 100) -> AsyncIterator[AiohttpTransport]:
+    """An owned transport (it sees the write), or one borrowing a session (it cannot); both
+    with the same per-request timeouts."""
+    if kind == "owned":
+        async with AiohttpTransport(limit=limit) as transport:
+            yield transport
+        return
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
+    async with session, AiohttpTransport(session=session) as transport:
+        yield transport
 
 
 def session_of(transport: AiohttpTransport) -> aiohttp.ClientSession | None:

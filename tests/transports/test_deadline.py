@@ -7,11 +7,8 @@ and a FakeTransport handler for the in-memory twin.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -26,21 +23,7 @@ from vlens_transports import (
     TransportTimeout,
 )
 
-from .test_aiohttp import Serve, app_with
-
-KINDS = ["owned", "borrowed"]
-
-
-@contextlib.asynccontextmanager
-async def transport_of(kind: str, *, limit: int = 100) -> AsyncIterator[AiohttpTransport]:
-    """An owned transport (it sees the write), or one borrowing a session (it cannot)."""
-    if kind == "owned":
-        async with AiohttpTransport(limit=limit) as transport:
-            yield transport
-        return
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
-    async with session, AiohttpTransport(session=session) as transport:
-        yield transport
+from .test_aiohttp import KINDS, Serve, app_with, transport_of
 
 
 async def serve_held(

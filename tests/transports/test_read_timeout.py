@@ -6,12 +6,9 @@ Real servers on 127.0.0.1: the behaviour lives in the socket (a pool wait, a sta
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -19,22 +16,15 @@ from vlens_transports import AiohttpTransport, Request, Timeout, TransportTimeou
 from vlens_transports._exchange import GRACE, timeout_until
 
 from ..conftest import swallow_a_cancel
-from .test_aiohttp import Serve, app_with, raw_server, read_request_head, slow_and_fast_app
-
-KINDS = ["owned", "borrowed"]
-
-
-@contextlib.asynccontextmanager
-async def transport_of(kind: str, *, limit: int = 100) -> AsyncIterator[AiohttpTransport]:
-    """An owned transport, or one borrowing a session (the same per-request timeouts)."""
-    if kind == "owned":
-        async with AiohttpTransport(limit=limit) as transport:
-            yield transport
-        return
-    connector = aiohttp.TCPConnector(limit=limit)
-    session = aiohttp.ClientSession(connector=connector)
-    async with session, AiohttpTransport(session=session) as transport:
-        yield transport
+from .test_aiohttp import (
+    KINDS,
+    Serve,
+    app_with,
+    raw_server,
+    read_request_head,
+    slow_and_fast_app,
+    transport_of,
+)
 
 
 def not_cancelling() -> None:
@@ -68,10 +58,11 @@ async def test_no_answer_within_read_is_transport_timeout(serve: Serve, kind: st
 async def test_waiting_for_a_pooled_connection_is_not_read_time(serve: Serve, kind: str) -> None:
     """A send queued behind the pool's only connection for longer than its read timeout, and
     answered at once when it gets it, succeeds: the clock starts when the request is written."""
-    release = asyncio.Event()
+    holding, release = asyncio.Event(), asyncio.Event()
 
     async def handler(request: web.Request) -> web.Response:
         if request.path == "/hold":
+            holding.set()
             await release.wait()
         return web.Response(text=request.path)
 
@@ -80,7 +71,7 @@ async def test_waiting_for_a_pooled_connection_is_not_read_time(serve: Serve, ki
     base = await serve(app)
     async with transport_of(kind, limit=1) as transport:
         holder = asyncio.create_task(transport.send(Request(method="GET", url=f"{base}/hold")))
-        await asyncio.sleep(0.05)  # the holder has the pool's one connection
+        await asyncio.wait_for(holding.wait(), 5)  # the holder has the pool's one connection
         queued = asyncio.create_task(
             transport.send(Request(method="GET", url=f"{base}/quick", timeout=Timeout(read=0.3)))
         )
@@ -136,22 +127,31 @@ async def test_after_a_read_timeout_the_transport_works_and_holds_nothing(serve:
 async def test_read_spans_are_timed_separately(serve: Serve) -> None:
     """A short read timeout fires on time while a longer one's send is still in flight."""
 
-    async def handler(request: web.Request) -> web.Response:
-        await asyncio.sleep(float(request.query["wait"]))
-        return web.Response(text=request.query["wait"])
+    arrived, release = asyncio.Event(), asyncio.Event()
 
-    base = await serve(app_with("/", handler))
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/patient":
+            arrived.set()
+            await release.wait()  # answered only once the short timeout has been seen
+        else:
+            await asyncio.sleep(10)
+        return web.Response(text=request.path)
+
+    app = app_with("/patient", handler)
+    app.router.add_get("/short", handler)
+    base = await serve(app)
     async with AiohttpTransport() as transport:
         patient = asyncio.create_task(
-            transport.send(Request(method="GET", url=f"{base}/?wait=1", timeout=Timeout(read=5)))
+            transport.send(Request(method="GET", url=f"{base}/patient", timeout=Timeout(read=5)))
         )
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(arrived.wait(), 5)
         with pytest.raises(TransportTimeout):
             await transport.send(
-                Request(method="GET", url=f"{base}/?wait=10", timeout=Timeout(read=0.2))
+                Request(method="GET", url=f"{base}/short", timeout=Timeout(read=0.2))
             )
         assert not patient.done()  # the short timeout did not wait for the long one's timer
-        assert (await patient).content == b"1"
+        release.set()
+        assert (await patient).content == b"/patient"
 
 
 async def test_callers_own_timeout_is_not_a_read_timeout(serve: Serve) -> None:
