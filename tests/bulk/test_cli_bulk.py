@@ -258,7 +258,7 @@ def test_a_signal_during_the_closing_after_the_run_is_ignored(
         closed.append(True)
 
     monkeypatch.setattr(VlensClient, "aclose", aclose_under_a_signal)
-    code, stdout, stderr = run_main(capsys, str(source), "--out", str(out), "--sandbox")
+    code, _, stderr = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert (code, closed) == (EXIT_OK, [True]), stderr
     assert "interrupted" not in stderr
     assert sorted(r["phone_number"] for r in finals(out)) == numbers
