@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import statistics
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -22,6 +23,7 @@ from vlens_async._call import Operation
 from vlens_async._requests import PhoneOtpBody
 from vlens_async._validation import check_phone
 from vlens_async.services.registration import SEND_PHONE_OTP
+from vlens_transports import AiohttpTransport, Request, Timeout
 
 from ._common import (
     API_KEY,
@@ -47,6 +49,10 @@ UNTYPED = "SDK pipeline, data left as a dict (diagnostic)"
 _UNTYPED_OPERATION = Operation(
     "registration.send_phone_otp", SEND_PHONE_OTP.path, SEND_PHONE_OTP.effect, object
 )
+# Throughput only: the SDK's transport layer by itself (the request the SDK sends, with its
+# per-attempt timeouts and 60 s deadline; the body parsed as JSON, no pipeline around it).
+TRANSPORT = "AiohttpTransport alone, no SDK pipeline (diagnostic)"
+DIAGNOSTIC_ROWS = {"sdk_untyped": UNTYPED, "transport": TRANSPORT}
 # Both pools allow more connections than there are callers, as the SDK's default (100) does.
 POOL = 100
 
@@ -70,6 +76,28 @@ def _sdk_untyped_call(client: VlensClient) -> Call:
     async def call(index: int) -> object:
         body = PhoneOtpBody(phone_number=check_phone("phone_number", phone(index)))
         return await caller.call(_UNTYPED_OPERATION, body)
+
+    return call
+
+
+def _transport_call(transport: AiohttpTransport, url: str) -> Call:
+    headers = {**HEADERS, "X-Request-Id": "0" * 32}
+    timeout = Timeout()
+
+    async def call(index: int) -> object:
+        body = json.dumps({"phoneNumber": phone(index)}).encode()
+        request = Request(
+            method="POST",
+            url=url,
+            headers=headers,
+            content=body,
+            timeout=timeout,
+            deadline=time.monotonic() + 60.0,
+        )
+        response = await transport.send(request)
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+        return json.loads(response.content)
 
     return call
 
@@ -106,12 +134,15 @@ async def open_clients(base_url: str) -> AsyncIterator[dict[str, Call]]:
         )
         limits = httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL)
         raw_httpx = await stack.enter_async_context(httpx.AsyncClient(limits=limits))
+        transport = AiohttpTransport(limit=POOL)
+        stack.push_async_callback(transport.aclose)
         url = base_url + PATH
         yield {
             "sdk": _sdk_call(sdk),
             "aiohttp": aiohttp_call(session, url),
             "httpx": _httpx_call(raw_httpx, url),
             "sdk_untyped": _sdk_untyped_call(sdk),
+            "transport": _transport_call(transport, url),
         }
 
 
@@ -123,16 +154,17 @@ def _requests_for(name: str, size: _Size) -> int:
 async def _measure_throughput(base_url: str, size: _Size) -> dict[str, list[float]]:
     """Requests per second of each client in each round.
 
-    Raw aiohttp runs between the two SDK variants, whose order flips every round, so that each
-    is compared with a measurement taken right next to it. httpx runs in rounds of its own
+    The SDK, raw aiohttp and the diagnostic variants run in an order that flips every round, so
+    that drift on the machine hits them alike; each round's figure is compared with raw
+    aiohttp's of the same round. httpx runs in rounds of its own
     afterwards: interleaved, one of each pair was measured right after its slow,
     connection-heavy rounds, and quick runs swung by more than 10% with the order alone.
     """
-    rates: dict[str, list[float]] = {name: [] for name in (*CLIENTS, "sdk_untyped")}
+    rates: dict[str, list[float]] = {name: [] for name in (*CLIENTS, *DIAGNOSTIC_ROWS)}
     async with open_clients(base_url) as calls:
         for call in calls.values():  # open the pool's connections before timing
             await run_concurrently(call, CONCURRENCY * 4, CONCURRENCY)
-        paired = ["sdk", "aiohttp", "sdk_untyped"]
+        paired = ["sdk", "aiohttp", *DIAGNOSTIC_ROWS]
         for _ in range(size.rounds):
             for name in paired:
                 seconds = await run_concurrently(calls[name], size.requests, CONCURRENCY)
@@ -155,14 +187,26 @@ def throughput(settings: Settings) -> ScenarioResult:
     paired = [sdk / raw for sdk, raw in zip(rates["sdk"], rates["aiohttp"], strict=True)]
     versus_aiohttp = Check("SDK/raw aiohttp", statistics.median(paired), 0.80)
     versus_httpx = median["sdk"] / median["httpx"]
-    untyped = statistics.median(
-        [sdk / raw for sdk, raw in zip(rates["sdk_untyped"], rates["aiohttp"], strict=True)]
-    )
+    diagnostic = {
+        name: statistics.median(
+            [each / raw for each, raw in zip(rates[name], rates["aiohttp"], strict=True)]
+        )
+        for name in DIAGNOSTIC_ROWS
+    }
     rows = [
         Row(CLIENTS["sdk"], rate(median["sdk"]), str(versus_aiohttp)),
         Row(CLIENTS["aiohttp"], rate(median["aiohttp"])),
         Row(CLIENTS["httpx"], rate(median["httpx"]), f"SDK/raw httpx = {versus_httpx:.2f}"),
-        Row(UNTYPED, rate(median["sdk_untyped"]), f"untyped/raw aiohttp = {untyped:.2f}"),
+        Row(
+            UNTYPED,
+            rate(median["sdk_untyped"]),
+            f"untyped/raw aiohttp = {diagnostic['sdk_untyped']:.2f}",
+        ),
+        Row(
+            TRANSPORT,
+            rate(median["transport"]),
+            f"transport/raw aiohttp = {diagnostic['transport']:.2f}",
+        ),
     ]
     figures: dict[str, float] = {
         "requests": size.requests,
@@ -174,7 +218,7 @@ def throughput(settings: Settings) -> ScenarioResult:
         "sdk_vs_aiohttp_min": min(paired),
         "sdk_vs_aiohttp_max": max(paired),
         "sdk_vs_httpx": versus_httpx,
-        "sdk_untyped_vs_aiohttp": untyped,
+        **{f"{name}_vs_aiohttp": value for name, value in diagnostic.items()},
     }
     title = f"1. Throughput, c={CONCURRENCY}, {size.rounds} rounds of N={size.requests:,} (median)"
     return ScenarioResult(

@@ -53,6 +53,7 @@ CLIENTS = {
     "aiohttp": http_clients.CLIENTS["aiohttp"],
     "sdk": http_clients.CLIENTS["sdk"],
     "sdk_untyped": http_clients.UNTYPED,
+    "transport": http_clients.TRANSPORT,
 }
 # Diagnostics (--diagnostics): raw aiohttp plus one public mechanism the transport uses, to
 # show what each costs on its own.

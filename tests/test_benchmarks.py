@@ -21,6 +21,8 @@ EXPECTED_FIGURES = {
         "sdk_vs_aiohttp",
         "sdk_vs_httpx",
         "sdk_untyped_vs_aiohttp",
+        "transport_rps",
+        "transport_vs_aiohttp",
     },
     "latency": {
         f"{client}_{percentile}_us"

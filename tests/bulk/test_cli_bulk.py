@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
+import os
 import re
 import signal
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from vlens_async import VlensClient
 from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, main
 from vlens_async.cli._bulk import Journal
 
@@ -234,3 +237,29 @@ def test_summary_counts_numbers_recovered_unknown_once(
     assert summary.startswith("0 numbers in "), summary
     assert "nothing to do; 3 already recorded (3 left pending by a crash: now unknown)" in summary
     assert "unknown 3" not in summary
+
+
+def test_a_signal_during_the_closing_after_the_run_is_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or a second one) arriving once the run has ended, while the client's
+    connections close, used to raise KeyboardInterrupt in the middle of closing them: sockets
+    and the event loop were left open ("unclosed transport" warnings, a traceback under
+    ``-W error``) and "interrupted" was printed after a finished run."""
+    numbers, source = numbers_file(tmp_path, 3)
+    out = tmp_path / "results.jsonl"
+    closed: list[bool] = []
+    close = VlensClient.aclose
+
+    async def aclose_under_a_signal(self: VlensClient) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(0.2)  # the signal is delivered while the closing waits
+        await close(self)
+        closed.append(True)
+
+    monkeypatch.setattr(VlensClient, "aclose", aclose_under_a_signal)
+    code, _, stderr = run_main(capsys, str(source), "--out", str(out), "--sandbox")
+    assert (code, closed) == (EXIT_OK, [True]), stderr
+    assert "interrupted" not in stderr
+    assert sorted(r["phone_number"] for r in finals(out)) == numbers
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

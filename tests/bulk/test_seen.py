@@ -1,4 +1,4 @@
-"""NumberSet: exact membership in memory and after spilling to its temporary file."""
+"""NumberSet and TextSet: exact membership in memory and after spilling to a temporary file."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from vlens_async.bulk import NumberSet
+from vlens_async.bulk import NumberSet, TextSet
 
 from .conftest import number
 
@@ -62,6 +62,38 @@ def test_close_is_idempotent_and_releases_the_file() -> None:
     seen = NumberSet(spill_after=100)
     for i in range(200):
         seen.add(number(i))
+    spilled_before = seen.spilled
+    seen.close()
+    assert (spilled_before, seen.spilled) == (True, False)
+    seen.close()
+
+
+@pytest.mark.parametrize(
+    ("spill_after", "spill_chars"), [(100, 1 << 20), (10_000, 2_000), (10_000, 1 << 20)]
+)
+def test_text_set_is_exact_before_and_after_spilling(spill_after: int, spill_chars: int) -> None:
+    """TextSet (the text of invalid entries): first sightings only, exact membership, whether
+    it spilled by count, by size or not at all."""
+    seen = TextSet(spill_after=spill_after, spill_chars=spill_chars)
+    try:
+        texts = [f"not a number {i}" for i in range(500)] + ["", "ünïcödé", "a\x00b"]
+        assert all(seen.add(text) for text in texts)
+        assert seen.spilled is (spill_after < 500 or spill_chars < 10_000)
+        assert not any(seen.add(text) for text in random.Random(5).sample(texts, 100))
+        assert len(seen) == len(texts)
+        assert all(text in seen for text in texts)
+        assert "not a number 500" not in seen
+        assert "NOT A NUMBER 1" not in seen  # exact text, not case-folded
+        assert 1 not in seen
+    finally:
+        seen.close()
+
+
+def test_text_set_close_is_idempotent_and_releases_the_file() -> None:
+    """close() after a spill releases the database; a second close() is harmless."""
+    seen = TextSet(spill_after=10)
+    for i in range(20):
+        seen.add(str(i))
     spilled_before = seen.spilled
     seen.close()
     assert (spilled_before, seen.spilled) == (True, False)

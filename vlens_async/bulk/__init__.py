@@ -9,7 +9,7 @@ Reached as ``client.bulk``::
 from ._engine import dispatch
 from ._limits import DEFAULT_RATE_LIMITS, RateLimit, RateLimiter
 from ._outcome import BulkOutcome, BulkStatus
-from ._seen import NumberSet
+from ._seen import NumberSet, TextSet
 from ._service import DEFAULT, BulkService, RateLimits
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "RateLimit",
     "RateLimiter",
     "RateLimits",
+    "TextSet",
     "dispatch",
 ]

@@ -1,4 +1,5 @@
-"""A compact exact set of E.164 numbers, for "one send per number per run" in bounded memory."""
+"""Exact sets in bounded memory: E.164 numbers ("one send per number per run") and the text of
+invalid entries, each moving to an unlinked temporary SQLite file once it grows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sqlite3
 import tempfile
 from array import array
 
-__all__ = ["NumberSet"]
+__all__ = ["NumberSet", "TextSet"]
 
 _EMPTY = 0
 _SPREAD = 0x9E3779B97F4A7C15
@@ -76,16 +77,9 @@ class NumberSet:
                 self._slots[self._probe(key)] = key
 
     def _spill(self) -> None:
-        handle, path = tempfile.mkstemp(prefix="vlens-seen-", suffix=".sqlite3")
-        os.close(handle)
-        db = sqlite3.connect(path, isolation_level=None)
-        os.unlink(path)  # the open connection keeps the file; nothing is left behind
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
-        db.execute("CREATE TABLE seen (key INTEGER PRIMARY KEY)")
-        db.executemany("INSERT INTO seen VALUES (?)", ((k,) for k in self._slots if k != _EMPTY))
-        self._db = db
+        self._db = _spill_file(self._cache_kib, "seen (key INTEGER PRIMARY KEY)")
+        keys = ((key,) for key in self._slots if key != _EMPTY)
+        self._db.executemany("INSERT INTO seen VALUES (?)", keys)
         self._slots = array("Q")
 
     @property
@@ -111,3 +105,76 @@ class NumberSet:
 
     def __len__(self) -> int:
         return self._count
+
+
+class TextSet:
+    """Remembers strings exactly (the text of invalid entries): a ``set`` while small, then an
+    unlinked SQLite file like :class:`NumberSet`'s, past ``spill_after`` strings or
+    ``spill_chars`` characters in all, so a file of garbage cannot fill memory. Call
+    :meth:`close` when done.
+    """
+
+    def __init__(
+        self, *, spill_after: int = 8_192, spill_chars: int = 1 << 20, cache_kib: int = 512
+    ) -> None:
+        self._texts: set[str] = set()
+        self._chars = 0
+        self._count = 0
+        self._spill_after, self._spill_chars = spill_after, spill_chars
+        self._cache_kib = cache_kib
+        self._db: sqlite3.Connection | None = None
+
+    def add(self, text: str) -> bool:
+        """Add ``text``; False if it was already there."""
+        if self._db is not None:
+            added = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (text,)).rowcount == 1
+        else:
+            added = text not in self._texts
+            if added:
+                self._texts.add(text)
+                self._chars += len(text)
+        self._count += added
+        if self._db is None and (
+            self._count > self._spill_after or self._chars > self._spill_chars
+        ):
+            self._db = _spill_file(self._cache_kib, "seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
+            self._db.executemany("INSERT INTO seen VALUES (?)", ((t,) for t in self._texts))
+            self._texts = set()
+        return added
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the strings now live in the temporary file."""
+        return self._db is not None
+
+    def __contains__(self, text: object) -> bool:
+        if not isinstance(text, str):
+            return False
+        if self._db is not None:
+            row = self._db.execute("SELECT 1 FROM seen WHERE key = ?", (text,)).fetchone()
+            return row is not None
+        return text in self._texts
+
+    def close(self) -> None:
+        """Release the temporary file, if any. Idempotent."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self._texts = set()
+
+    def __len__(self) -> int:
+        return self._count
+
+
+def _spill_file(cache_kib: int, table: str) -> sqlite3.Connection:
+    """A new, already unlinked SQLite file with the one ``table``, its page cache capped at
+    ``cache_kib``."""
+    handle, path = tempfile.mkstemp(prefix="vlens-seen-", suffix=".sqlite3")
+    os.close(handle)
+    db = sqlite3.connect(path, isolation_level=None)
+    os.unlink(path)  # the open connection keeps the file; nothing is left behind
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+    db.execute(f"CREATE TABLE {table}")
+    return db

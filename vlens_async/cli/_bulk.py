@@ -105,6 +105,10 @@ async def run(args: argparse.Namespace) -> int:
             journal.close()
 
 
+def _ignored() -> None:
+    """A signal once the run is over (see ``_Run._signals``)."""
+
+
 class _Run:
     """One run's state: counts, the numbers in flight, the stop flag."""
 
@@ -309,8 +313,11 @@ class _Run:
         try:
             yield
         finally:
+            # The run is over; what is left is closing connections, which is bounded. A signal
+            # now is ignored until the event loop closes (closing it removes the handlers):
+            # the default handler would raise KeyboardInterrupt in the middle of that closing.
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+                loop.add_signal_handler(sig, _ignored)
 
     def _summary(self, elapsed: float) -> None:
         done = sum(self.counts.values())

@@ -25,7 +25,7 @@ from typing import BinaryIO, NamedTuple
 
 from .._errors import VlensInputError
 from .._validation import check_phone
-from ..bulk import NumberSet
+from ..bulk import NumberSet, TextSet
 
 __all__ = ["Survey", "count_numbers", "ledger_key", "numbers_from", "parse", "survey"]
 
@@ -199,7 +199,7 @@ def ledger_key(raw: str) -> str:
 def survey(name: str, column: str | None) -> Survey:
     """Read the file once: its size in numbers and its fingerprint (workers of one job over
     Redis must share one input; CRLF, comments or spelling of the numbers do not matter)."""
-    digest, count, seen, invalid = hashlib.sha256(), 0, NumberSet(), set()
+    digest, count, seen, invalid = hashlib.sha256(), 0, NumberSet(), TextSet()
     try:
         with open_binary(name) as binary:
             for raw in parse(decoded_lines(binary, name), name, column):
@@ -213,6 +213,7 @@ def survey(name: str, column: str | None) -> Survey:
         return Survey(count, len(seen) + len(invalid), digest.hexdigest())
     finally:
         seen.close()
+        invalid.close()
 
 
 class _Stopped(Exception):

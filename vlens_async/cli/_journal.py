@@ -23,7 +23,7 @@ from typing import Any
 
 from .._errors import VlensInputError
 from .._validation import check_phone
-from ..bulk import NumberSet
+from ..bulk import NumberSet, TextSet
 
 __all__ = ["Journal", "JournalError"]
 
@@ -59,7 +59,7 @@ class Journal:
         self.path = path
         self._fd = _open_locked(path, resume, input_name)
         self.settled = NumberSet()
-        self.settled_inputs: set[str] = set()
+        self.settled_inputs = TextSet()
         self.recovered_unknown = 0
         try:
             # Only a regular file has records to read back (/dev/full would read zeros forever).
@@ -138,6 +138,7 @@ class Journal:
     def close(self) -> None:
         """Release the lock and the file. Idempotent."""
         self.settled.close()
+        self.settled_inputs.close()
         if self._fd >= 0:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = -1
