@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -57,11 +58,14 @@ def test_non_strings_are_never_members() -> None:
     seen.close()
 
 
-def test_close_is_idempotent_and_releases_the_file() -> None:
+@pytest.mark.parametrize(("kind", "key"), [(NumberSet, number), (TextSet, str)])
+def test_close_is_idempotent_and_releases_the_file(
+    kind: type[NumberSet | TextSet], key: Callable[[int], str]
+) -> None:
     """close() after a spill releases the database; a second close() is harmless."""
-    seen = NumberSet(spill_after=100)
+    seen = kind(spill_after=100)
     for i in range(200):
-        seen.add(number(i))
+        seen.add(key(i))
     spilled_before = seen.spilled
     seen.close()
     assert (spilled_before, seen.spilled) == (True, False)
@@ -87,14 +91,3 @@ def test_text_set_is_exact_before_and_after_spilling(spill_after: int, spill_cha
         assert 1 not in seen
     finally:
         seen.close()
-
-
-def test_text_set_close_is_idempotent_and_releases_the_file() -> None:
-    """close() after a spill releases the database; a second close() is harmless."""
-    seen = TextSet(spill_after=10)
-    for i in range(20):
-        seen.add(str(i))
-    spilled_before = seen.spilled
-    seen.close()
-    assert (spilled_before, seen.spilled) == (True, False)
-    seen.close()

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import tempfile
 from array import array
+from collections.abc import Iterable
 
 __all__ = ["NumberSet", "TextSet"]
 
@@ -31,7 +32,7 @@ class NumberSet:
         self._count = 0
         self._spill_after = spill_after
         self._cache_kib = cache_kib
-        self._db: sqlite3.Connection | None = None
+        self._file: _SpillFile | None = None
 
     @staticmethod
     def _key(number: str) -> int:
@@ -41,14 +42,12 @@ class NumberSet:
     def add(self, number: str) -> bool:
         """Add ``number``; False if it was already there."""
         key = self._key(number)
-        if self._db is not None:
-            cursor = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
-            added = cursor.rowcount == 1
-        else:
-            added = self._insert(key)
+        added = self._insert(key) if self._file is None else self._file.add(key)
         self._count += added
-        if added and self._db is None and self._count > self._spill_after:
-            self._spill()
+        if added and self._file is None and self._count > self._spill_after:
+            self._file = _SpillFile(self._cache_kib, "INTEGER PRIMARY KEY")
+            self._file.add_all(key for key in self._slots if key != _EMPTY)
+            self._slots = array("Q")
         return added
 
     def _probe(self, key: int) -> int:
@@ -76,31 +75,24 @@ class NumberSet:
             if key != _EMPTY:
                 self._slots[self._probe(key)] = key
 
-    def _spill(self) -> None:
-        self._db = _spill_file(self._cache_kib, "seen (key INTEGER PRIMARY KEY)")
-        keys = ((key,) for key in self._slots if key != _EMPTY)
-        self._db.executemany("INSERT INTO seen VALUES (?)", keys)
-        self._slots = array("Q")
-
     @property
     def spilled(self) -> bool:
         """Whether the numbers now live in the temporary file."""
-        return self._db is not None
+        return self._file is not None
 
     def __contains__(self, number: object) -> bool:
         if not isinstance(number, str):
             return False
         key = self._key(number)
-        if self._db is not None:
-            row = self._db.execute("SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone()
-            return row is not None
+        if self._file is not None:
+            return key in self._file
         return bool(self._slots) and self._slots[self._probe(key)] == key
 
     def close(self) -> None:
         """Release the temporary file, if any. Idempotent."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         self._slots = array("Q")
 
     def __len__(self) -> int:
@@ -122,59 +114,72 @@ class TextSet:
         self._count = 0
         self._spill_after, self._spill_chars = spill_after, spill_chars
         self._cache_kib = cache_kib
-        self._db: sqlite3.Connection | None = None
+        self._file: _SpillFile | None = None
 
     def add(self, text: str) -> bool:
         """Add ``text``; False if it was already there."""
-        if self._db is not None:
-            added = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (text,)).rowcount == 1
+        if self._file is not None:
+            added = self._file.add(text)
         else:
             added = text not in self._texts
             if added:
                 self._texts.add(text)
                 self._chars += len(text)
         self._count += added
-        if self._db is None and (
+        if self._file is None and (
             self._count > self._spill_after or self._chars > self._spill_chars
         ):
-            self._db = _spill_file(self._cache_kib, "seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
-            self._db.executemany("INSERT INTO seen VALUES (?)", ((t,) for t in self._texts))
+            self._file = _SpillFile(self._cache_kib, "TEXT PRIMARY KEY", without_rowid=True)
+            self._file.add_all(self._texts)
             self._texts = set()
         return added
 
     @property
     def spilled(self) -> bool:
         """Whether the strings now live in the temporary file."""
-        return self._db is not None
+        return self._file is not None
 
     def __contains__(self, text: object) -> bool:
         if not isinstance(text, str):
             return False
-        if self._db is not None:
-            row = self._db.execute("SELECT 1 FROM seen WHERE key = ?", (text,)).fetchone()
-            return row is not None
-        return text in self._texts
+        return text in self._texts if self._file is None else text in self._file
 
     def close(self) -> None:
         """Release the temporary file, if any. Idempotent."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         self._texts = set()
 
     def __len__(self) -> int:
         return self._count
 
 
-def _spill_file(cache_kib: int, table: str) -> sqlite3.Connection:
-    """A new, already unlinked SQLite file with the one ``table``, its page cache capped at
-    ``cache_kib``."""
-    handle, path = tempfile.mkstemp(prefix="vlens-seen-", suffix=".sqlite3")
-    os.close(handle)
-    db = sqlite3.connect(path, isolation_level=None)
-    os.unlink(path)  # the open connection keeps the file; nothing is left behind
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
-    db.execute(f"CREATE TABLE {table}")
-    return db
+class _SpillFile:
+    """An unlinked temporary SQLite file holding one table of unique keys, its page cache
+    capped at ``cache_kib``: where a set goes once it has grown."""
+
+    def __init__(self, cache_kib: int, key: str, *, without_rowid: bool = False) -> None:
+        handle, path = tempfile.mkstemp(prefix="vlens-seen-", suffix=".sqlite3")
+        os.close(handle)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        os.unlink(path)  # the open connection keeps the file; nothing is left behind
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        rowid = " WITHOUT ROWID" if without_rowid else ""
+        self._db.execute(f"CREATE TABLE seen (key {key}){rowid}")
+
+    def add(self, key: int | str) -> bool:
+        """Add ``key``; False if it was already there."""
+        return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,)).rowcount == 1
+
+    def add_all(self, keys: Iterable[int | str]) -> None:
+        """Add ``keys``, all different and none there yet."""
+        self._db.executemany("INSERT INTO seen VALUES (?)", ((key,) for key in keys))
+
+    def __contains__(self, key: int | str) -> bool:
+        return self._db.execute("SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone() is not None
+
+    def close(self) -> None:
+        self._db.close()
