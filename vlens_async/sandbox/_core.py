@@ -29,7 +29,7 @@ from .._json import loads
 from .._redact import mask_contact
 from . import _account, _registration, _sessions
 from ._clock import SandboxClock
-from ._context import Call
+from ._context import Call, header, spellings
 from ._faults import Fault, FaultKind, Faults
 from ._outbox import Outbox
 from ._state import SandboxState, UserRecord
@@ -314,12 +314,11 @@ class Sandbox:
         if path is None:
             return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
         handler, naming = ROUTES[path]
-        headers = {name.lower(): value for name, value in request.headers.items()}
         try:
-            body = self._parse(request, headers)
+            body = self._parse(request)
         except ApiFailure as failure:
             return _failure(failure)
-        return handler, naming, path, headers, body
+        return handler, naming, path, request.headers, body
 
     @staticmethod
     def _log(
@@ -339,12 +338,15 @@ class Sandbox:
                 mask_contact(_subject(body)),
             )
 
-    def _parse(self, request: Request, headers: Mapping[str, str]) -> Body:
+    def _parse(self, request: Request) -> Body:
         if request.method.upper() != "POST":
             raise ApiFailure(405, "Every Vlens endpoint takes POST.")
-        if headers.get("apikey") not in self.api_keys:
+        headers = request.headers
+        sent_as = spellings(headers)  # what header() does, done once for both look-ups
+        if "apikey" not in sent_as or headers[sent_as["apikey"]] not in self.api_keys:
             raise ApiFailure(401, "Unauthorized: invalid API key.")
-        if not headers.get("content-type", "").lower().startswith("application/json"):
+        content_type = headers[sent_as["content-type"]] if "content-type" in sent_as else ""
+        if not content_type.lower().startswith("application/json"):
             raise ApiFailure(415, "Send the body as application/json.")
         try:
             fields = loads(request.content)
@@ -357,14 +359,14 @@ class Sandbox:
     def _run(self, handler: Handler, body: Body, headers: Mapping[str, str]) -> Exchange:
         try:
             if self.rate_limits:
-                self._count_call(headers["apikey"])
+                self._count_call(header(headers, "apikey") or "")  # _parse checked it is there
             call = Call(
-                state=self.state,
-                body=body,
-                headers=headers,
-                tenancy_name=self.tenancy_name,
-                admins=self.admins,
-                default_provider=self.default_sms_provider,
+                self.state,
+                body,
+                headers,
+                self.tenancy_name,
+                self.admins,
+                self.default_sms_provider,
             )
             data = handler(call)
         except ApiFailure as failure:
