@@ -10,7 +10,7 @@ import attrs
 
 from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS
 from ._clock import SandboxClock
-from ._outbox import Outbox, OutboxMessage
+from ._outbox import Outbox
 from ._wire import ApiFailure
 
 __all__ = ["OtpRecord", "SandboxState", "UserRecord"]
@@ -192,14 +192,7 @@ class SandboxState:
         )
         self.otps[record.request_id] = record
         self.last_sent[key] = now
-        self.send(
-            channel,
-            recipient,
-            record.code,
-            purpose,
-            request_id=record.request_id,
-            provider=provider,
-        )
+        self.outbox.send(channel, recipient, record.code, record.request_id, purpose, provider, now)
         return record
 
     def send(
@@ -213,16 +206,7 @@ class SandboxState:
         provider: int | None = None,
     ) -> None:
         """Put a message in the outbox, stamped with the sandbox time."""
-        message = OutboxMessage(
-            channel=channel,
-            recipient=recipient,
-            code=code,
-            request_id=request_id,
-            purpose=purpose,
-            provider=provider,
-            sent_at=self.clock.now(),
-        )
-        self.outbox.append(message)
+        self.outbox.send(channel, recipient, code, request_id, purpose, provider, self.clock.now())
 
     def find_otp(self, request_id: uuid.UUID, recipient: str | None, purpose: str) -> OtpRecord:
         record = self.otps.get(request_id)
