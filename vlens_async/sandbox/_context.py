@@ -16,24 +16,20 @@ PROVIDERS = range(1, 8)
 
 
 @functools.lru_cache(maxsize=256)
-def _spellings(names: tuple[str, ...]) -> dict[str, str]:
-    """Each header name in lower case -> the spelling whose value counts: the last one given.
+def spellings(names: tuple[str, ...]) -> dict[str, str]:
+    """Each header name in lower case -> the name as sent whose value counts: HTTP names are
+    case-insensitive, and of two spellings of one name the last one wins.
 
     Cached: a client sends the same header names on every request, so lower-casing each name
-    of each request (a fifth of what the sandbox does with a request) is done once per set.
+    of each request (a fifth of what the sandbox did with a request) is done once per set.
+    Pass ``tuple(headers)``. Every caller gets the same dict: read it, never change it.
     """
     return {name.lower(): name for name in names}
 
 
-def spellings(headers: Mapping[str, str]) -> Mapping[str, str]:
-    """Each header name of ``headers`` in lower case -> the name as sent whose value counts:
-    HTTP names are case-insensitive, and of two spellings of one name the last one wins."""
-    return _spellings(tuple(headers))
-
-
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """The value of the header ``name`` (lower-case), whatever case it was sent in."""
-    spelling = spellings(headers).get(name)
+    spelling = spellings(tuple(headers)).get(name)
     return None if spelling is None else headers[spelling]
 
 

@@ -350,7 +350,7 @@ class Sandbox:
         if request.method.upper() != "POST":
             raise ApiFailure(405, "Every Vlens endpoint takes POST.")
         headers = request.headers
-        sent_as = spellings(headers)  # what header() does, done once for both look-ups
+        sent_as = spellings(tuple(headers))  # what header() does, once for both look-ups
         if "apikey" not in sent_as or headers[sent_as["apikey"]] not in self.api_keys:
             raise ApiFailure(401, "Unauthorized: invalid API key.")
         content_type = headers[sent_as["content-type"]] if "content-type" in sent_as else ""
