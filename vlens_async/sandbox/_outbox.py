@@ -68,7 +68,7 @@ class Outbox:
         for listener in self._listeners:
             listener(message)
 
-    def send(  # positional, in OutboxMessage's order: called once per message sent
+    def _send(  # positional, in OutboxMessage's order: called once per message sent
         self,
         channel: str,
         recipient: str,
@@ -78,7 +78,10 @@ class Outbox:
         provider: int | None,
         sent_at: float,
     ) -> None:
-        """What ``append(OutboxMessage(...))`` does, the message made only when it is read."""
+        """What ``append(OutboxMessage(...))`` does, the message made only when it is read.
+
+        The sandbox's own way in (its state sends every message through here).
+        """
         self._unmade.extend((channel, recipient, code, request_id, purpose, provider, sent_at))
         if self._listeners:
             self._make()  # a listener hears of each message as it is sent

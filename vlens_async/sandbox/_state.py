@@ -194,7 +194,9 @@ class SandboxState:
         )
         self.otps[record.request_id] = record
         self.last_sent[key] = now
-        self.outbox.send(channel, recipient, record.code, record.request_id, purpose, provider, now)
+        self.outbox._send(
+            channel, recipient, record.code, record.request_id, purpose, provider, now
+        )
         return record
 
     def send(
@@ -208,7 +210,7 @@ class SandboxState:
         provider: int | None = None,
     ) -> None:
         """Put a message in the outbox, stamped with the sandbox time."""
-        self.outbox.send(channel, recipient, code, request_id, purpose, provider, self.clock.now())
+        self.outbox._send(channel, recipient, code, request_id, purpose, provider, self.clock.now())
 
     def find_otp(self, request_id: uuid.UUID, recipient: str | None, purpose: str) -> OtpRecord:
         record = self.otps.get(request_id)
