@@ -21,7 +21,7 @@ def spellings(names: tuple[str, ...]) -> dict[str, str]:
     case-insensitive, and of two spellings of one name the last one wins.
 
     Cached: a client sends the same header names on every request, so lower-casing each name
-    of each request (a fifth of what the sandbox did with a request) is done once per set.
+    of each request (a fifteenth of what the sandbox did with one) is done once per set.
     Pass ``tuple(headers)``. Every caller gets the same dict: read it, never change it.
     """
     return {name.lower(): name for name in names}
