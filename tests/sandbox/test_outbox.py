@@ -90,8 +90,8 @@ def test_messages_sent_after_a_look_up_are_found_too() -> None:
 
 
 def sent_by_sandbox(outbox: Outbox, recipient: str, code: str, at: float = 0.0) -> None:
-    """What the sandbox's state does: Outbox._send with the message's fields."""
-    outbox._send("sms", recipient, code, None, "registration", 1, at)
+    """What the sandbox's state does: Outbox.record with the message's fields."""
+    outbox.record("sms", recipient, code, None, "registration", 1, at)
 
 
 def test_sent_and_appended_messages_keep_one_order() -> None:

@@ -10,13 +10,13 @@ from typing import Any
 from ._state import SandboxState, UserRecord
 from ._wire import ApiFailure, Body
 
-__all__ = ["Call", "header", "spellings"]
+__all__ = ["Call", "header"]
 
 PROVIDERS = range(1, 8)
 
 
 @functools.lru_cache(maxsize=256)
-def spellings(names: tuple[str, ...]) -> dict[str, str]:
+def _spellings(names: tuple[str, ...]) -> dict[str, str]:
     """Each header name in lower case -> the name as sent whose value counts: HTTP names are
     case-insensitive, and of two spellings of one name the last one wins.
 
@@ -29,7 +29,7 @@ def spellings(names: tuple[str, ...]) -> dict[str, str]:
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """The value of the header ``name`` (lower-case), whatever case it was sent in."""
-    spelling = spellings(tuple(headers)).get(name)
+    spelling = _spellings(tuple(headers)).get(name)
     return None if spelling is None else headers[spelling]
 
 
@@ -42,7 +42,7 @@ class Call:
 
     __slots__ = ("admins", "body", "default_provider", "headers", "state", "tenancy_name")
 
-    def __init__(  # positional: a call with keywords costs more, once per request
+    def __init__(  # positional (made once per request, in Sandbox._run): cheaper than keywords
         self,
         state: SandboxState,
         body: Body,

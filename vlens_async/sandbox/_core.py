@@ -29,7 +29,7 @@ from .._json import loads
 from .._redact import mask_contact
 from . import _account, _registration, _sessions
 from ._clock import SandboxClock
-from ._context import Call, header, spellings
+from ._context import Call, header
 from ._faults import Fault, FaultKind, Faults
 from ._outbox import Outbox
 from ._state import SandboxState, UserRecord
@@ -349,11 +349,9 @@ class Sandbox:
     def _parse(self, request: Request) -> Body:
         if request.method.upper() != "POST":
             raise ApiFailure(405, "Every Vlens endpoint takes POST.")
-        headers = request.headers
-        sent_as = spellings(tuple(headers))  # what header() does, once for both look-ups
-        if "apikey" not in sent_as or headers[sent_as["apikey"]] not in self.api_keys:
+        if header(request.headers, "apikey") not in self.api_keys:
             raise ApiFailure(401, "Unauthorized: invalid API key.")
-        content_type = headers[sent_as["content-type"]] if "content-type" in sent_as else ""
+        content_type = header(request.headers, "content-type") or ""
         if not content_type.lower().startswith("application/json"):
             raise ApiFailure(415, "Send the body as application/json.")
         try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import attrs
 
 __all__ = ["Outbox", "OutboxMessage"]
+
+# An OutboxMessage's fields, in order: a message recorded and not made yet.
+_Fields = tuple[str, str, str, uuid.UUID | None, str, int | None, float]
 
 
 @attrs.frozen(kw_only=True)
@@ -35,10 +37,6 @@ class OutboxMessage:
     sent_at: float
 
 
-# How many fields an OutboxMessage has: a message not made yet is that many items in a row.
-_FIELDS = 7
-
-
 class Outbox:
     """Messages in the order they were sent, with look-ups by recipient.
 
@@ -46,29 +44,26 @@ class Outbox:
     numbers and then reads each one's code takes time in proportion to the numbers, not to
     their square. The index is built at the first look-up and kept up to date from then on:
     a run that never looks a message up (a bulk benchmark) does not pay for it. For the same
-    reason a message the sandbox sends is kept as its fields, and made into an
-    :class:`OutboxMessage` when the outbox is next read (at once if a listener waits for it):
-    making a frozen attrs instance was a third of what issuing an OTP cost.
+    reason, what :meth:`record` is given is made into an :class:`OutboxMessage` only when the
+    outbox is next read (at once when a listener is subscribed): making the frozen instance
+    was a third of what issuing an OTP cost.
     """
 
     def __init__(self) -> None:
         self._messages: list[OutboxMessage] = []
-        # Messages sent after the ones above and not read yet: each is its fields in a row, in
-        # OutboxMessage's order. A flat list, as a tuple per message is one more object for the
-        # garbage collector to follow per message, which costs more than making the tuple.
-        self._unmade: list[Any] = []
+        self._unread: list[_Fields] = []  # recorded after the messages above, not made yet
         self._index: dict[str, list[OutboxMessage]] | None = None
         self._listeners: list[Callable[[OutboxMessage], None]] = []
 
     def append(self, message: OutboxMessage) -> None:
-        self._make()  # the ones sent before it come before it
+        self._make()  # the ones recorded before it come before it
         self._messages.append(message)
         if self._index is not None:
             _add(self._index, message)
         for listener in self._listeners:
             listener(message)
 
-    def _send(  # positional, in OutboxMessage's order: called once per message sent
+    def record(
         self,
         channel: str,
         recipient: str,
@@ -78,11 +73,9 @@ class Outbox:
         provider: int | None,
         sent_at: float,
     ) -> None:
-        """What ``append(OutboxMessage(...))`` does, the message made only when it is read.
-
-        The sandbox's own way in (its state sends every message through here).
-        """
-        self._unmade.extend((channel, recipient, code, request_id, purpose, provider, sent_at))
+        """Send a message given by the fields of :class:`OutboxMessage`, in their order
+        (what the sandbox does for every code it sends)."""
+        self._unread.append((channel, recipient, code, request_id, purpose, provider, sent_at))
         if self._listeners:
             self._make()  # a listener hears of each message as it is sent
 
@@ -108,18 +101,13 @@ class Outbox:
 
     def clear(self) -> None:
         self._messages.clear()
-        self._unmade.clear()
+        self._unread.clear()
         self._index = None
 
     def _make(self) -> None:
-        """Make the messages sent since the last read into OutboxMessages, in order."""
-        if not self._unmade:
-            return
-        unmade, self._unmade = self._unmade, []
-        for start in range(0, len(unmade), _FIELDS):
-            channel, recipient, code, request_id, purpose, provider, sent_at = unmade[
-                start : start + _FIELDS
-            ]
+        """Make the messages recorded since the last read, in order."""
+        unread, self._unread = self._unread, []
+        for channel, recipient, code, request_id, purpose, provider, sent_at in unread:
             message = OutboxMessage(
                 channel=channel,
                 recipient=recipient,
@@ -148,7 +136,7 @@ class Outbox:
         return iter(list(self._messages))
 
     def __len__(self) -> int:
-        return len(self._messages) + len(self._unmade) // _FIELDS
+        return len(self._messages) + len(self._unread)
 
     def __repr__(self) -> str:
         return f"<Outbox messages={len(self)}>"

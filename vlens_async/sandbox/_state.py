@@ -52,8 +52,8 @@ class UserRecord:
 class OtpRecord:
     """One issued OTP. ``validated`` after a correct code; ``consumed`` once used up.
 
-    Made with positional arguments: matching eight keywords takes longer than the rest of
-    making the record.
+    ``SandboxState.issue_otp`` makes it with positional arguments, once per code sent: matching
+    eight keywords took longer than the rest of making the record.
     """
 
     request_id: uuid.UUID
@@ -133,9 +133,7 @@ class SandboxState:
         )
         self.users: dict[int, UserRecord] = {}
         self.otps: dict[uuid.UUID, OtpRecord] = {}
-        # "purpose:recipient in lower case" -> when a code last went there. A string, not a
-        # tuple: one object fewer per recipient for the garbage collector to look at.
-        self.last_sent: dict[str, float] = {}
+        self.last_sent: dict[tuple[str, str], float] = {}
         self.access_tokens: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, Grant] = {}
         self.reset_codes: dict[str, Grant] = {}
@@ -176,7 +174,7 @@ class SandboxState:
     ) -> OtpRecord:
         """Send a new code, unless one went to the same recipient within the cooldown."""
         now = self.clock.now()
-        key = f"{purpose}:{recipient.lower()}"  # a purpose has no ":"
+        key = (purpose, recipient.lower())
         last = self.last_sent.get(key)
         wait = 0.0 if last is None else last + self.resend_cooldown - now
         if wait > 0:
@@ -188,14 +186,20 @@ class SandboxState:
             )
         request_id = self.new_uuid()  # before the code: a seed gives the ids and codes it gave
         code = self.fixed_otp or str(below(self.rng, 10**self.otp_length)).zfill(self.otp_length)
-        # request_id, channel, recipient, code, purpose, expires_at, user_id, payload
+        # In OtpRecord's order: request_id, channel, recipient, code, purpose, expires_at,
+        # user_id, payload.
         record = OtpRecord(
             request_id, channel, recipient, code, purpose, now + self.otp_ttl, user_id, payload
         )
         self.otps[record.request_id] = record
         self.last_sent[key] = now
-        self.outbox._send(
-            channel, recipient, record.code, record.request_id, purpose, provider, now
+        self.send(
+            channel,
+            recipient,
+            record.code,
+            purpose,
+            request_id=record.request_id,
+            provider=provider,
         )
         return record
 
@@ -210,7 +214,8 @@ class SandboxState:
         provider: int | None = None,
     ) -> None:
         """Put a message in the outbox, stamped with the sandbox time."""
-        self.outbox._send(channel, recipient, code, request_id, purpose, provider, self.clock.now())
+        now = self.clock.now()
+        self.outbox.record(channel, recipient, code, request_id, purpose, provider, now)
 
     def find_otp(self, request_id: uuid.UUID, recipient: str | None, purpose: str) -> OtpRecord:
         record = self.otps.get(request_id)
