@@ -87,3 +87,61 @@ def test_messages_sent_after_a_look_up_are_found_too() -> None:
     outbox.append(message("+201000000002", "333333"))
     assert outbox.last_otp("+201000000001") == "222222"
     assert [m.code for m in outbox.to("+201000000002")] == ["333333"]
+
+
+def sent_by_sandbox(outbox: Outbox, recipient: str, code: str, at: float = 0.0) -> None:
+    """What the sandbox's state does: Outbox.record with the message's fields."""
+    outbox.record("sms", recipient, code, None, "registration", 1, at)
+
+
+def test_sent_and_appended_messages_keep_one_order() -> None:
+    """Messages given by their fields (the sandbox's way) and appended ones interleave in the
+    order they came, in iteration, length and look-ups alike."""
+    outbox = Outbox()
+    sent_by_sandbox(outbox, "+201000000001", "111111", at=1.0)
+    outbox.append(message("+201000000001", "222222", at=2.0))
+    sent_by_sandbox(outbox, "+201000000001", "333333", at=3.0)
+    assert len(outbox) == 3
+    assert [m.code for m in outbox] == ["111111", "222222", "333333"]
+    assert [m.sent_at for m in outbox.to("+201000000001")] == [1.0, 2.0, 3.0]
+    sent_by_sandbox(outbox, "+201000000001", "444444", at=4.0)  # after the index was built
+    assert outbox.last_otp("+201000000001") == "444444"
+    assert [m.code for m in outbox] == ["111111", "222222", "333333", "444444"]
+
+
+def test_a_sent_message_is_one_object_however_often_it_is_read() -> None:
+    outbox = Outbox()
+    sent_by_sandbox(outbox, "+201000000001", "111111")
+    first = outbox.last("+201000000001")
+    assert outbox.last("+201000000001") is first
+    assert list(outbox) == [first]
+    assert first == OutboxMessage(
+        channel="sms",
+        recipient="+201000000001",
+        code="111111",
+        request_id=None,
+        purpose="registration",
+        provider=1,
+        sent_at=0.0,
+    )
+
+
+def test_clear_forgets_sent_messages_not_read_yet() -> None:
+    outbox = Outbox()
+    sent_by_sandbox(outbox, "+201000000001", "111111")
+    outbox.clear()
+    assert (len(outbox), list(outbox), outbox.to("+201000000001")) == (0, [], [])
+
+
+def test_a_listener_hears_sent_messages_from_when_it_subscribed() -> None:
+    outbox = Outbox()
+    sent_by_sandbox(outbox, "+201000000001", "111111")
+    heard: list[str] = []
+    outbox.subscribe(lambda m: heard.append(m.code))
+    assert heard == []
+    sent_by_sandbox(outbox, "+201000000001", "222222")
+    assert heard == ["222222"]  # at once, before anything reads the outbox
+    outbox.append(message("+201000000001", "333333"))
+    sent_by_sandbox(outbox, "+201000000001", "444444")
+    assert heard == ["222222", "333333", "444444"]
+    assert [m.code for m in outbox] == ["111111", "222222", "333333", "444444"]

@@ -160,6 +160,11 @@ async def test_send_phone_otp_reads_the_usual_fields(
         ({"phoneNumber": "+2010" + "\u0660" * 8}, {"phoneNumber": [E164]}),
         ({"phoneNumber": 201001234567}, {"phoneNumber": ["must be a non-empty string"]}),
         ({"phoneNumber": None}, {"phoneNumber": ["is required"]}),
+        ({"phoneNumber": ""}, {"phoneNumber": ["must be a non-empty string"]}),
+        ({"phoneNumber": "   "}, {"phoneNumber": ["must be a non-empty string"]}),
+        ({"phoneNumber": [PHONE]}, {"phoneNumber": ["must be a non-empty string"]}),
+        ({"phoneNumber": PHONE + "\n"}, {"phoneNumber": [E164]}),
+        ({"phoneNumber": "+2010012345678901"}, {"phoneNumber": [E164]}),
     ],
 )
 async def test_send_phone_otp_checks_every_value(

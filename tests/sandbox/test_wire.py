@@ -75,3 +75,12 @@ def test_registration_state_has_every_key_and_uuids_as_text() -> None:
 def test_registration_state_refuses_a_key_it_does_not_have() -> None:
     with pytest.raises(TypeError, match="isPhoneConfirmed"):
         registration_state(isPhoneConfirmed=True)
+
+
+def test_registration_states_are_independent_dicts() -> None:
+    """Each answer is a dict of its own: changing one leaves the next one null."""
+    first = registration_state(accessToken="sbx_at_1")
+    first["userName"] = "+201001234567"
+    second = registration_state()
+    assert (second["accessToken"], second["userName"]) == (None, None)
+    assert second is not first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -9,9 +10,27 @@ from typing import Any
 from ._state import SandboxState, UserRecord
 from ._wire import ApiFailure, Body
 
-__all__ = ["Call"]
+__all__ = ["Call", "header"]
 
 PROVIDERS = range(1, 8)
+
+
+@functools.lru_cache(maxsize=256)
+def _spellings(names: tuple[str, ...]) -> dict[str, str]:
+    """Each header name in lower case -> the name as sent whose value counts: HTTP names are
+    case-insensitive, and of two spellings of one name the last one wins.
+
+    Cached: a client sends the same header names on every request, so lower-casing each name
+    of each request (a fifteenth of what the sandbox did with one) is done once per set.
+    Pass ``tuple(headers)``. Every caller gets the same dict: read it, never change it.
+    """
+    return {name.lower(): name for name in names}
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of the header ``name`` (lower-case), whatever case it was sent in."""
+    spelling = _spellings(tuple(headers)).get(name)
+    return None if spelling is None else headers[spelling]
 
 
 class Call:
@@ -23,9 +42,8 @@ class Call:
 
     __slots__ = ("admins", "body", "default_provider", "headers", "state", "tenancy_name")
 
-    def __init__(
+    def __init__(  # positional (made once per request, in Sandbox._run): cheaper than keywords
         self,
-        *,
         state: SandboxState,
         body: Body,
         headers: Mapping[str, str],
@@ -35,10 +53,14 @@ class Call:
     ) -> None:
         self.state = state
         self.body = body
-        self.headers = headers
+        self.headers = headers  # as sent: look one up with header()
         self.tenancy_name = tenancy_name
         self.admins = admins
         self.default_provider = default_provider
+
+    def header(self, name: str) -> str | None:
+        """The request header ``name`` (lower-case), whatever case it was sent in."""
+        return header(self.headers, name)
 
     def provider(self, name: str) -> int:
         """The SMS provider asked for (0 or absent: the tenant default)."""
@@ -59,7 +81,7 @@ class Call:
 
     def user(self) -> UserRecord:
         """The user whose bearer token authorises this call."""
-        return self.state.user_for_token(self.headers.get("authorization"))
+        return self.state.user_for_token(self.header("authorization"))
 
     def tokens(self, user: UserRecord) -> dict[str, Any]:
         """A fresh access/refresh token pair, in the wire's login/registration shape."""
@@ -98,14 +120,15 @@ _REGISTRATION_KEYS = (
 
 _LOGIN_KEYS = frozenset({"hasPendingRequest", "refreshToken", "redirectUri"})
 _ALLOWED_KEYS = frozenset(_REGISTRATION_KEYS) | _LOGIN_KEYS
+# Copied per answer: copying a dict is a fraction of building it again key by key.
+_EMPTY_STATE: dict[str, Any] = dict.fromkeys(_REGISTRATION_KEYS)
 
 
 def registration_state(**fields: Any) -> dict[str, Any]:
     """The ``ApiOutputRegister`` shape: every key present (null where not set), then the login
     keys given."""
-    unknown = fields.keys() - _ALLOWED_KEYS
-    if unknown:
-        raise TypeError(f"not a key of ApiOutputRegister: {sorted(unknown)}")
-    state: dict[str, Any] = dict.fromkeys(_REGISTRATION_KEYS)
+    if not fields.keys() <= _ALLOWED_KEYS:
+        raise TypeError(f"not a key of ApiOutputRegister: {sorted(fields.keys() - _ALLOWED_KEYS)}")
+    state = _EMPTY_STATE.copy()
     state.update(fields)
     return state

@@ -29,7 +29,7 @@ from .._json import loads
 from .._redact import mask_contact
 from . import _account, _registration, _sessions
 from ._clock import SandboxClock
-from ._context import Call
+from ._context import Call, header
 from ._faults import Fault, FaultKind, Faults
 from ._outbox import Outbox
 from ._state import SandboxState, UserRecord
@@ -277,7 +277,18 @@ class Sandbox:
         handler, naming, path, headers, body = prepared
         # Naming the operation is needed only to match faults, or to log.
         fault = self.faults.draw(path, _operation(naming, body)) if self.faults.pending else None
-        if fault is not None and fault.kind is FaultKind.LATENCY:
+        if fault is None:
+            exchange = self._run(handler, body, headers)
+        else:
+            exchange = await self._faulted(request, prepared, fault)
+        if logger.isEnabledFor(logging.INFO):
+            self._log(naming, path, exchange, fault, body)
+        return exchange
+
+    async def _faulted(self, request: Request, prepared: _Prepared, fault: Fault) -> Exchange:
+        """The answer to a routed request when ``fault`` fires."""
+        handler, naming, path, headers, body = prepared
+        if fault.kind is FaultKind.LATENCY:
             patience = _patience(request)
             if patience is not None and fault.delay > patience[0]:
                 wait, limit = patience
@@ -289,7 +300,8 @@ class Sandbox:
                         operation = _operation(naming, body)
                         logger.exception("%s %s: failed after the client gave up", operation, path)
                         return
-                    self._log(naming, path, late, fault, body)
+                    if logger.isEnabledFor(logging.INFO):
+                        self._log(naming, path, late, fault, body)
 
                 asyncio.get_running_loop().call_later(fault.delay, process_late)
                 await asyncio.sleep(wait)
@@ -298,14 +310,10 @@ class Sandbox:
                     f"(latency fault of {fault.delay}s; the request is processed when it ends)"
                 )
             await asyncio.sleep(fault.delay)
-        if fault is not None and not fault.processed:
-            exchange = _fault_exchange(fault)
-        else:
-            exchange = self._run(handler, body, headers)
-            if fault is not None:
-                exchange = attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
-        self._log(naming, path, exchange, fault, body)
-        return exchange
+        if not fault.processed:
+            return _fault_exchange(fault)
+        exchange = self._run(handler, body, headers)
+        return attrs.evolve(exchange, fault=fault, **_spoil(fault, exchange))
 
     def _prepare(self, request: Request) -> Exchange | _Prepared:
         """Count the request, route it and read its body; an Exchange if that already failed."""
@@ -314,12 +322,11 @@ class Sandbox:
         if path is None:
             return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
         handler, naming = ROUTES[path]
-        headers = {name.lower(): value for name, value in request.headers.items()}
         try:
-            body = self._parse(request, headers)
+            body = self._parse(request)
         except ApiFailure as failure:
             return _failure(failure)
-        return handler, naming, path, headers, body
+        return handler, naming, path, request.headers, body
 
     @staticmethod
     def _log(
@@ -329,22 +336,23 @@ class Sandbox:
         fault: Fault | None,
         body: Body,
     ) -> None:
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "%s %s -> %s%s subject=%s",
-                _operation(naming, body),
-                path,
-                exchange.status,
-                f" fault={fault.kind.value}" if fault else "",
-                mask_contact(_subject(body)),
-            )
+        """Log a call at INFO (callers check that INFO is on: most runs have it off)."""
+        logger.info(
+            "%s %s -> %s%s subject=%s",
+            _operation(naming, body),
+            path,
+            exchange.status,
+            f" fault={fault.kind.value}" if fault else "",
+            mask_contact(_subject(body)),
+        )
 
-    def _parse(self, request: Request, headers: Mapping[str, str]) -> Body:
+    def _parse(self, request: Request) -> Body:
         if request.method.upper() != "POST":
             raise ApiFailure(405, "Every Vlens endpoint takes POST.")
-        if headers.get("apikey") not in self.api_keys:
+        if header(request.headers, "apikey") not in self.api_keys:
             raise ApiFailure(401, "Unauthorized: invalid API key.")
-        if not headers.get("content-type", "").lower().startswith("application/json"):
+        content_type = header(request.headers, "content-type") or ""
+        if not content_type.lower().startswith("application/json"):
             raise ApiFailure(415, "Send the body as application/json.")
         try:
             fields = loads(request.content)
@@ -357,14 +365,14 @@ class Sandbox:
     def _run(self, handler: Handler, body: Body, headers: Mapping[str, str]) -> Exchange:
         try:
             if self.rate_limits:
-                self._count_call(headers["apikey"])
+                self._count_call(header(headers, "apikey") or "")  # _parse checked it is there
             call = Call(
-                state=self.state,
-                body=body,
-                headers=headers,
-                tenancy_name=self.tenancy_name,
-                admins=self.admins,
-                default_provider=self.default_sms_provider,
+                self.state,
+                body,
+                headers,
+                self.tenancy_name,
+                self.admins,
+                self.default_sms_provider,
             )
             data = handler(call)
         except ApiFailure as failure:

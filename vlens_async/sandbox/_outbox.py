@@ -9,6 +9,9 @@ import attrs
 
 __all__ = ["Outbox", "OutboxMessage"]
 
+# An OutboxMessage's fields, in order: a message recorded and not made yet.
+_Fields = tuple[str, str, str, uuid.UUID | None, str, int | None, float]
+
 
 @attrs.frozen(kw_only=True)
 class OutboxMessage:
@@ -40,23 +43,45 @@ class Outbox:
     Look-ups go through an index by lower-cased recipient, so that a test that sends to many
     numbers and then reads each one's code takes time in proportion to the numbers, not to
     their square. The index is built at the first look-up and kept up to date from then on:
-    a run that never looks a message up (a bulk benchmark) does not pay for it.
+    a run that never looks a message up (a bulk benchmark) does not pay for it. For the same
+    reason, what :meth:`record` is given is made into an :class:`OutboxMessage` only when the
+    outbox is next read (at once when a listener is subscribed): making the frozen instance
+    was a third of what issuing an OTP cost.
     """
 
     def __init__(self) -> None:
         self._messages: list[OutboxMessage] = []
+        self._unread: list[_Fields] = []  # recorded after the messages above, not made yet
         self._index: dict[str, list[OutboxMessage]] | None = None
         self._listeners: list[Callable[[OutboxMessage], None]] = []
 
     def append(self, message: OutboxMessage) -> None:
+        self._make()  # the ones recorded before it come before it
         self._messages.append(message)
         if self._index is not None:
             _add(self._index, message)
         for listener in self._listeners:
             listener(message)
 
+    def record(
+        self,
+        channel: str,
+        recipient: str,
+        code: str,
+        request_id: uuid.UUID | None,
+        purpose: str,
+        provider: int | None,
+        sent_at: float,
+    ) -> None:
+        """Send a message given by the fields of :class:`OutboxMessage`, in their order
+        (what the sandbox does for every code it sends)."""
+        self._unread.append((channel, recipient, code, request_id, purpose, provider, sent_at))
+        if self._listeners:
+            self._make()  # a listener hears of each message as it is sent
+
     def subscribe(self, listener: Callable[[OutboxMessage], None]) -> None:
         """Call ``listener`` for every message sent from now on (``vlens sandbox`` prints them)."""
+        self._make()  # the ones sent before are not its business
         self._listeners.append(listener)
 
     def to(self, recipient: str) -> list[OutboxMessage]:
@@ -76,9 +101,30 @@ class Outbox:
 
     def clear(self) -> None:
         self._messages.clear()
+        self._unread.clear()
         self._index = None
 
+    def _make(self) -> None:
+        """Make the messages recorded since the last read, in order."""
+        unread, self._unread = self._unread, []
+        for channel, recipient, code, request_id, purpose, provider, sent_at in unread:
+            message = OutboxMessage(
+                channel=channel,
+                recipient=recipient,
+                code=code,
+                request_id=request_id,
+                purpose=purpose,
+                provider=provider,
+                sent_at=sent_at,
+            )
+            self._messages.append(message)
+            if self._index is not None:
+                _add(self._index, message)
+            for listener in self._listeners:
+                listener(message)
+
     def _by_recipient(self) -> dict[str, list[OutboxMessage]]:
+        self._make()
         if self._index is None:
             self._index = {}
             for message in self._messages:
@@ -86,13 +132,14 @@ class Outbox:
         return self._index
 
     def __iter__(self) -> Iterator[OutboxMessage]:
+        self._make()
         return iter(list(self._messages))
 
     def __len__(self) -> int:
-        return len(self._messages)
+        return len(self._messages) + len(self._unread)
 
     def __repr__(self) -> str:
-        return f"<Outbox messages={len(self._messages)}>"
+        return f"<Outbox messages={len(self)}>"
 
 
 def _add(index: dict[str, list[OutboxMessage]], message: OutboxMessage) -> None:

@@ -49,7 +49,7 @@ def login(call: Call) -> Any:
 def admin_login(call: Call) -> Any:
     body, state = call.body, call.state
     tenancy = body.required_text("tenancyName")
-    if tenancy != call.tenancy_name or call.headers.get("tenancyname") != call.tenancy_name:
+    if tenancy != call.tenancy_name or call.header("tenancyname") != call.tenancy_name:
         raise ApiFailure(401, "Unknown tenancy; send it as tenancyName and the TenancyName header.")
     name = body.required_text("userNameOrEmailAddress")
     if call.admins.get(name) != body.required_text("password"):

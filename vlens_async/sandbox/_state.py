@@ -10,7 +10,7 @@ import attrs
 
 from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS
 from ._clock import SandboxClock
-from ._outbox import Outbox, OutboxMessage
+from ._outbox import Outbox
 from ._wire import ApiFailure
 
 __all__ = ["OtpRecord", "SandboxState", "UserRecord"]
@@ -48,9 +48,13 @@ class UserRecord:
         }
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class OtpRecord:
-    """One issued OTP. ``validated`` after a correct code; ``consumed`` once used up."""
+    """One issued OTP. ``validated`` after a correct code; ``consumed`` once used up.
+
+    ``SandboxState.issue_otp`` makes it with positional arguments, once per code sent: matching
+    eight keywords took longer than the rest of making the record.
+    """
 
     request_id: uuid.UUID
     channel: str
@@ -180,15 +184,12 @@ class SandboxState:
                 f"ago; try again in {int(wait + 0.999)} seconds.",
                 headers={"Retry-After": str(int(wait + 0.999))},
             )
+        request_id = self.new_uuid()  # before the code: a seed gives the ids and codes it gave
+        code = self.fixed_otp or str(below(self.rng, 10**self.otp_length)).zfill(self.otp_length)
+        # In OtpRecord's order: request_id, channel, recipient, code, purpose, expires_at,
+        # user_id, payload.
         record = OtpRecord(
-            request_id=self.new_uuid(),
-            channel=channel,
-            recipient=recipient,
-            code=self.fixed_otp or str(below(self.rng, 10**self.otp_length)).zfill(self.otp_length),
-            purpose=purpose,
-            expires_at=now + self.otp_ttl,
-            user_id=user_id,
-            payload=payload,
+            request_id, channel, recipient, code, purpose, now + self.otp_ttl, user_id, payload
         )
         self.otps[record.request_id] = record
         self.last_sent[key] = now
@@ -213,16 +214,8 @@ class SandboxState:
         provider: int | None = None,
     ) -> None:
         """Put a message in the outbox, stamped with the sandbox time."""
-        message = OutboxMessage(
-            channel=channel,
-            recipient=recipient,
-            code=code,
-            request_id=request_id,
-            purpose=purpose,
-            provider=provider,
-            sent_at=self.clock.now(),
-        )
-        self.outbox.append(message)
+        now = self.clock.now()
+        self.outbox.record(channel, recipient, code, request_id, purpose, provider, now)
 
     def find_otp(self, request_id: uuid.UUID, recipient: str | None, purpose: str) -> OtpRecord:
         record = self.otps.get(request_id)
