@@ -156,6 +156,14 @@ class JobLedger:
             released, unknown = await self._open().eval(scripts.REAP, 5, *self._keys, self._ttl)
         return int(released), int(unknown)
 
+    async def held(self) -> AsyncIterator[str]:
+        """The numbers this worker (by its name) holds a claim on, in no particular order."""
+        mine = (f"claimed|{self.worker}".encode(), f"sending|{self.worker}".encode())
+        with reaching(self._url):
+            async for number, claim in self._open().hscan_iter(self._keys[0], count=1000):
+                if claim in mine:
+                    yield _text(number)
+
     async def stored_input(self) -> str | None:
         """The input fingerprint the job was started with (None: no such job)."""
         with reaching(self._url):

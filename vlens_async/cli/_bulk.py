@@ -31,7 +31,7 @@ from ..bulk import BulkOutcome, BulkService, BulkStatus
 from . import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, _bulk_args
 from ._bulk_setup import open_client, run_limits
 from ._inputs import count_numbers, ledger_key, numbers_from, survey
-from ._job import JobLink, input_id, open_ledger, report, store_error
+from ._job import JobLink, input_id, join, open_ledger, report, store_error
 from ._journal import Journal, JournalError
 from ._progress import Progress
 from ._stoppable import StoppableLimiter, stopped
@@ -94,6 +94,8 @@ async def run(args: argparse.Namespace) -> int:
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
+            if ledger is not None:
+                join(args, journal, ledger)
             shared = run_limits(args, ledger, client, total or 0)
             async with shared as (link, limiter):
                 return await _Run(args, client, journal, total, link).main(limiter)
@@ -238,6 +240,12 @@ class _Run:
     async def _passes(self, limiter: Limiter | None) -> None:
         """One pass over the input; with a shared job, another whenever numbers are free
         again (a dead worker's, released after this worker had passed them)."""
+        if self.link is not None and self.args.resume:
+            try:
+                await self.link.take_back(self.journal.skip)
+            except RateLimiterUnavailableError as error:
+                self.lost_store(error)
+                return
         await self._dispatch(limiter)
         while self.link is not None and not self.stopping.is_set():
             try:
