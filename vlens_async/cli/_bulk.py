@@ -40,6 +40,7 @@ __all__ = ["Journal", "add_parser", "record_of", "run"]
 
 FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
 _INTERRUPTED = {"type": "Interrupted", "code": None, "message": "the run was aborted mid-call"}
+_WRAP_UP = 5.0  # seconds a task of the run may take to end once cancelled
 _ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server was reached
 _KEY_REFUSED = (
     "vlens: error: the API key was refused; nothing more is sent (fix VLENS_API_KEY, then run "
@@ -217,7 +218,7 @@ class _Run:
         started = time.perf_counter()
         watching = None
         if self.link is not None:
-            watching = asyncio.ensure_future(self.link.watch(self.progress.job, 2.0))
+            watching = asyncio.ensure_future(self.link.watch(self.progress.job, 2.0, self._over))
         with self._signals():
             try:
                 await self._passes(limiter)
@@ -228,7 +229,9 @@ class _Run:
                 self.wrapping_up = True
                 if watching is not None:
                     watching.cancel()
-                    await asyncio.gather(watching, return_exceptions=True)
+                    await asyncio.wait({watching}, timeout=_WRAP_UP)
+                    if watching.done() and not watching.cancelled():
+                        watching.exception()  # retrieved (a failed read only skips a line)
                 self._abandon_in_flight()
                 if self.link is not None and self.store_error is None:
                     with contextlib.suppress(RateLimiterUnavailableError):
@@ -236,6 +239,9 @@ class _Run:
                 self.progress.close()
         self._summary(time.perf_counter() - started)
         return self._exit_code()
+
+    def _over(self) -> bool:
+        return self.wrapping_up
 
     async def _passes(self, limiter: Limiter | None) -> None:
         """One pass over the input; with a shared job, another whenever numbers are free

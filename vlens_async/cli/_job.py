@@ -171,9 +171,12 @@ class JobLink:
                 await asyncio.wait_for(stopping.wait(), every)
         return False
 
-    async def watch(self, show: Callable[[dict[str, int]], None], every: float) -> None:
-        """Show the job's counts every ``every`` seconds."""
-        while True:
+    async def watch(
+        self, show: Callable[[dict[str, int]], None], every: float, until: Callable[[], bool]
+    ) -> None:
+        """Show the job's counts every ``every`` seconds, until ``until()`` (checked as well
+        as the cancel: Python before 3.12 can lose a cancel inside a Redis call)."""
+        while not until():
             with contextlib.suppress(RateLimiterUnavailableError):
                 show(await self.ledger.counts())
             await asyncio.sleep(every)
