@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ except ImportError as error:  # pragma: no cover - only without the extra
         'vlens_async.redis needs the redis extra: pip install "vlens-async[redis]"'
     ) from error
 
-__all__ = ["Redis", "budget_key", "connect", "reaching", "where"]
+__all__ = ["Redis", "budget_key", "close", "connect", "reaching", "stop", "where"]
 
 _SCHEMES = ("redis", "rediss", "unix")
 
@@ -48,6 +50,23 @@ def where(url: str) -> str:
 def connect(url: str, timeout: float) -> Redis:
     """A client for ``url`` (no connection is made yet) that gives up after ``timeout`` s."""
     return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+async def stop(task: asyncio.Task[None] | None, within: float) -> None:
+    """Cancel ``task`` and wait for its end, ``within`` seconds at most: a close never hangs,
+    not even on a task still inside a Redis call that does not end at once."""
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.wait({task}, timeout=within)
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: an error here is not reported as never retrieved
+
+
+async def close(client: Redis, within: float) -> None:
+    """Close ``client``'s connections, ``within`` seconds at most (then they are dropped)."""
+    with contextlib.suppress(asyncio.TimeoutError, RedisError, OSError):
+        await asyncio.wait_for(client.aclose(), within)
 
 
 @contextmanager

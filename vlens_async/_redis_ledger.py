@@ -10,7 +10,6 @@ ran out) learns so before it writes anything.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -22,7 +21,7 @@ import attrs
 
 from . import _redis_scripts as scripts
 from ._ratelimit import RateLimiterUnavailableError
-from ._redis_base import Redis, connect, reaching, where
+from ._redis_base import Redis, close, connect, reaching, stop, where
 
 __all__ = ["JobLedger", "LedgerRecord"]
 
@@ -79,6 +78,7 @@ class JobLedger:
         self._keys = [prefix + part for part in ("claims", "records", "counts", "workers", "input")]
         self._redis: Redis | None = None
         self._beating: asyncio.Task[None] | None = None
+        self._closing = False  # the heartbeat ends even if a cancel got lost inside redis-py
 
     async def __aenter__(self) -> JobLedger:
         self._redis = connect(self._url, self._timeout)
@@ -92,6 +92,7 @@ class JobLedger:
         except BaseException:
             await self.aclose()
             raise
+        self._closing = False
         self._beating = asyncio.create_task(self._beat())
         return self
 
@@ -155,6 +156,14 @@ class JobLedger:
             released, unknown = await self._open().eval(scripts.REAP, 5, *self._keys, self._ttl)
         return int(released), int(unknown)
 
+    async def held(self) -> AsyncIterator[str]:
+        """The numbers this worker (by its name) holds a claim on, in no particular order."""
+        mine = (f"claimed|{self.worker}".encode(), f"sending|{self.worker}".encode())
+        with reaching(self._url):
+            async for number, claim in self._open().hscan_iter(self._keys[0], count=1000):
+                if claim in mine:
+                    yield _text(number)
+
     async def stored_input(self) -> str | None:
         """The input fingerprint the job was started with (None: no such job)."""
         with reaching(self._url):
@@ -178,7 +187,7 @@ class JobLedger:
         """Stop the heartbeat and close the connections (``async with`` does this)."""
         await self._stop_beating()
         if self._redis is not None:
-            await self._redis.aclose()
+            await close(self._redis, self._timeout)
             self._redis = None
 
     def _open(self) -> Redis:
@@ -200,7 +209,7 @@ class JobLedger:
             )
 
     async def _beat(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self._alive_for / 3)
             try:
                 await self._heartbeat(self._alive_for)
@@ -209,11 +218,9 @@ class JobLedger:
                 logger.warning("job %s: heartbeat failed: %s", self.job, error)
 
     async def _stop_beating(self) -> None:
-        if self._beating is not None:
-            self._beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beating
-            self._beating = None
+        self._closing = True
+        await stop(self._beating, self._timeout)
+        self._beating = None
 
     def __repr__(self) -> str:
         return f"<JobLedger {self.job!r} worker={self.worker} at {self.where}>"

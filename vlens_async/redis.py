@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import itertools
 import logging
 import secrets
@@ -32,7 +31,7 @@ from ._ratelimit import (
     parse_limits,
     pause_for,
 )
-from ._redis_base import Redis, budget_key, connect, reaching, where
+from ._redis_base import Redis, budget_key, close, connect, reaching, stop, where
 from ._redis_ledger import JobLedger, LedgerRecord
 
 __all__ = [
@@ -226,17 +225,15 @@ class RedisRateLimiter:
 
     async def aclose(self) -> None:
         """Close the connections to Redis, once the permits ended are written (callers still
-        waiting for a permit are cancelled)."""
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
-            self._pump = None
+        waiting for a permit are cancelled). Each step waits ``timeout`` s at most."""
+        await stop(self._pump, self._timeout)
+        self._pump = None
         if self._flusher is not None:
-            await self._flusher
+            await asyncio.wait({self._flusher}, timeout=self._timeout)
+            await stop(self._flusher, self._timeout)  # not written: their leases end them
             self._flusher = None
         if self._redis is not None:
-            await self._redis.aclose()
+            await close(self._redis, self._timeout)
             self._redis = None
 
     def __repr__(self) -> str:

@@ -21,7 +21,6 @@ from tests.bulk.conftest import (
     HANG_GUARD,
     bulk_command,
     bulk_env,
-    finals,
     number,
     outbox,
     records,
@@ -98,6 +97,16 @@ def report(tmp_path: Path, url: str, job: str) -> tuple[int, dict[str, dict[str,
     return done.returncode, by_number, done.stdout
 
 
+def entries(path: Path) -> list[dict[str, Any]]:
+    """A worker's journal, without the line naming the worker (``"status": "joined"``)."""
+    return [r for r in records(path) if r["status"] != "joined"]
+
+
+def finals(path: Path) -> list[dict[str, Any]]:
+    """The outcome records of a worker's journal."""
+    return [r for r in entries(path) if r["status"] != "pending"]
+
+
 def seen_numbers(seen: Path) -> Counter[str]:
     return Counter(seen.read_text().split()) if seen.exists() else Counter()
 
@@ -135,7 +144,7 @@ def test_a_killed_worker_leaves_only_its_in_flight_numbers_unknown(
         victim = worker(processes, tmp_path, "victim.jsonl", redis_url, name, port, "--rate", "2/s")
 
         def pending() -> list[dict[str, Any]]:
-            return [r for r in records(tmp_path / "victim.jsonl") if r["status"] == "pending"]
+            return [r for r in entries(tmp_path / "victim.jsonl") if r["status"] == "pending"]
 
         wait_for(lambda: len(pending()) >= 2, "two requests in flight", process=victim)
         victim.send_signal(signal.SIGSTOP)  # hold still while its claims are read
@@ -172,8 +181,9 @@ def test_redis_stopped_mid_run_sends_nothing_more_and_the_job_resumes(
     processes: Processes, tmp_path: Path, name: str
 ) -> None:
     """Redis goes away mid-run: no request without a permit, exit 4 with a clear error (no
-    password, no traceback); with Redis back, a worker run again finishes the job and nobody
-    is texted twice."""
+    password, no traceback); with Redis back, the worker run again with --resume (as the error
+    says) finishes the job: everybody texted once, even a number whose fence Redis ran just
+    before it stopped (see test_a_fence_whose_reply_was_lost_is_sent_by_the_resumed_worker)."""
     store = RedisServer(tmp_path, password=PASSWORD, durable=True)
     try:
         with slow_sandbox(tmp_path, 0.05) as (port, seen):
@@ -187,7 +197,7 @@ def test_redis_stopped_mid_run_sends_nothing_more_and_the_job_resumes(
             assert "unavailable, nothing sent" in err
             assert "run the workers again" in err
             assert PASSWORD not in err
-            journal = records(tmp_path / "first.jsonl")
+            journal = entries(tmp_path / "first.jsonl")
             permitted = {r["phone_number"] for r in journal if r["status"] == "pending"}
             refused = [r for r in journal if r["status"] == "failed"]
             assert set(seen_numbers(seen)) <= permitted  # every request had its permit
@@ -196,7 +206,8 @@ def test_redis_stopped_mid_run_sends_nothing_more_and_the_job_resumes(
             stopped = {"RateLimiterUnavailableError", "VlensError"}
             assert {r["error"]["type"] for r in refused} <= stopped
             store.start()
-            assert finish(worker(processes, tmp_path, "again.jsonl", store.url, name, port))[0] == 0
+            again = worker(processes, tmp_path, "first.jsonl", store.url, name, port, "--resume")
+            assert finish(again)[0] == 0
             sms = outbox(port)
         assert sms == Counter(dict.fromkeys(NUMBERS, 1))
         _, final, _ = report(tmp_path, store.url, name)
@@ -347,7 +358,7 @@ def test_a_refused_attempt_takes_the_number_back_from_sending(
 
         victim = run("victim.jsonl")
         wait_for(
-            lambda: [r.get("sent") for r in records(tmp_path / "victim.jsonl")] == ["maybe", "no"],
+            lambda: [r.get("sent") for r in entries(tmp_path / "victim.jsonl")] == ["maybe", "no"],
             "the refusal journaled",
             process=victim,
         )
@@ -363,3 +374,34 @@ def test_a_refused_attempt_takes_the_number_back_from_sending(
     code, final, _ = report(tmp_path, redis_url, name)
     assert code == 0
     assert final[number(1)]["status"] == "sent"
+
+
+def test_a_fence_whose_reply_was_lost_is_sent_by_the_resumed_worker(
+    processes: Processes, tmp_path: Path, redis_server: RedisServer, name: str
+) -> None:
+    """Redis runs a number's fence (`sending`) and goes away before its reply arrives: the
+    worker does not send the number and exits 4, while the ledger says it may have been sent.
+    Run again with --resume, the worker is the same one in the ledger and its journal knows
+    the number was not sent: it is sent, once. (It was settled `unknown`, never sent.)"""
+    marker = "marked as possibly written"  # in the SENDING script only
+    cutter = processes.start(
+        [sys.executable, "-m", "tests.redis.reply_cutter", str(redis_server.port), marker],
+        stdout=subprocess.PIPE,
+    )
+    assert cutter.stdout is not None
+    through = f"redis://127.0.0.1:{int(cutter.stdout.readline())}/0"
+    with slow_sandbox(tmp_path, 0.01) as (port, _):
+        first = worker(processes, tmp_path, "first.jsonl", through, name, port)
+        code, err = finish(first)
+        assert code == 4, err
+        cutter.communicate(timeout=HANG_GUARD)
+        assert cutter.returncode == 0  # it cut a fence's reply
+        assert outbox(port) == Counter()  # the first fence was cut: nothing was sent
+        again = worker(processes, tmp_path, "first.jsonl", redis_server.url, name, port, "--resume")
+        assert finish(again)[0] == 0
+        sms = outbox(port)
+    assert sms == Counter(dict.fromkeys(NUMBERS, 1))
+    code, final, _ = report(tmp_path, redis_server.url, name)
+    assert code == 0
+    assert sorted(final) == NUMBERS
+    assert {line["status"] for line in final.values()} == {"sent"}

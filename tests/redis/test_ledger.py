@@ -197,3 +197,38 @@ async def test_only_a_number_certainly_not_sent_may_be_claimed_again(
     assert counts["status:failed"] == 1
     assert sorted(records) == ["b", "c", "d"]
     assert records["b"].data == {"attempts": 1}
+
+
+async def test_closing_ends_the_heartbeat_even_if_a_cancel_is_lost(
+    redis_url: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A heartbeat whose Redis call swallows the cancel went on beating, and closing the
+    ledger waited for it forever: a worker hung after its summary. (Before Python 3.12,
+    asyncio.wait_for, which redis-py wraps around every write, loses a cancel that comes as
+    the write ends.) Now the heartbeat stops at its next turn, and closing ends."""
+    heartbeat, beating = JobLedger._heartbeat, asyncio.Event()
+    swallowed: list[bool] = []
+
+    async def deaf_once(self: JobLedger, alive_for: float) -> None:
+        if alive_for == 0 or swallowed:  # the sign-off, or after the lost cancel
+            await heartbeat(self, alive_for)
+            return
+        beating.set()
+        try:
+            await asyncio.sleep(HANG_GUARD)
+        except asyncio.CancelledError:
+            swallowed.append(True)  # lost: the call returns as if it had beaten
+
+    ledger = JobLedger(redis_url, name, input_id=None, alive_for=0.03)
+    await ledger.__aenter__()
+    monkeypatch.setattr(JobLedger, "_heartbeat", deaf_once)  # the beats from now on
+    await asyncio.wait_for(beating.wait(), HANG_GUARD)
+    closing = asyncio.ensure_future(ledger.__aexit__(None, None, None))
+    try:
+        await asyncio.wait({closing}, timeout=HANG_GUARD / 6)  # a hang guard, not a timing
+        assert closing.done(), "closing the ledger waits for a heartbeat that goes on"
+    finally:
+        closing.cancel()
+        await ledger.aclose()
+    closing.result()
+    assert swallowed == [True]

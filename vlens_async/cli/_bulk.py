@@ -31,7 +31,7 @@ from ..bulk import BulkOutcome, BulkService, BulkStatus
 from . import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, _bulk_args
 from ._bulk_setup import open_client, run_limits
 from ._inputs import count_numbers, ledger_key, numbers_from, survey
-from ._job import JobLink, input_id, open_ledger, report, store_error
+from ._job import JobLink, input_id, join, open_ledger, report, store_error
 from ._journal import Journal, JournalError
 from ._progress import Progress
 from ._stoppable import StoppableLimiter, stopped
@@ -40,6 +40,7 @@ __all__ = ["Journal", "add_parser", "record_of", "run"]
 
 FAILING = (BulkStatus.FAILED, BulkStatus.INVALID, BulkStatus.UNKNOWN)
 _INTERRUPTED = {"type": "Interrupted", "code": None, "message": "the run was aborted mid-call"}
+_WRAP_UP = 5.0  # seconds a task of the run may take to end once cancelled
 _ANSWERS = (VlensAPIError, VlensResponseError)  # errors that prove the server was reached
 _KEY_REFUSED = (
     "vlens: error: the API key was refused; nothing more is sent (fix VLENS_API_KEY, then run "
@@ -94,6 +95,8 @@ async def run(args: argparse.Namespace) -> int:
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
+            if ledger is not None:
+                join(args, journal, ledger)
             shared = run_limits(args, ledger, client, total or 0)
             async with shared as (link, limiter):
                 return await _Run(args, client, journal, total, link).main(limiter)
@@ -215,7 +218,7 @@ class _Run:
         started = time.perf_counter()
         watching = None
         if self.link is not None:
-            watching = asyncio.ensure_future(self.link.watch(self.progress.job, 2.0))
+            watching = asyncio.ensure_future(self.link.watch(self.progress.job, 2.0, self._over))
         with self._signals():
             try:
                 await self._passes(limiter)
@@ -226,7 +229,9 @@ class _Run:
                 self.wrapping_up = True
                 if watching is not None:
                     watching.cancel()
-                    await asyncio.gather(watching, return_exceptions=True)
+                    await asyncio.wait({watching}, timeout=_WRAP_UP)
+                    if watching.done() and not watching.cancelled():
+                        watching.exception()  # retrieved (a failed read only skips a line)
                 self._abandon_in_flight()
                 if self.link is not None and self.store_error is None:
                     with contextlib.suppress(RateLimiterUnavailableError):
@@ -235,9 +240,18 @@ class _Run:
         self._summary(time.perf_counter() - started)
         return self._exit_code()
 
+    def _over(self) -> bool:
+        return self.wrapping_up
+
     async def _passes(self, limiter: Limiter | None) -> None:
         """One pass over the input; with a shared job, another whenever numbers are free
         again (a dead worker's, released after this worker had passed them)."""
+        if self.link is not None and self.args.resume:
+            try:
+                await self.link.take_back(self.journal.skip)
+            except RateLimiterUnavailableError as error:
+                self.lost_store(error)
+                return
         await self._dispatch(limiter)
         while self.link is not None and not self.stopping.is_set():
             try:

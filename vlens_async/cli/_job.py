@@ -25,12 +25,15 @@ from ._inputs import Survey
 
 if TYPE_CHECKING:
     from ..redis import JobLedger
+    from ._journal import Journal
 
-__all__ = ["EXIT_STORE", "JobLink", "input_id", "open_ledger", "report"]
+__all__ = ["EXIT_STORE", "JobLink", "input_id", "join", "open_ledger", "report"]
 
 EXIT_STORE = 4  # the shared store (Redis) could not be reached
 _NUMBERS = re.compile(r";numbers=(\d+)$")
 _LOST = "WorkerLost"
+_JOINED = "joined"  # the journal line naming the worker: {"status", "job", "worker"}
+_MAYBE_SENT = "the worker stopped after it may have sent the request"
 
 
 def input_id(found: Survey) -> str:
@@ -49,6 +52,34 @@ def open_ledger(args: argparse.Namespace, fingerprint: str | None) -> JobLedger:
     except ValueError as exc:
         field = "--job" if str(exc).startswith("job") else "--redis"
         raise VlensInputError(field, str(exc).partition(": ")[2] or str(exc)) from None
+
+
+def join(args: argparse.Namespace, journal: Journal, ledger: JobLedger) -> None:
+    """Name this worker: with --resume, as the journal's run before it (the same worker, so
+    the claims it left in the ledger are its own to settle, see :meth:`JobLink.take_back`);
+    otherwise the new name is written to the journal for the next --resume."""
+    previous = _joined_as(args.out, args.job) if args.resume else None
+    if previous is not None:
+        ledger.worker = previous
+    else:
+        journal.write({"status": _JOINED, "job": args.job, "worker": ledger.worker})
+
+
+def _joined_as(path: Path, job: str) -> str | None:
+    """The worker name the journal last ran ``job`` as (None: never)."""
+    found = None
+    if path.is_file():
+        with path.open("rb") as lines:
+            for raw in lines:
+                if b'"joined"' not in raw:
+                    continue
+                with contextlib.suppress(ValueError):
+                    line = json.loads(raw)
+                    if isinstance(line, dict) and line.get("status") == _JOINED:
+                        worker = line.get("worker")
+                        if line.get("job") == job and isinstance(worker, str) and worker:
+                            found = worker
+    return found
 
 
 def store_error(error: RateLimiterUnavailableError) -> int:
@@ -75,6 +106,17 @@ class JobLink:
         self.claims = 0  # numbers this worker took
         self._tried = NumberSet()  # this pass: numbers asked for already (repeats are skipped)
         self._tried_other: set[str] = set()  # the same for entries that are not numbers
+
+    async def take_back(self, settled: Callable[[str], bool]) -> None:
+        """A --resume: settle the claims this worker's run before left in the ledger (say,
+        Redis stopped before it could record them). A number its journal does not settle
+        (``settled``) was certainly not sent: released, for this pass to send. One it
+        settles is recorded ``unknown``, as reaping would (the journal has the outcome)."""
+        async for number in self.ledger.held():
+            if settled(number):
+                await self.ledger.record(number, "unknown", "maybe", _MAYBE_SENT)
+            else:
+                await self.ledger.release(number)
 
     def new_pass(self) -> None:
         """Forget which numbers this pass asked for (a new pass over the input begins)."""
@@ -129,9 +171,12 @@ class JobLink:
                 await asyncio.wait_for(stopping.wait(), every)
         return False
 
-    async def watch(self, show: Callable[[dict[str, int]], None], every: float) -> None:
-        """Show the job's counts every ``every`` seconds."""
-        while True:
+    async def watch(
+        self, show: Callable[[dict[str, int]], None], every: float, until: Callable[[], bool]
+    ) -> None:
+        """Show the job's counts every ``every`` seconds, until ``until()`` (checked as well
+        as the cancel: Python before 3.12 can lose a cancel inside a Redis call)."""
+        while not until():
             with contextlib.suppress(RateLimiterUnavailableError):
                 show(await self.ledger.counts())
             await asyncio.sleep(every)
