@@ -11,11 +11,13 @@ from vlens_transports import FakeTransport
 
 
 async def test_from_env_builds_owns_and_closes_a_redis_limiter(
-    monkeypatch: pytest.MonkeyPatch, redis_url: str
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, name: str
 ) -> None:
     """Both variables set: calls pass the Redis budget (one permit per attempt), copies share
     it, and closing the client (not a copy) closes the limiter."""
-    sandbox = Sandbox()
+    # A key of its own: the budget is the API key's, and the session's Redis keeps what other
+    # tests' workers used of the default key's 60/min (this test then waited about a minute).
+    sandbox = Sandbox(api_keys=(f"key-{name}",))
     monkeypatch.setenv("VLENS_API_KEY", sandbox.api_keys[0])
     monkeypatch.setenv("VLENS_BASE_URL", "http://vlens-sandbox:8088")
     monkeypatch.setenv("VLENS_ALLOW_INSECURE_HTTP", "1")
