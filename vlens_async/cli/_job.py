@@ -22,6 +22,7 @@ from .._errors import VlensError, VlensInputError
 from .._ratelimit import RateLimiterUnavailableError
 from ..bulk import BulkOutcome, NumberSet
 from ._inputs import Survey
+from ._journal import JOINED
 
 if TYPE_CHECKING:
     from ..redis import JobLedger
@@ -32,7 +33,6 @@ __all__ = ["EXIT_STORE", "JobLink", "input_id", "join", "open_ledger", "report"]
 EXIT_STORE = 4  # the shared store (Redis) could not be reached
 _NUMBERS = re.compile(r";numbers=(\d+)$")
 _LOST = "WorkerLost"
-_JOINED = "joined"  # the journal line naming the worker: {"status", "job", "worker"}
 _MAYBE_SENT = "the worker stopped after it may have sent the request"
 
 
@@ -58,28 +58,11 @@ def join(args: argparse.Namespace, journal: Journal, ledger: JobLedger) -> None:
     """Name this worker: with --resume, as the journal's run before it (the same worker, so
     the claims it left in the ledger are its own to settle, see :meth:`JobLink.take_back`);
     otherwise the new name is written to the journal for the next --resume."""
-    previous = _joined_as(args.out, args.job) if args.resume else None
+    previous = journal.workers.get(args.job) if args.resume else None
     if previous is not None:
         ledger.worker = previous
     else:
-        journal.write({"status": _JOINED, "job": args.job, "worker": ledger.worker})
-
-
-def _joined_as(path: Path, job: str) -> str | None:
-    """The worker name the journal last ran ``job`` as (None: never)."""
-    found = None
-    if path.is_file():
-        with path.open("rb") as lines:
-            for raw in lines:
-                if b'"joined"' not in raw:
-                    continue
-                with contextlib.suppress(ValueError):
-                    line = json.loads(raw)
-                    if isinstance(line, dict) and line.get("status") == _JOINED:
-                        worker = line.get("worker")
-                        if line.get("job") == job and isinstance(worker, str) and worker:
-                            found = worker
-    return found
+        journal.write({"status": JOINED, "job": args.job, "worker": ledger.worker})
 
 
 def store_error(error: RateLimiterUnavailableError) -> int:

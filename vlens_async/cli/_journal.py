@@ -25,7 +25,7 @@ from .._errors import VlensInputError
 from .._validation import check_phone
 from ..bulk import NumberSet, TextSet
 
-__all__ = ["Journal", "JournalError"]
+__all__ = ["JOINED", "Journal", "JournalError"]
 
 _INTERRUPTED = {
     "type": "Interrupted",
@@ -42,6 +42,10 @@ class JournalError(Exception):
     """
 
 
+JOINED = "joined"
+"""The status of the line naming the worker a ``--redis`` run is: {"status", "job", "worker"}."""
+
+
 def _refuse(path: Path, problem: str) -> VlensInputError:
     return VlensInputError("--out", f"{path}: {problem}")
 
@@ -53,6 +57,8 @@ class Journal:
         settled: numbers (E.164) recorded as sent, unknown or maybe sent: never sent again.
         settled_inputs: raw inputs recorded without a number (invalid ones).
         recovered_unknown: numbers a crash left ``pending``, now recorded ``unknown``.
+        workers: with ``resume``, the worker name each ``--redis`` job last ran as (its
+            ``"joined"`` lines), by job.
     """
 
     def __init__(self, path: Path, resume: bool, input_name: str | None = None) -> None:
@@ -61,6 +67,7 @@ class Journal:
         self.settled = NumberSet()
         self.settled_inputs = TextSet()
         self.recovered_unknown = 0
+        self.workers: dict[str, str] = {}
         try:
             # Only a regular file has records to read back (/dev/full would read zeros forever).
             regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
@@ -85,6 +92,11 @@ class Journal:
         return pending
 
     def _settle(self, record: dict[str, Any], pending: dict[str, dict[str, Any]]) -> None:
+        if record["status"] == JOINED:  # names a worker, settles no number
+            job, worker = record.get("job"), record.get("worker")
+            if isinstance(job, str) and isinstance(worker, str) and worker:
+                self.workers[job] = worker
+            return
         number, raw = record.get("phone_number"), record.get("input")
         key = number if isinstance(number, str) else raw
         if not isinstance(key, str):
