@@ -77,7 +77,6 @@ class Caller:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
-        self._frozen_headers = MappingProxyType(self.headers)
         self.timeout = timeout
         self.retry = retry
         self.codec = codec
@@ -138,7 +137,7 @@ class Caller:
             timeout = options.timeout or timeout
             request_id = options.request_id
         # 128 random bits as hex: a formatted UUID4 costs 1.6 us more on every call.
-        headers = {**self._frozen_headers, "X-Request-Id": request_id or secrets.token_hex(16)}
+        headers = {**self.headers, "X-Request-Id": request_id or secrets.token_hex(16)}
         if extra_headers:
             headers.update(extra_headers)
         if token is not None:
