@@ -194,6 +194,7 @@ class _Run:
     async def record(self, outcome: BulkOutcome) -> None:
         line = record_of(outcome)
         self.journal.write(line)
+        self.counts[outcome.status.value] += 1  # journaled: counted, even if aborted below
         if outcome.phone_number is not None and outcome.status is not BulkStatus.DUPLICATE:
             self.in_flight.pop(outcome.phone_number, None)
         if isinstance(outcome.error, RateLimiterUnavailableError):
@@ -203,7 +204,6 @@ class _Run:
                 await self.link.record(outcome.phone_number or outcome.input, outcome, line)
             except RateLimiterUnavailableError as error:
                 self.lost_store(error)
-        self.counts[outcome.status.value] += 1
         if isinstance(outcome.error, AuthenticationError) and not self.key_refused:
             self.key_refused = True
             print(_KEY_REFUSED, file=sys.stderr)
@@ -320,6 +320,8 @@ class _Run:
             elif not self.aborted:
                 self.aborted = True
                 if not self.wrapping_up:  # the wrap-up (a last ledger read) is bounded anyway
+                    if self.link is not None:
+                        self.link.abort()  # a cancel lost inside a Redis call is raised after it
                     task.cancel()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
