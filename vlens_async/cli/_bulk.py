@@ -31,7 +31,7 @@ from ..bulk import BulkOutcome, BulkService, BulkStatus
 from . import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, _bulk_args
 from ._bulk_setup import open_client, run_limits
 from ._inputs import count_numbers, ledger_key, numbers_from, survey
-from ._job import JobLink, input_id, join, open_ledger, report, store_error
+from ._job import JobLink, input_id, join, open_ledger, report, store_error, unreachable
 from ._journal import Journal, JournalError
 from ._progress import Progress
 from ._stoppable import StoppableLimiter, stopped
@@ -89,6 +89,8 @@ async def run(args: argparse.Namespace) -> int:
         total = await asyncio.to_thread(count_numbers, args.input, args.column)
     # a job's name and URL are checked here too (nothing is connected yet)
     ledger = open_ledger(args, input_id(found)) if args.redis and found else None
+    if ledger is not None and (failed := await unreachable(args.redis)) is not None:
+        return failed  # before the journal: no file left behind
     async with open_client(args) as client:
         try:
             journal = Journal(args.out, args.resume, args.input)

@@ -28,12 +28,13 @@ if TYPE_CHECKING:
     from ..redis import JobLedger
     from ._journal import Journal
 
-__all__ = ["EXIT_STORE", "JobLink", "input_id", "join", "open_ledger", "report"]
+__all__ = ["EXIT_STORE", "JobLink", "input_id", "join", "open_ledger", "report", "unreachable"]
 
 EXIT_STORE = 4  # the shared store (Redis) could not be reached
 _NUMBERS = re.compile(r";numbers=(\d+)$")
 _LOST = "WorkerLost"
 _MAYBE_SENT = "the worker stopped after it may have sent the request"
+_REACH_TIMEOUT = 5.0  # seconds to wait for Redis' first answer (as JobLedger's default)
 T = TypeVar("T")
 
 
@@ -64,6 +65,32 @@ def join(args: argparse.Namespace, journal: Journal, ledger: JobLedger) -> None:
         ledger.worker = previous
     else:
         journal.write({"status": JOINED, "job": args.job, "worker": ledger.worker})
+
+
+async def unreachable(url: str) -> int | None:
+    """None when Redis at ``url`` answers; otherwise the exit code, once it said so. Asked
+    before the run writes any file, so that an unreachable Redis leaves none behind."""
+    from .._redis_base import close, connect, reaching
+
+    client = connect(url, _REACH_TIMEOUT)
+    try:
+        with reaching(url):
+            await client.ping()
+    except RateLimiterUnavailableError as error:
+        return _cannot_reach(url, error, "nothing was sent, no file was written")
+    finally:
+        await close(client, _REACH_TIMEOUT)
+    return None
+
+
+def _cannot_reach(url: str, error: RateLimiterUnavailableError, outcome: str) -> int:
+    from .._redis_base import shown
+
+    print(
+        f"vlens: error: cannot reach Redis at {shown(url)} ({error.problem}); {outcome}",
+        file=sys.stderr,
+    )
+    return EXIT_STORE
 
 
 def store_error(error: RateLimiterUnavailableError) -> int:
@@ -197,6 +224,7 @@ def _add(keys: set[str], key: str) -> bool:
 async def report(args: argparse.Namespace) -> int:
     """``--report FILE``: the job's final records, one per number, and a summary."""
     ledger = open_ledger(args, None)
+    written = "no report was written"
     try:
         async with ledger:
             fingerprint = await ledger.stored_input()
@@ -205,12 +233,13 @@ async def report(args: argparse.Namespace) -> int:
             await ledger.reap()
             counts = Counter[str]()
             with _output(args.report) as out:
+                written = f"the report in {args.report} is incomplete"
                 async for line in _lines(ledger):
                     out.write(json.dumps(line, ensure_ascii=False) + "\n")
                     counts[line["status"]] += 1
             open_claims = await ledger.counts()
     except RateLimiterUnavailableError as error:
-        return store_error(error)
+        return _cannot_reach(args.redis, error, f"{written} (run --report again once it is back)")
     return _summary(counts, open_claims, _size(fingerprint))
 
 
