@@ -122,15 +122,17 @@ class JobLink:
     def abort(self) -> None:
         """The run aborts: every task using this link is being cancelled. Before Python 3.12
         a cancel that comes as a Redis write ends can be lost (redis-py's ``asyncio.wait_for``
-        returns the write's result instead), so from now on every ledger call of the link
-        ends in ``CancelledError``, as if the lost cancel had come right after it."""
+        returns the write's result instead; on 3.10 a read timing out at that moment turns
+        it into a Redis error), so from now on every ledger call of the link ends in
+        ``CancelledError``, as if the lost cancel had come right after it."""
         self._aborted = True
 
     async def _step(self, call: Awaitable[T]) -> T:
-        result = await call
-        if self._aborted:
-            raise asyncio.CancelledError
-        return result
+        try:
+            return await call
+        finally:
+            if self._aborted:
+                raise asyncio.CancelledError  # whatever the call returned or raised
 
     async def take_back(self, settled: Callable[[str], bool]) -> None:
         """A --resume: settle the claims this worker's run before left in the ledger (say,
