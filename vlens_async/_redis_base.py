@@ -19,7 +19,7 @@ except ImportError as error:  # pragma: no cover - only without the extra
         'vlens_async.redis needs the redis extra: pip install "vlens-async[redis]"'
     ) from error
 
-__all__ = ["Redis", "budget_key", "close", "connect", "reaching", "stop", "where"]
+__all__ = ["Redis", "budget_key", "close", "connect", "reaching", "shown", "stop", "where"]
 
 _SCHEMES = ("redis", "rediss", "unix")
 
@@ -45,6 +45,12 @@ def where(url: str) -> str:
             "url: the database after the port must be a number, e.g. redis://host:6379/0"
         )
     return f"{parts.hostname or 'localhost'}:{port or 6379}"
+
+
+def shown(url: str) -> str:
+    """``url`` for a message: scheme, host, port and database; no user, password or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{where(url)}" + ("" if parts.scheme == "unix" else parts.path)
 
 
 def connect(url: str, timeout: float) -> Redis:

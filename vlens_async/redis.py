@@ -182,6 +182,10 @@ class RedisRateLimiter:
         args = [modes, prefix, self._lease, self._take_pause(), self._ttl, *self._windows]
         with reaching(self._url):
             granted, wait = await self._acquire(self._keys, args)
+        if self._pump is not asyncio.current_task():
+            # aclose() stopped this task, but the cancel was lost in the Redis call (before
+            # Python 3.12, redis-py's asyncio.wait_for can return instead): stop now.
+            raise asyncio.CancelledError
         self._next_wait = float(wait)
         for index in range(int(granted)):
             mode, future = self._queue.popleft()
@@ -226,8 +230,8 @@ class RedisRateLimiter:
     async def aclose(self) -> None:
         """Close the connections to Redis, once the permits ended are written (callers still
         waiting for a permit are cancelled). Each step waits ``timeout`` s at most."""
-        await stop(self._pump, self._timeout)
-        self._pump = None
+        pump, self._pump = self._pump, None  # no longer the pump: it stops (see _serve_batch)
+        await stop(pump, self._timeout)
         if self._flusher is not None:
             await asyncio.wait({self._flusher}, timeout=self._timeout)
             await stop(self._flusher, self._timeout)  # not written: their leases end them

@@ -31,7 +31,7 @@ from ..bulk import BulkOutcome, BulkService, BulkStatus
 from . import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, _bulk_args
 from ._bulk_setup import open_client, run_limits
 from ._inputs import count_numbers, ledger_key, numbers_from, survey
-from ._job import JobLink, input_id, join, open_ledger, report, store_error
+from ._job import JobLink, input_id, join, open_ledger, report, store_error, unreachable
 from ._journal import Journal, JournalError
 from ._progress import Progress
 from ._stoppable import StoppableLimiter, stopped
@@ -89,6 +89,8 @@ async def run(args: argparse.Namespace) -> int:
         total = await asyncio.to_thread(count_numbers, args.input, args.column)
     # a job's name and URL are checked here too (nothing is connected yet)
     ledger = open_ledger(args, input_id(found)) if args.redis and found else None
+    if ledger is not None and (failed := await unreachable(args.redis)) is not None:
+        return failed  # before the journal: no file left behind
     async with open_client(args) as client:
         try:
             journal = Journal(args.out, args.resume, args.input)
@@ -194,6 +196,7 @@ class _Run:
     async def record(self, outcome: BulkOutcome) -> None:
         line = record_of(outcome)
         self.journal.write(line)
+        self.counts[outcome.status.value] += 1  # journaled: counted, even if aborted below
         if outcome.phone_number is not None and outcome.status is not BulkStatus.DUPLICATE:
             self.in_flight.pop(outcome.phone_number, None)
         if isinstance(outcome.error, RateLimiterUnavailableError):
@@ -203,7 +206,6 @@ class _Run:
                 await self.link.record(outcome.phone_number or outcome.input, outcome, line)
             except RateLimiterUnavailableError as error:
                 self.lost_store(error)
-        self.counts[outcome.status.value] += 1
         if isinstance(outcome.error, AuthenticationError) and not self.key_refused:
             self.key_refused = True
             print(_KEY_REFUSED, file=sys.stderr)
@@ -320,6 +322,8 @@ class _Run:
             elif not self.aborted:
                 self.aborted = True
                 if not self.wrapping_up:  # the wrap-up (a last ledger read) is bounded anyway
+                    if self.link is not None:
+                        self.link.abort()  # a cancel lost inside a Redis call is raised after it
                     task.cancel()
 
         for sig in (signal.SIGINT, signal.SIGTERM):

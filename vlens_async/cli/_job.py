@@ -14,9 +14,9 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import VlensError, VlensInputError
 from .._ratelimit import RateLimiterUnavailableError
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from ..redis import JobLedger
     from ._journal import Journal
 
-__all__ = ["EXIT_STORE", "JobLink", "input_id", "join", "open_ledger", "report"]
+__all__ = ["EXIT_STORE", "JobLink", "input_id", "join", "open_ledger", "report", "unreachable"]
 
 EXIT_STORE = 4  # the shared store (Redis) could not be reached
 _NUMBERS = re.compile(r";numbers=(\d+)$")
 _LOST = "WorkerLost"
 _MAYBE_SENT = "the worker stopped after it may have sent the request"
+_REACH_TIMEOUT = 5.0  # seconds to wait for Redis' first answer (as JobLedger's default)
+T = TypeVar("T")
 
 
 def input_id(found: Survey) -> str:
@@ -65,6 +67,32 @@ def join(args: argparse.Namespace, journal: Journal, ledger: JobLedger) -> None:
         journal.write({"status": JOINED, "job": args.job, "worker": ledger.worker})
 
 
+async def unreachable(url: str) -> int | None:
+    """None when Redis at ``url`` answers; otherwise the exit code, once it said so. Asked
+    before the run writes any file, so that an unreachable Redis leaves none behind."""
+    from .._redis_base import close, connect, reaching
+
+    client = connect(url, _REACH_TIMEOUT)
+    try:
+        with reaching(url):
+            await client.ping()
+    except RateLimiterUnavailableError as error:
+        return _cannot_reach(url, error, "nothing was sent, no file was written")
+    finally:
+        await close(client, _REACH_TIMEOUT)
+    return None
+
+
+def _cannot_reach(url: str, error: RateLimiterUnavailableError, outcome: str) -> int:
+    from .._redis_base import shown
+
+    print(
+        f"vlens: error: cannot reach Redis at {shown(url)} ({error.problem}); {outcome}",
+        file=sys.stderr,
+    )
+    return EXIT_STORE
+
+
 def store_error(error: RateLimiterUnavailableError) -> int:
     """Say that Redis is unreachable and how to resume; the exit code for it."""
     print(
@@ -89,6 +117,22 @@ class JobLink:
         self.claims = 0  # numbers this worker took
         self._tried = NumberSet()  # this pass: numbers asked for already (repeats are skipped)
         self._tried_other: set[str] = set()  # the same for entries that are not numbers
+        self._aborted = False
+
+    def abort(self) -> None:
+        """The run aborts: every task using this link is being cancelled. Before Python 3.12
+        a cancel that comes as a Redis write ends can be lost (redis-py's ``asyncio.wait_for``
+        returns the write's result instead; on 3.10 a read timing out at that moment turns
+        it into a Redis error), so from now on every ledger call of the link ends in
+        ``CancelledError``, as if the lost cancel had come right after it."""
+        self._aborted = True
+
+    async def _step(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        finally:
+            if self._aborted:
+                raise asyncio.CancelledError  # whatever the call returned or raised
 
     async def take_back(self, settled: Callable[[str], bool]) -> None:
         """A --resume: settle the claims this worker's run before left in the ledger (say,
@@ -97,9 +141,9 @@ class JobLink:
         settles is recorded ``unknown``, as reaping would (the journal has the outcome)."""
         async for number in self.ledger.held():
             if settled(number):
-                await self.ledger.record(number, "unknown", "maybe", _MAYBE_SENT)
+                await self._step(self.ledger.record(number, "unknown", "maybe", _MAYBE_SENT))
             else:
-                await self.ledger.release(number)
+                await self._step(self.ledger.release(number))
 
     def new_pass(self) -> None:
         """Forget which numbers this pass asked for (a new pass over the input begins)."""
@@ -110,7 +154,7 @@ class JobLink:
         """Take an entry for this worker; False when another worker has it, it is settled,
         or it was already asked for in this pass (a repeat in the input)."""
         first = self._tried.add(key) if _is_number(key) else _add(self._tried_other, key)
-        if first and await self.ledger.claim(key):
+        if first and await self._step(self.ledger.claim(key)):
             self.claims += 1
             return True
         self.elsewhere += first
@@ -118,7 +162,7 @@ class JobLink:
 
     async def sending(self, number: str) -> None:
         """The fence right before a request is written: refuse if the claim was lost."""
-        if not await self.ledger.sending(number):
+        if not await self._step(self.ledger.sending(number)):
             raise VlensError("not sent: this worker's claim on the number ran out")
 
     async def refused(self, number: str) -> None:
@@ -126,14 +170,14 @@ class JobLink:
         ``claimed``, still this worker's (one atomic step), so that a worker killed before the
         next attempt leaves the number to the others instead of ``unknown``. A claim already
         lost (reaped) stays lost: the next fence (:meth:`sending`) refuses this worker."""
-        await self.ledger.not_sent(number)
+        await self._step(self.ledger.not_sent(number))
 
     async def record(self, key: str, outcome: BulkOutcome, line: dict[str, Any]) -> None:
         """Record a final outcome in the ledger (False from it: the claim was lost; the
         outcome is in this worker's journal all the same)."""
         error = line.get("error") or {}
         detail = f"{error.get('type')}: {error.get('message')}" if error else ""
-        await self.ledger.record(key, outcome.status.value, outcome.sent, detail, line)
+        await self._step(self.ledger.record(key, outcome.status.value, outcome.sent, detail, line))
 
     async def settle_others(self, stopping: asyncio.Event, every: float) -> bool:
         """After a pass: wait while other workers hold claims, settling dead workers' claims.
@@ -142,8 +186,8 @@ class JobLink:
         passed them): another pass over the input will send them.
         """
         while not stopping.is_set():
-            await self.ledger.reap()
-            counts = await self.ledger.counts()
+            await self._step(self.ledger.reap())
+            counts = await self._step(self.ledger.counts())
             busy = counts.get("claimed", 0) + counts.get("sending", 0)
             settled = sum(v for k, v in counts.items() if k.startswith("status:"))
             if self.size - settled - busy > 0:
@@ -182,6 +226,7 @@ def _add(keys: set[str], key: str) -> bool:
 async def report(args: argparse.Namespace) -> int:
     """``--report FILE``: the job's final records, one per number, and a summary."""
     ledger = open_ledger(args, None)
+    written = "no report was written"
     try:
         async with ledger:
             fingerprint = await ledger.stored_input()
@@ -190,12 +235,13 @@ async def report(args: argparse.Namespace) -> int:
             await ledger.reap()
             counts = Counter[str]()
             with _output(args.report) as out:
+                written = f"the report in {args.report} is incomplete"
                 async for line in _lines(ledger):
                     out.write(json.dumps(line, ensure_ascii=False) + "\n")
                     counts[line["status"]] += 1
             open_claims = await ledger.counts()
     except RateLimiterUnavailableError as error:
-        return store_error(error)
+        return _cannot_reach(args.redis, error, f"{written} (run --report again once it is back)")
     return _summary(counts, open_claims, _size(fingerprint))
 
 
