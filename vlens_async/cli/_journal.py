@@ -12,6 +12,7 @@ the same file from sending anything.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -141,10 +142,15 @@ class Journal:
         self._append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
     def _append(self, data: bytes) -> None:
+        written = 0
         try:
-            while data:
-                data = data[os.write(self._fd, data) :]
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
         except OSError as exc:
+            # A write that failed halfway (a full disk) takes its half line back, so that a
+            # record written later (once space is freed) is not glued to it, unreadable.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
             raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
@@ -157,7 +163,7 @@ class Journal:
 
 
 def _record(raw: bytes, number: int, path: Path) -> dict[str, Any] | None:
-    """The results record on line ``number``; None for the last line cut short by a crash.
+    """The results record on line ``number``; None for a line cut short by a crash.
 
     Anything else (a list of numbers, a CSV, another program's JSON) is refused, saying what
     it is without echoing it: --out must never be read as, or appended to, a foreign file.
@@ -165,8 +171,10 @@ def _record(raw: bytes, number: int, path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(raw.decode("utf-8"))
     except ValueError:
-        if raw.startswith(b"{") and not raw.endswith(b"\n"):
-            return None  # a record cut by a crash (maybe inside a character): no outcome
+        # A record cut by a crash (maybe inside a character) records nothing. It is the last
+        # line, or was until a --resume ended it (see _end_cut_line): skipped wherever it is.
+        if raw.startswith(b"{"):
+            return None
         found = "is not JSON"
     else:
         if isinstance(record, dict) and isinstance(record.get("status"), str):

@@ -1,0 +1,135 @@
+"""`vlens otp bulk` when its journal cannot be written whole (a full disk, a file size limit,
+a crash in the middle of a line): the run stops with a clear error, and every later
+``--resume`` works and texts nobody twice."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import resource
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, _journal
+
+from .conftest import (
+    HANG_GUARD,
+    bulk_command,
+    bulk_env,
+    finals,
+    numbers_file,
+    outbox,
+    records,
+    run_bulk,
+    run_main,
+    served_sandbox,
+)
+
+
+def test_resume_works_again_after_resuming_a_journal_cut_mid_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crash cut the last line: the first --resume ends that line; the second one used to
+    refuse the file ("line 2 is not JSON"), so the job could never be finished."""
+    numbers, source = numbers_file(tmp_path, 3)
+    out = tmp_path / "results.jsonl"
+    done = {"input": numbers[0], "phone_number": numbers[0], "status": "sent", "sent": "yes"}
+    cut = json.dumps({"input": numbers[1], "phone_number": numbers[1], "status": "pending"})
+    out.write_text(json.dumps(done) + "\n" + cut[:30])
+    args = [str(source), "--out", str(out), "--sandbox", "--resume"]
+    code, _, err = run_main(capsys, *args)
+    assert code == EXIT_OK, err
+    code, stdout, err = run_main(capsys, *args)
+    assert code == EXIT_OK, err
+    assert "nothing to do; 3 already recorded" in stdout
+    assert sorted(r["phone_number"] for r in finals(out)) == numbers
+
+
+def _file_size_limit(size: int) -> Any:
+    def limit() -> None:  # in the child: writes past `size` bytes fail with EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as CPython does anyway
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+def test_file_size_limit_mid_line_stops_the_run_and_resumes_finish_it(tmp_path: Path) -> None:
+    """A file size limit reached mid-line: exit 2 naming --out, no traceback, and the half
+    line taken back (it used to stay, and the second --resume then refused the file). Two
+    --resume runs finish the job, each number texted once."""
+    numbers, source = numbers_file(tmp_path, 12)
+    out = tmp_path / "results.jsonl"
+    args = [str(source), "--out", str(out), "--rate", "1000/s", "--concurrency", "1"]
+    with served_sandbox("--resend-cooldown", "0") as port:
+        limited = subprocess.run(
+            bulk_command(*args),
+            env=bulk_env(port),
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD * 3,
+            check=False,
+            preexec_fn=_file_size_limit(1000),
+        )
+        assert limited.returncode == EXIT_USAGE, limited.stderr
+        assert "Traceback" not in limited.stderr
+        assert "--out" in limited.stderr
+        assert "File too large" in limited.stderr
+        assert out.read_bytes().endswith(b"\n")
+        first = run_bulk(*args, "--resume", port=port)
+        second = run_bulk(*args, "--resume", port=port)
+        sms = outbox(port)
+    assert first.returncode in (EXIT_OK, EXIT_API), first.stderr  # EXIT_API: one unknown
+    assert second.returncode == EXIT_OK, second.stderr
+    assert "nothing to do" in second.stdout
+    assert sms == dict.fromkeys(numbers, 1)
+    assert sorted(r["phone_number"] for r in finals(out)) == numbers
+
+
+class _DiskFullOnce:
+    """``os`` for the journal, whose ``write`` fills the disk once: the call after
+    ``after`` whole writes writes half of its bytes, the next one fails with ENOSPC; later
+    writes succeed (space was freed)."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.full = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    def write(self, fd: int, data: bytes) -> int:
+        if self.full:
+            self.full = False
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.after -= 1
+        if self.after == -1:
+            self.full = True
+            return os.write(fd, data[: len(data) // 2])
+        return os.write(fd, data)
+
+
+def test_a_failed_write_leaves_no_half_line_for_later_records_to_join(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails halfway (disk full) takes its half line back: the records written
+    after it (the numbers in flight, recorded unknown) stay whole lines instead of being glued
+    to it, unreadable (one of them could be the only mark of a number that was texted)."""
+    numbers, source = numbers_file(tmp_path, 6)
+    out = tmp_path / "results.jsonl"
+    monkeypatch.setattr(_journal, "os", _DiskFullOnce(after=3))
+    args = [str(source), "--out", str(out), "--sandbox", "--concurrency", "4"]
+    code, _, err = run_main(capsys, *args)
+    assert code == EXIT_USAGE, err
+    assert "No space left on device" in err
+    lines = out.read_bytes().splitlines(keepends=True)
+    assert all(line.endswith(b"\n") for line in lines)
+    assert len(records(out)) == len(lines), "a line of the journal is not a whole record"
+    monkeypatch.undo()
+    code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
+    assert code in (EXIT_OK, EXIT_API), err
+    assert {r["phone_number"] for r in finals(out)} == set(numbers)
