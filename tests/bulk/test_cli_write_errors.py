@@ -133,3 +133,26 @@ def test_a_failed_write_leaves_no_half_line_for_later_records_to_join(
     code, _, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code in (EXIT_OK, EXIT_API), err
     assert {r["phone_number"] for r in finals(out)} == set(numbers)
+
+
+def test_resume_into_a_pipe_exits_2_instead_of_texting_everyone_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--resume with --out a pipe (say /dev/stdout piped to tee) has no results to read back:
+    exit 2 naming --out, nothing sent (it used to send every number again)."""
+    _, source = numbers_file(tmp_path, 2)
+    pipe = tmp_path / "results.fifo"
+    os.mkfifo(pipe)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)  # so that opening it to write works
+    try:
+        code, stdout, err = run_main(
+            capsys, str(source), "--out", str(pipe), "--sandbox", "--resume"
+        )
+        written = os.read(reader, 65536)
+    finally:
+        os.close(reader)
+    assert code == EXIT_USAGE, err
+    assert "--out" in err
+    assert "--resume" in err
+    assert stdout == ""
+    assert written == b""

@@ -70,9 +70,7 @@ class Journal:
         self.recovered_unknown = 0
         self.workers: dict[str, str] = {}
         try:
-            # Only a regular file has records to read back (/dev/full would read zeros forever).
-            regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
-            pending = self._read() if resume and regular else {}
+            pending = self._read() if resume else {}  # a regular file (_check_results)
             self._end_cut_line()
             for key, record in pending.items():  # sent or not, we cannot know: never resend
                 self._settle_key(key, record.get("phone_number"))
@@ -202,8 +200,12 @@ def _check_not_input(fd: int, path: Path, input_name: str | None) -> None:
 
 
 def _check_results(fd: int, path: Path, resume: bool) -> None:
-    """A file with content must be a journal, and is only reused with ``--resume``."""
-    if not os.fstat(fd).st_size or not stat.S_ISREG(os.fstat(fd).st_mode):
+    """A file with content must be a journal, and is only reused with ``--resume``, which
+    needs a regular file: a pipe or a device has no results to read back."""
+    info = os.fstat(fd)
+    if resume and not stat.S_ISREG(info.st_mode):
+        raise _refuse(path, "--resume reads the results back, but this is not a regular file")
+    if not info.st_size or not stat.S_ISREG(info.st_mode):
         return
     with open(fd, "rb", closefd=False) as lines:
         _record(lines.readline(), 1, path)  # --resume reads the rest line by line
