@@ -34,8 +34,9 @@ from .conftest import (
 def test_resume_works_again_after_resuming_a_journal_cut_mid_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A crash cut the last line: the first --resume ends that line; the second one used to
-    refuse the file ("line 2 is not JSON"), so the job could never be finished."""
+    """A crash cut the last line: the first --resume drops it (it used to end it with a
+    newline, and the second --resume then refused the file: "line 2 is not JSON", so the job
+    could never be finished)."""
     numbers, source = numbers_file(tmp_path, 3)
     out = tmp_path / "results.jsonl"
     done = {"input": numbers[0], "phone_number": numbers[0], "status": "sent", "sent": "yes"}
@@ -44,10 +45,28 @@ def test_resume_works_again_after_resuming_a_journal_cut_mid_line(
     args = [str(source), "--out", str(out), "--sandbox", "--resume"]
     code, _, err = run_main(capsys, *args)
     assert code == EXIT_OK, err
+    assert len(records(out)) == len(out.read_text().splitlines())  # the cut line is gone
     code, stdout, err = run_main(capsys, *args)
     assert code == EXIT_OK, err
     assert "nothing to do; 3 already recorded" in stdout
     assert sorted(r["phone_number"] for r in finals(out)) == numbers
+
+
+def test_a_whole_last_record_without_its_newline_is_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crash between a record and its newline: the record stands (its number is not sent
+    again) and is ended before the next one."""
+    numbers, source = numbers_file(tmp_path, 2)
+    out = tmp_path / "results.jsonl"
+    done = {"input": numbers[0], "phone_number": numbers[0], "status": "sent", "sent": "yes"}
+    out.write_text(json.dumps(done))
+    args = [str(source), "--out", str(out), "--sandbox", "--resume"]
+    for _ in range(2):
+        code, _, err = run_main(capsys, *args)
+        assert code == EXIT_OK, err
+    assert [r["phone_number"] for r in finals(out)] == numbers
+    assert out.read_text().startswith(json.dumps(done) + "\n")
 
 
 def _file_size_limit(size: int) -> Any:

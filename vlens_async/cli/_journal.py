@@ -70,8 +70,9 @@ class Journal:
         self.recovered_unknown = 0
         self.workers: dict[str, str] = {}
         try:
-            pending = self._read() if resume else {}  # a regular file (_check_results)
-            self._end_cut_line()
+            # --resume has a regular file to read back (see _check_results)
+            pending, cut_at = self._read() if resume else ({}, None)
+            self._end_cut_line(cut_at)
             for key, record in pending.items():  # sent or not, we cannot know: never resend
                 self._settle_key(key, record.get("phone_number"))
                 self.write({**record, "status": "unknown", "sent": "maybe", "error": _INTERRUPTED})
@@ -80,15 +81,20 @@ class Journal:
             self.close()
             raise
 
-    def _read(self) -> dict[str, dict[str, Any]]:
-        """Settle what the file records; return the numbers left ``pending`` by a crash."""
+    def _read(self) -> tuple[dict[str, dict[str, Any]], int | None]:
+        """Settle what the file records; return the numbers left ``pending`` by a crash, and
+        where the last line starts if a crash cut it short (None: no such line)."""
         pending: dict[str, dict[str, Any]] = {}
+        offset, cut_at = 0, None
         with open(self._fd, "rb", closefd=False) as lines:
             for number, raw in enumerate(lines, 1):
                 record = _record(raw, number, self.path)
-                if record is not None:
+                if record is None:
+                    cut_at = offset
+                else:
                     self._settle(record, pending)
-        return pending
+                offset += len(raw)
+        return pending, cut_at
 
     def _settle(self, record: dict[str, Any], pending: dict[str, dict[str, Any]]) -> None:
         if record["status"] == JOINED:  # names a worker, settles no number
@@ -117,8 +123,16 @@ class Journal:
         except VlensInputError:  # no number (an invalid input), or a line edited by hand
             self.settled_inputs.add(key)
 
-    def _end_cut_line(self) -> None:
-        """If a crash cut the last line, end it, so that the next record stands alone."""
+    def _end_cut_line(self, cut_at: int | None) -> None:
+        """Drop the last line if a crash cut it short (it records nothing, and in the middle
+        of the file it would pass for a foreign line), or end a whole last record left
+        without its newline, so that the next record stands alone."""
+        if cut_at is not None:
+            try:
+                os.ftruncate(self._fd, cut_at)
+            except OSError as exc:
+                raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            return
         size = os.fstat(self._fd).st_size
         if (
             size
@@ -161,7 +175,7 @@ class Journal:
 
 
 def _record(raw: bytes, number: int, path: Path) -> dict[str, Any] | None:
-    """The results record on line ``number``; None for a line cut short by a crash.
+    """The results record on line ``number``; None for the last line cut short by a crash.
 
     Anything else (a list of numbers, a CSV, another program's JSON) is refused, saying what
     it is without echoing it: --out must never be read as, or appended to, a foreign file.
@@ -169,10 +183,8 @@ def _record(raw: bytes, number: int, path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(raw.decode("utf-8"))
     except ValueError:
-        # A record cut by a crash (maybe inside a character) records nothing. It is the last
-        # line, or was until a --resume ended it (see _end_cut_line): skipped wherever it is.
-        if raw.startswith(b"{"):
-            return None
+        if raw.startswith(b"{") and not raw.endswith(b"\n"):
+            return None  # a record cut by a crash (maybe inside a character): no outcome
         found = "is not JSON"
     else:
         if isinstance(record, dict) and isinstance(record.get("status"), str):
