@@ -22,13 +22,17 @@ from .conftest import (
     bulk_command,
     bulk_env,
     finals,
+    number,
     numbers_file,
     outbox,
     records,
     run_bulk,
     run_main,
     served_sandbox,
+    wait_for,
 )
+
+SCRIPT = str(Path(__file__).with_name("faulty_sandbox.py"))
 
 
 def test_resume_works_again_after_resuming_a_journal_cut_mid_line(
@@ -175,3 +179,41 @@ def test_resume_into_a_pipe_exits_2_instead_of_texting_everyone_again(
     assert "--resume" in err
     assert stdout == ""
     assert written == b""
+
+
+def test_a_bad_line_mid_stdin_lets_the_calls_in_flight_finish_and_record(
+    tmp_path: Path,
+) -> None:
+    """A line of stdin that is not UTF-8, arriving while the numbers before it are in flight:
+    exit 2 naming INPUT and the line, after those numbers are recorded sent (the run used to
+    cancel them and record them unknown, "aborted mid-call", though each was texted)."""
+    numbers = [number(i) for i in range(3)]
+    out, seen = tmp_path / "results.jsonl", tmp_path / "seen.txt"
+    with served_sandbox("--seen", str(seen), "--latency", "1", script=SCRIPT) as port:
+        run = subprocess.Popen(
+            bulk_command("-", "--out", str(out), "--rate", "1000/s"),
+            env=bulk_env(port),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert run.stdin is not None
+        try:
+            run.stdin.write("".join(f"{n}\n" for n in numbers).encode())
+            run.stdin.flush()
+            wait_for(lambda: len(records(out)) == 3, "three numbers in flight", process=run)
+            stdout, stderr = run.communicate(b"+20100\xff\xfe0009\n", timeout=HANG_GUARD)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+        sms = outbox(port)
+    assert run.returncode == EXIT_USAGE, stderr
+    assert b"Traceback" not in stderr
+    assert b"INPUT" in stderr
+    assert b"line 4" in stderr
+    assert b"3 numbers" in stdout  # the summary of what was done
+    assert sorted((r["phone_number"], r["status"]) for r in finals(out)) == [
+        (n, "sent") for n in numbers
+    ]
+    assert sms == dict.fromkeys(numbers, 1)

@@ -133,6 +133,7 @@ class _Run:
         self.aborted = False
         self.wrapping_up = False  # past the passes: a second signal no longer cancels
         self.store_error: RateLimiterUnavailableError | None = None
+        self.input_error: VlensInputError | None = None  # a bad line met mid-run (stdin)
         self.progress = Progress(total, sys.stderr)
 
     async def on_send(self, raw: str, number: str) -> None:
@@ -169,21 +170,27 @@ class _Run:
         self.in_flight.pop(number, None)
 
     async def fresh(self) -> AsyncIterator[str]:
-        async for raw in numbers_from(self.args.input, self.args.column, self.stopping):
-            if self.stopping.is_set():
-                return
-            if self.journal.skip(raw):
-                self.skipped += 1
-                self.progress.update(failed=False)
-                continue
-            if self.link is not None:
-                try:
-                    if not await self.link.claim(ledger_key(raw)):
-                        continue
-                except RateLimiterUnavailableError as error:
-                    self.lost_store(error)
+        try:
+            async for raw in numbers_from(self.args.input, self.args.column, self.stopping):
+                if self.stopping.is_set():
                     return
-            yield raw
+                if self.journal.skip(raw):
+                    self.skipped += 1
+                    self.progress.update(failed=False)
+                    continue
+                if self.link is not None:
+                    try:
+                        if not await self.link.claim(ledger_key(raw)):
+                            continue
+                    except RateLimiterUnavailableError as error:
+                        self.lost_store(error)
+                        return
+                yield raw
+        except VlensInputError as error:
+            # A bad line after the run began (stdin is not read in advance): stop as on a
+            # first Ctrl-C, so that the calls in flight finish and are recorded, then exit 2.
+            self.input_error = error
+            self.stopping.set()
 
     def lost_store(self, error: RateLimiterUnavailableError) -> None:
         """Redis is unreachable: stop (the calls in flight finish and are journaled)."""
@@ -238,6 +245,8 @@ class _Run:
                         self.progress.job(await self.link.ledger.counts())
                 self.progress.close()
         self._summary(time.perf_counter() - started)
+        if self.input_error is not None:
+            raise self.input_error
         return self._exit_code()
 
     def _over(self) -> bool:
