@@ -217,3 +217,21 @@ def test_a_bad_line_mid_stdin_lets_the_calls_in_flight_finish_and_record(
         (n, "sent") for n in numbers
     ]
     assert sms == dict.fromkeys(numbers, 1)
+
+
+def test_stdin_closed_exits_2_naming_input(tmp_path: Path) -> None:
+    """INPUT '-' with stdin closed (``<&-``): exit 2 naming INPUT, not a traceback."""
+    out = tmp_path / "results.jsonl"
+    run = subprocess.run(
+        bulk_command("-", "--out", str(out), "--sandbox"),
+        env=bulk_env(),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD * 3,
+        check=False,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert run.returncode == EXIT_USAGE, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "INPUT" in run.stderr
+    assert "stdin is closed" in run.stderr

@@ -202,7 +202,9 @@ def _check_not_input(fd: int, path: Path, input_name: str | None) -> None:
         if input_name == "-":
             import sys
 
-            same = os.path.samestat(os.fstat(fd), os.fstat(sys.stdin.fileno()))
+            same = sys.stdin is not None and os.path.samestat(
+                os.fstat(fd), os.fstat(sys.stdin.fileno())
+            )
         else:
             same = input_name is not None and os.path.samestat(os.fstat(fd), os.stat(input_name))
     except (OSError, ValueError):  # no such INPUT (refused elsewhere), or no real stdin
