@@ -5,17 +5,21 @@ a crash in the middle of a line): the run stops with a clear error, and every la
 from __future__ import annotations
 
 import errno
+import functools
+import io
 import json
 import os
 import resource
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, _journal
+from vlens_async.cli import EXIT_API, EXIT_OK, EXIT_USAGE, _bulk, _journal, main
+from vlens_async.cli._progress import Progress
 
 from .conftest import (
     HANG_GUARD,
@@ -235,3 +239,29 @@ def test_stdin_closed_exits_2_naming_input(tmp_path: Path) -> None:
     assert "Traceback" not in run.stderr
     assert "INPUT" in run.stderr
     assert "stdin is closed" in run.stderr
+
+
+class _ReaderGone(io.StringIO):
+    """A stream whose reader has left (``2>&1 | head -1``): every write fails with EPIPE."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+def test_a_closed_progress_stream_never_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stderr (progress) and stdout (summary) piped to a reader that left: every number is
+    sent and recorded, exit 0. The first progress line used to raise mid-run: the numbers in
+    flight were recorded unknown (each had been texted) and the rest were never sent."""
+    numbers, source = numbers_file(tmp_path, 20)
+    out = tmp_path / "results.jsonl"
+    monkeypatch.setattr(_bulk, "Progress", functools.partial(Progress, every=0.0))
+    monkeypatch.setattr(sys, "stderr", _ReaderGone())
+    monkeypatch.setattr(sys, "stdout", _ReaderGone())
+    code = main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"])
+    monkeypatch.undo()
+    assert code == EXIT_OK
+    assert sorted((r["phone_number"], r["status"]) for r in finals(out)) == [
+        (n, "sent") for n in numbers
+    ]

@@ -33,7 +33,7 @@ from ._bulk_setup import open_client, run_limits
 from ._inputs import count_numbers, ledger_key, numbers_from, survey
 from ._job import JobLink, input_id, join, open_ledger, report, store_error
 from ._journal import Journal, JournalError
-from ._progress import Progress
+from ._progress import Progress, say
 from ._stoppable import StoppableLimiter, stopped
 
 __all__ = ["Journal", "add_parser", "record_of", "run"]
@@ -213,7 +213,7 @@ class _Run:
         self.counts[outcome.status.value] += 1
         if isinstance(outcome.error, AuthenticationError) and not self.key_refused:
             self.key_refused = True
-            print(_KEY_REFUSED, file=sys.stderr)
+            say(_KEY_REFUSED, sys.stderr)
         if outcome.status in (BulkStatus.SENT, BulkStatus.UNKNOWN):
             self.reached = True  # an answer, or perhaps one: the server was (maybe) reached
         elif isinstance(outcome.error, _ANSWERS):
@@ -323,9 +323,7 @@ class _Run:
         def stop(name: str) -> None:
             if not self.stopping.is_set():
                 self.stopping.set()
-                print(
-                    f"vlens: {name}: finishing the calls in flight; again to abort", file=sys.stderr
-                )
+                say(f"vlens: {name}: finishing the calls in flight; again to abort", sys.stderr)
             elif not self.aborted:
                 self.aborted = True
                 if not self.wrapping_up:  # the wrap-up (a last ledger read) is bounded anyway
@@ -354,20 +352,20 @@ class _Run:
             skipped += f"; {self.link.elsewhere} handled by other workers"
         rate = done / elapsed if elapsed else 0
         summary = summary or "nothing to do"
-        print(f"{done} numbers in {elapsed:.1f} s ({rate:.1f}/s): {summary}{skipped}")
+        say(f"{done} numbers in {elapsed:.1f} s ({rate:.1f}/s): {summary}{skipped}", sys.stdout)
 
     def _exit_code(self) -> int:
         if self.store_error is not None:
             return store_error(self.store_error)
         if self.stopping.is_set():
-            print("vlens: interrupted; run again with --resume to finish", file=sys.stderr)
+            say("vlens: interrupted; run again with --resume to finish", sys.stderr)
             return EXIT_INTERRUPTED
         attempted = self.counts["sent"] + self.counts["failed"] + self.counts["unknown"]
         if attempted and not self.reached and not self.journal.recovered_unknown:
-            print(
+            say(
                 "vlens: error: cannot reach the server; nothing was sent "
                 "(run again with --resume to send)",
-                file=sys.stderr,
+                sys.stderr,
             )
             return EXIT_UNREACHABLE
         failing = any(self.counts[s.value] for s in FAILING) or self.journal.recovered_unknown
