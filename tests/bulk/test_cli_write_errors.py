@@ -1,6 +1,8 @@
-"""`vlens otp bulk` when its journal cannot be written whole (a full disk, a file size limit,
-a crash in the middle of a line): the run stops with a clear error, and every later
-``--resume`` works and texts nobody twice."""
+"""`vlens otp bulk` when a file or stream lets it down: a journal that cannot be written
+whole (a full disk, a file size limit, a crash mid-line), --out a pipe, stdin closed or bad
+mid-run, an output pipe whose reader left. The run stops with a clear error (or, for progress
+lines, goes on), the calls in flight are recorded, and every later ``--resume`` works and
+texts nobody twice."""
 
 from __future__ import annotations
 
