@@ -87,10 +87,14 @@ def _file_size_limit(size: int) -> Any:
     return limit
 
 
-def test_file_size_limit_mid_line_stops_the_run_and_resumes_finish_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("limit", [760, 1000], ids=["in-a-pending-line", "in-an-outcome-line"])
+def test_file_size_limit_mid_line_stops_the_run_and_resumes_finish_it(
+    limit: int, tmp_path: Path
+) -> None:
     """A file size limit reached mid-line: exit 2 naming --out, no traceback, and the half
     line taken back (it used to stay, and the second --resume then refused the file). Two
-    --resume runs finish the job, each number texted once."""
+    --resume runs finish the job, each number texted once: the number whose pending line
+    failed was never sent, the one whose outcome line failed is unknown."""
     numbers, source = numbers_file(tmp_path, 12)
     out = tmp_path / "results.jsonl"
     args = [str(source), "--out", str(out), "--rate", "1000/s", "--concurrency", "1"]
@@ -102,7 +106,7 @@ def test_file_size_limit_mid_line_stops_the_run_and_resumes_finish_it(tmp_path: 
             text=True,
             timeout=HANG_GUARD * 3,
             check=False,
-            preexec_fn=_file_size_limit(1000),
+            preexec_fn=_file_size_limit(limit),
         )
         assert limited.returncode == EXIT_USAGE, limited.stderr
         assert "Traceback" not in limited.stderr
