@@ -33,7 +33,7 @@ from ._bulk_setup import open_client, run_limits
 from ._inputs import count_numbers, ledger_key, numbers_from, survey
 from ._job import JobLink, input_id, join, open_ledger, report, store_error, unreachable
 from ._journal import Journal, JournalError
-from ._progress import Progress
+from ._progress import Progress, say
 from ._stoppable import StoppableLimiter, stopped
 
 __all__ = ["Journal", "add_parser", "record_of", "run"]
@@ -135,6 +135,7 @@ class _Run:
         self.aborted = False
         self.wrapping_up = False  # past the passes: a second signal no longer cancels
         self.store_error: RateLimiterUnavailableError | None = None
+        self.input_error: VlensInputError | None = None  # a bad line met mid-run (stdin)
         self.progress = Progress(total, sys.stderr)
 
     async def on_send(self, raw: str, number: str) -> None:
@@ -171,21 +172,27 @@ class _Run:
         self.in_flight.pop(number, None)
 
     async def fresh(self) -> AsyncIterator[str]:
-        async for raw in numbers_from(self.args.input, self.args.column, self.stopping):
-            if self.stopping.is_set():
-                return
-            if self.journal.skip(raw):
-                self.skipped += 1
-                self.progress.update(failed=False)
-                continue
-            if self.link is not None:
-                try:
-                    if not await self.link.claim(ledger_key(raw)):
-                        continue
-                except RateLimiterUnavailableError as error:
-                    self.lost_store(error)
+        try:
+            async for raw in numbers_from(self.args.input, self.args.column, self.stopping):
+                if self.stopping.is_set():
                     return
-            yield raw
+                if self.journal.skip(raw):
+                    self.skipped += 1
+                    self.progress.update(failed=False)
+                    continue
+                if self.link is not None:
+                    try:
+                        if not await self.link.claim(ledger_key(raw)):
+                            continue
+                    except RateLimiterUnavailableError as error:
+                        self.lost_store(error)
+                        return
+                yield raw
+        except VlensInputError as error:
+            # A bad line after the run began (stdin is not read in advance): stop as on a
+            # first Ctrl-C, so that the calls in flight finish and are recorded, then exit 2.
+            self.input_error = error
+            self.stopping.set()
 
     def lost_store(self, error: RateLimiterUnavailableError) -> None:
         """Redis is unreachable: stop (the calls in flight finish and are journaled)."""
@@ -208,7 +215,7 @@ class _Run:
                 self.lost_store(error)
         if isinstance(outcome.error, AuthenticationError) and not self.key_refused:
             self.key_refused = True
-            print(_KEY_REFUSED, file=sys.stderr)
+            say(_KEY_REFUSED, sys.stderr)
         if outcome.status in (BulkStatus.SENT, BulkStatus.UNKNOWN):
             self.reached = True  # an answer, or perhaps one: the server was (maybe) reached
         elif isinstance(outcome.error, _ANSWERS):
@@ -240,6 +247,8 @@ class _Run:
                         self.progress.job(await self.link.ledger.counts())
                 self.progress.close()
         self._summary(time.perf_counter() - started)
+        if self.input_error is not None:
+            raise self.input_error
         return self._exit_code()
 
     def _over(self) -> bool:
@@ -316,9 +325,7 @@ class _Run:
         def stop(name: str) -> None:
             if not self.stopping.is_set():
                 self.stopping.set()
-                print(
-                    f"vlens: {name}: finishing the calls in flight; again to abort", file=sys.stderr
-                )
+                say(f"vlens: {name}: finishing the calls in flight; again to abort", sys.stderr)
             elif not self.aborted:
                 self.aborted = True
                 if not self.wrapping_up:  # the wrap-up (a last ledger read) is bounded anyway
@@ -349,20 +356,20 @@ class _Run:
             skipped += f"; {self.link.elsewhere} handled by other workers"
         rate = done / elapsed if elapsed else 0
         summary = summary or "nothing to do"
-        print(f"{done} numbers in {elapsed:.1f} s ({rate:.1f}/s): {summary}{skipped}")
+        say(f"{done} numbers in {elapsed:.1f} s ({rate:.1f}/s): {summary}{skipped}", sys.stdout)
 
     def _exit_code(self) -> int:
         if self.store_error is not None:
             return store_error(self.store_error)
         if self.stopping.is_set():
-            print("vlens: interrupted; run again with --resume to finish", file=sys.stderr)
+            say("vlens: interrupted; run again with --resume to finish", sys.stderr)
             return EXIT_INTERRUPTED
         attempted = self.counts["sent"] + self.counts["failed"] + self.counts["unknown"]
         if attempted and not self.reached and not self.journal.recovered_unknown:
-            print(
+            say(
                 "vlens: error: cannot reach the server; nothing was sent "
                 "(run again with --resume to send)",
-                file=sys.stderr,
+                sys.stderr,
             )
             return EXIT_UNREACHABLE
         failing = any(self.counts[s.value] for s in FAILING) or self.journal.recovered_unknown

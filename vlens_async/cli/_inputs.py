@@ -164,6 +164,8 @@ def open_binary(name: str) -> BinaryIO:
     if name == "-":
         import sys
 
+        if sys.stdin is None:  # started with stdin closed (``<&-``)
+            raise _refuse(name, "stdin is closed")
         return sys.stdin.buffer
     path = Path(name)
     if not path.is_file():

@@ -12,6 +12,7 @@ the same file from sending anything.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -69,10 +70,9 @@ class Journal:
         self.recovered_unknown = 0
         self.workers: dict[str, str] = {}
         try:
-            # Only a regular file has records to read back (/dev/full would read zeros forever).
-            regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
-            pending = self._read() if resume and regular else {}
-            self._end_cut_line()
+            # --resume has a regular file to read back (see _check_results)
+            pending, cut_at = self._read() if resume else ({}, None)
+            self._end_cut_line(cut_at)
             for key, record in pending.items():  # sent or not, we cannot know: never resend
                 self._settle_key(key, record.get("phone_number"))
                 self.write({**record, "status": "unknown", "sent": "maybe", "error": _INTERRUPTED})
@@ -81,15 +81,20 @@ class Journal:
             self.close()
             raise
 
-    def _read(self) -> dict[str, dict[str, Any]]:
-        """Settle what the file records; return the numbers left ``pending`` by a crash."""
+    def _read(self) -> tuple[dict[str, dict[str, Any]], int | None]:
+        """Settle what the file records; return the numbers left ``pending`` by a crash, and
+        where the last line starts if a crash cut it short (None: no such line)."""
         pending: dict[str, dict[str, Any]] = {}
+        offset, cut_at = 0, None
         with open(self._fd, "rb", closefd=False) as lines:
             for number, raw in enumerate(lines, 1):
                 record = _record(raw, number, self.path)
-                if record is not None:
+                if record is None:
+                    cut_at = offset
+                else:
                     self._settle(record, pending)
-        return pending
+                offset += len(raw)
+        return pending, cut_at
 
     def _settle(self, record: dict[str, Any], pending: dict[str, dict[str, Any]]) -> None:
         if record["status"] == JOINED:  # names a worker, settles no number
@@ -118,8 +123,16 @@ class Journal:
         except VlensInputError:  # no number (an invalid input), or a line edited by hand
             self.settled_inputs.add(key)
 
-    def _end_cut_line(self) -> None:
-        """If a crash cut the last line, end it, so that the next record stands alone."""
+    def _end_cut_line(self, cut_at: int | None) -> None:
+        """Drop the last line if a crash cut it short (it records nothing, and in the middle
+        of the file it would pass for a foreign line), or end a whole last record left
+        without its newline, so that the next record stands alone."""
+        if cut_at is not None:
+            try:
+                os.ftruncate(self._fd, cut_at)
+            except OSError as exc:
+                raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            return
         size = os.fstat(self._fd).st_size
         if (
             size
@@ -141,10 +154,15 @@ class Journal:
         self._append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
     def _append(self, data: bytes) -> None:
+        written = 0
         try:
-            while data:
-                data = data[os.write(self._fd, data) :]
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
         except OSError as exc:
+            # A write that failed halfway (a full disk) takes its half line back, so that a
+            # record written later (once space is freed) is not glued to it, unreadable.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
             raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
@@ -184,7 +202,9 @@ def _check_not_input(fd: int, path: Path, input_name: str | None) -> None:
         if input_name == "-":
             import sys
 
-            same = os.path.samestat(os.fstat(fd), os.fstat(sys.stdin.fileno()))
+            same = sys.stdin is not None and os.path.samestat(
+                os.fstat(fd), os.fstat(sys.stdin.fileno())
+            )
         else:
             same = input_name is not None and os.path.samestat(os.fstat(fd), os.stat(input_name))
     except (OSError, ValueError):  # no such INPUT (refused elsewhere), or no real stdin
@@ -194,8 +214,12 @@ def _check_not_input(fd: int, path: Path, input_name: str | None) -> None:
 
 
 def _check_results(fd: int, path: Path, resume: bool) -> None:
-    """A file with content must be a journal, and is only reused with ``--resume``."""
-    if not os.fstat(fd).st_size or not stat.S_ISREG(os.fstat(fd).st_mode):
+    """A file with content must be a journal, and is only reused with ``--resume``, which
+    needs a regular file: a pipe or a device has no results to read back."""
+    info = os.fstat(fd)
+    if resume and not stat.S_ISREG(info.st_mode):
+        raise _refuse(path, "--resume reads the results back, but this is not a regular file")
+    if not info.st_size or not stat.S_ISREG(info.st_mode):
         return
     with open(fd, "rb", closefd=False) as lines:
         _record(lines.readline(), 1, path)  # --resume reads the rest line by line

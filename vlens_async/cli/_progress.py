@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, TextIO
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "say"]
+
+
+def say(text: str, stream: TextIO) -> None:
+    """Print a line for people. A stream whose reader has left (``| head``) must not stop a
+    run (the results are in the journal): the line is dropped."""
+    with contextlib.suppress(OSError):
+        print(text, file=stream, flush=True)
 
 
 class Progress:
@@ -43,7 +51,7 @@ class Progress:
         now = time.monotonic()
         if self._bar is None and now - self._last >= self.every:
             self._last = now
-            print(self.line(now), file=self.stream, flush=True)
+            say(self.line(now), self.stream)
 
     def update(self, *, failed: bool) -> None:
         if self.shared:
@@ -57,7 +65,7 @@ class Progress:
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
-            print(self.line(now), file=self.stream, flush=True)
+            say(self.line(now), self.stream)
 
     def line(self, now: float | None = None) -> str:
         elapsed = max((now or time.monotonic()) - self.started, 1e-9)
@@ -79,4 +87,4 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
         elif self.done:
-            print(self.line(), file=self.stream, flush=True)
+            say(self.line(), self.stream)
