@@ -21,7 +21,7 @@ from .._validation import check_email, check_phone, check_provider
 from ._attempt import Attempted, Halt, Tries, attempt, call_back, is_refusal, is_transient
 from ._engine import dispatch
 from ._outcome import BulkOutcome, BulkStatus, status_of
-from ._seen import NumberSet
+from ._seen import NumberSet, TextSet
 
 if TYPE_CHECKING:
     from .._client import VlensClient
@@ -222,7 +222,7 @@ class BulkService:
         tries: Tries,
     ) -> AsyncGenerator[BulkOutcome, None]:
         client = self._single_shot()
-        seen: set[str] = set()
+        seen = TextSet()  # exact, in bounded memory: a run may see millions of keys
 
         def intake(item: T) -> BulkOutcome | None:
             if key is None:
@@ -231,9 +231,8 @@ class BulkService:
                 normal = key(item)
             except VlensInputError as error:
                 return BulkOutcome(input=item, status=BulkStatus.INVALID, error=error)
-            if normal in seen:
+            if not seen.add(normal):
                 return BulkOutcome(input=item, phone_number=normal, status=BulkStatus.DUPLICATE)
-            seen.add(normal)
             return _halted(item, normal, tries.halt)
 
         async def one(item: T) -> BulkOutcome:
@@ -241,7 +240,13 @@ class BulkService:
             outcome = await attempt(functools.partial(call, client, item), tries)
             return _outcome(item, normal, outcome, outcome.attempts, None, BulkStatus.OK)
 
-        return dispatch(items, intake, one, concurrency=_check_count("concurrency", concurrency))
+        return dispatch(
+            items,
+            intake,
+            one,
+            concurrency=_check_count("concurrency", concurrency),
+            finalize=seen.close,
+        )
 
 
 def _existence_key(value: str) -> str:
