@@ -134,11 +134,15 @@ def assert_windows(times: Sequence[float], limits: Iterable[RateLimit]) -> None:
 def served_sandbox(*extra: str, script: str | None = None) -> Iterator[int]:
     """A sandbox served by a subprocess on a free loopback port; yields the port.
 
-    By default ``vlens sandbox``; ``script`` names a Python file run instead with ``--port``
-    (for a served sandbox with faults scheduled).
+    By default ``vlens sandbox`` without its resend cooldown, so that the outbox shows every
+    code sent (with the cooldown a second send to a number would be refused, never texted, and a
+    test counting texts could not see it); ``script`` names a Python file run instead with
+    ``--port`` (for a served sandbox with faults scheduled).
     """
     port = free_port()
     command = [sys.executable, "-m", "vlens_async", "sandbox", "--seed", "1"]
+    if "--resend-cooldown" not in extra:
+        command += ["--resend-cooldown", "0"]
     if script is not None:
         command = [sys.executable, script]
     server = subprocess.Popen(
