@@ -263,3 +263,20 @@ def test_a_signal_during_the_closing_after_the_run_is_ignored(
     assert "interrupted" not in stderr
     assert sorted(r["phone_number"] for r in finals(out)) == numbers
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_resume_on_a_missing_out_says_the_job_starts_from_the_beginning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--resume on an --out that does not exist (a first start under a supervisor, or a typo)
+    runs the whole job, and says so: a mistyped path would otherwise text everyone again
+    without a word."""
+    numbers, source = numbers_file(tmp_path, 3)
+    out = tmp_path / "resluts.jsonl"
+    code, _, stderr = run_main(capsys, str(source), "--out", str(out), "--resume", "--sandbox")
+    assert code == EXIT_OK, stderr
+    assert f"--resume: {out} does not exist" in stderr
+    assert sorted(r["phone_number"] for r in finals(out)) == numbers
+    code, _, stderr = run_main(capsys, str(source), "--out", str(out), "--resume", "--sandbox")
+    assert code == EXIT_OK, stderr
+    assert "does not exist" not in stderr

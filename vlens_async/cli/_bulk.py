@@ -97,6 +97,12 @@ async def run(args: argparse.Namespace) -> int:
         except JournalError as exc:
             raise VlensInputError("--out", str(exc)) from None
         try:
+            if args.resume and journal.created:  # a first start, or a mistyped path
+                say(
+                    f"vlens: note: --resume: {args.out} does not exist, so this run resumes "
+                    "nothing (check the path if you meant to continue a job)",
+                    sys.stderr,
+                )
             if ledger is not None:
                 join(args, journal, ledger)
             shared = run_limits(args, ledger, client, total or 0)

@@ -60,10 +60,12 @@ class Journal:
         recovered_unknown: numbers a crash left ``pending``, now recorded ``unknown``.
         workers: with ``resume``, the worker name each ``--redis`` job last ran as (its
             ``"joined"`` lines), by job.
+        created: the file did not exist before (with ``resume``: there was nothing to resume).
     """
 
     def __init__(self, path: Path, resume: bool, input_name: str | None = None) -> None:
         self.path = path
+        self.created = not os.path.lexists(path)
         self._fd = _open_locked(path, resume, input_name)
         self.settled = NumberSet()
         self.settled_inputs = TextSet()
