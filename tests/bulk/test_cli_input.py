@@ -114,7 +114,7 @@ def test_resume_on_a_journal_cut_inside_a_character(
     code, stdout, err = run_main(capsys, str(source), "--out", str(out), "--sandbox", "--resume")
     assert code == EXIT_OK, err
     assert "1 already recorded" in stdout
-    assert [r["phone_number"] for r in finals(out)] == [number(1), number(2)]
+    assert sorted(r["phone_number"] for r in finals(out)) == [number(1), number(2)]
 
 
 @pytest.mark.parametrize("line", ["[1, 2]", '"text"', "42"])
@@ -251,7 +251,7 @@ def test_csv_column_option_and_comment_lines(
     args = [str(source), "--out", str(out), "--sandbox", "--column", "backup number"]
     code, _, err = run_main(capsys, *args)
     assert code == EXIT_OK, err
-    assert [r["phone_number"] for r in finals(out)] == [number(2), number(4)]
+    assert sorted(r["phone_number"] for r in finals(out)) == [number(2), number(4)]
 
 
 def test_csv_row_starting_with_hash_is_data(
@@ -263,7 +263,7 @@ def test_csv_row_starting_with_hash_is_data(
     out = tmp_path / "results.jsonl"
     code, stdout, err = run_main(capsys, str(source), "--out", str(out), "--sandbox")
     assert code == EXIT_OK, err
-    assert [r["phone_number"] for r in finals(out)] == [number(1), number(2)]
+    assert sorted(r["phone_number"] for r in finals(out)) == [number(1), number(2)]
     assert stdout.strip().endswith("sent 2")
 
 

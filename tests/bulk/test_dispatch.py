@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 
@@ -195,3 +196,37 @@ async def test_cancelling_the_consumer_cancels_work_in_flight(
     await _wait_until(lambda: handler.cancelled == handler.started)
     assert handler.started == 4
     assert asyncio.all_tasks() == before
+
+
+async def test_work_failing_with_others_yields_their_results_then_raises() -> None:
+    """Work that fails (an exception that is not an outcome, say a journal that cannot be
+    written) while others finish at the same moment: the others' results are yielded, the
+    failure is raised after them, and no task's exception is left unretrieved (asyncio would
+    log "Task exception was never retrieved")."""
+    loop = asyncio.get_running_loop()
+    unretrieved: list[str] = []
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context["message"]))
+    release = asyncio.Event()
+
+    async def work(item: int) -> int:
+        await release.wait()  # all finish in the same iteration of the loop
+        if item % 2:
+            raise RuntimeError(f"cannot record item {item}")
+        return item
+
+    got: list[int] = []
+
+    async def consume() -> None:
+        async for result in dispatch(range(6), lambda _: None, work, concurrency=6):
+            got.append(result)
+
+    consumer = asyncio.ensure_future(consume())
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(RuntimeError, match="cannot record item") as raised:
+        await consumer
+    del raised, consumer  # their tracebacks hold the finished tasks
+    gc.collect()
+    await asyncio.sleep(0)
+    assert sorted(got) == [0, 2, 4]
+    assert unretrieved == []

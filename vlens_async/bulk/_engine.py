@@ -43,7 +43,8 @@ async def dispatch(
     ``concurrency``, not the number of items. Results are yielded while the next item is
     awaited, so a slow async source (a pipe) does not hold back finished work. Closing the
     iterator early (``break``, cancellation) cancels the work in flight and waits for it to
-    unwind; ``finalize`` runs last.
+    unwind; ``finalize`` runs last. Work that raises ends the run the same way, after the
+    results that finished with it are yielded.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -76,6 +77,7 @@ class _Flow:
         self.running: set[asyncio.Future[Any]] = set()
         self.pull: asyncio.Future[Any] | None = None
         self.exhausted = False
+        self.failure: BaseException | None = None  # work that raised: ends the run
 
     def _take(self, item: Any, results: list[Any]) -> None:
         immediate = self.intake(item)
@@ -86,6 +88,8 @@ class _Flow:
 
     async def step(self) -> list[Any] | None:
         """Start what fits, wait for something to finish; its results (None: all done)."""
+        if self.failure is not None:  # raised once the results finished with it are out
+            raise self.failure
         results: list[Any] = []
         while self.direct is not None and not self.exhausted and self._room():
             try:
@@ -108,7 +112,11 @@ class _Flow:
             except StopAsyncIteration:
                 self.exhausted = True
         self.running -= done
-        results.extend(task.result() for task in done)
+        for task in done:  # every one read: a result finished with a failure is not lost
+            try:
+                results.append(task.result())
+            except BaseException as failure:  # noqa: BLE001 - raised by the next step
+                self.failure = self.failure or failure
         return results
 
     def _room(self) -> bool:

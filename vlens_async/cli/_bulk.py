@@ -116,6 +116,13 @@ async def run(args: argparse.Namespace) -> int:
             journal.close()
 
 
+def _not_sent(error: BaseException) -> dict[str, Any]:
+    """The error of a number stopped before its request was handed over."""
+    if isinstance(error, JournalError):
+        return {"type": "JournalError", "code": None, "message": f"{error}: not sent"}
+    return {"type": "Interrupted", "code": None, "message": "the run was aborted: not sent"}
+
+
 def _ignored() -> None:
     """A signal once the run is over (see ``_Run._signals``)."""
 
@@ -149,13 +156,15 @@ class _Run:
             raise stopped()
         if self.link is not None:
             await self.link.sending(number)  # the fence: claimed by this worker, still
+        mark = {"input": raw, "phone_number": number, "status": "pending", "sent": "maybe"}
         try:
-            self.journal.write(
-                {"input": raw, "phone_number": number, "status": "pending", "sent": "maybe"}
-            )
-        except JournalError:
-            if self.link is not None:  # not sent after all: not "unknown" once reaped
-                await self.link.refused(number)
+            self.journal.write(mark)
+            await self.journal.sync()  # a power cut must not lose the mark of a text
+        except (JournalError, asyncio.CancelledError) as error:  # so not sent: clear the mark
+            with contextlib.suppress(JournalError):
+                self.journal.write({**mark, "sent": "no", "error": _not_sent(error)})
+            if isinstance(error, JournalError) and self.link is not None:
+                await self.link.refused(number)  # not "unknown" once reaped
             raise
         self.in_flight[number] = raw
 

@@ -1,8 +1,9 @@
 """The results journal of ``vlens otp bulk``: one flushed JSON line per event, locked per run.
 
-Each number gets a ``pending`` line (``"sent": "maybe"``) right before its request is handed to
-the client, and one outcome line after; an attempt that was refused (nothing sent) and will be
-tried again gets a ``pending`` line with ``"sent": "no"``, which clears the mark. Every line
+Each number gets a ``pending`` line (``"sent": "maybe"``), put on the disk (``fdatasync``),
+before its request is handed to the client, and one outcome line after; an attempt that was
+refused (nothing sent) and will be tried again gets a ``pending`` line with ``"sent": "no"``,
+which clears the mark. Every line
 says whether the number may have been texted (``"sent"``: ``"yes"``, ``"no"`` or ``"maybe"``).
 On ``--resume`` the journal is read back: numbers whose last outcome is ``sent: "no"`` are sent
 again, a ``pending`` ``"maybe"`` line without an outcome (a crash) becomes ``unknown``, and
@@ -12,12 +13,14 @@ the same file from sending anything.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
 import json
 import os
 import stat
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -167,13 +170,34 @@ class Journal:
                 os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
             raise JournalError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
+    async def sync(self) -> None:
+        """Wait until every line written so far is on the disk, where a power cut keeps it (in
+        a thread: a slow disk must not hold up the event loop)."""
+        try:
+            await asyncio.to_thread(sync_data, self._fd)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot put {self.path} on the disk: {exc.strerror or exc}"
+            ) from None
+
     def close(self) -> None:
-        """Release the lock and the file. Idempotent."""
+        """Put the file on the disk, release the lock and the file. Idempotent."""
         self.settled.close()
         self.settled_inputs.close()
         if self._fd >= 0:
+            with contextlib.suppress(OSError):  # the outcomes; a failure loses no promise
+                sync_data(self._fd)
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = -1
+
+
+def sync_data(fd: int) -> None:
+    """Put what was written to ``fd`` on the disk: ``fdatasync`` where there is one (Linux),
+    else ``fsync``."""
+    if sys.platform == "linux":
+        os.fdatasync(fd)
+    else:
+        os.fsync(fd)
 
 
 def _record(raw: bytes, number: int, path: Path) -> dict[str, Any] | None:
