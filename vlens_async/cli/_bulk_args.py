@@ -109,6 +109,10 @@ def _rate(text: str) -> RateLimit:
 
 def check(args: argparse.Namespace) -> None:
     """Refuse option combinations argparse cannot express (exit 2, naming the option)."""
+    for option, value in (("--redis", args.redis), ("--job", args.job)):
+        # `--redis "$UNSET"` would otherwise run alone: every worker would text every number
+        if value is not None and not value.strip():
+            raise VlensInputError(option, "must not be empty (is its variable unset?)")
     if (args.redis is None) != (args.job is None):
         raise VlensInputError(
             "--redis" if args.redis is None else "--job", "give --redis and --job together"
