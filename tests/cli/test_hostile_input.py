@@ -3,11 +3,21 @@ anything is sent or written, never with a traceback."""
 
 from __future__ import annotations
 
+import io
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
+from vlens_async import VlensError
 from vlens_async.cli import EXIT_USAGE, main
+from vlens_async.cli._demo import CodeSource
+from vlens_async.sandbox._http import OUTBOX_PATH
+
+from ..conftest import free_port
 
 
 def _one_error_line(err: str, *names: str) -> None:
@@ -33,3 +43,64 @@ def test_an_empty_redis_or_job_is_refused_not_run_as_a_lone_worker(
     assert main([*argv, "--redis", redis, "--job", job]) == EXIT_USAGE
     _one_error_line(capsys.readouterr().err, named)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "0", "-1"])
+def test_demo_timeout_must_be_finite_seconds_above_zero(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`vlens demo --timeout nan` is a usage error naming the option (it was a traceback)."""
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", f"--timeout={value}"])
+    assert exited.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "argument --timeout" in err
+    assert "Traceback" not in err
+
+
+_NOT_AN_OUTBOX = [
+    web.Response(text="<html>Welcome</html>", content_type="text/html"),
+    web.Response(text="{not json", content_type="application/json"),
+    web.json_response([1, 2]),
+    web.json_response({"messages": {"code": 1}}),
+    web.json_response({"messages": [{"requestId": 5}]}),
+    web.json_response({"messages": ["+201001234567"]}),
+]
+
+
+@pytest.mark.parametrize("index", range(len(_NOT_AN_OUTBOX)))
+async def test_demo_reads_no_code_from_a_server_whose_outbox_is_not_one(
+    index: int, serve: Callable[[web.Application], Awaitable[str]]
+) -> None:
+    """A server answering the sandbox outbox route with HTML, bad JSON or another shape has
+    no outbox: the demo says it cannot read the code (an aiohttp or KeyError escaped)."""
+
+    async def outbox(request: web.Request) -> web.Response:
+        return _NOT_AN_OUTBOX[index]
+
+    app = web.Application()
+    app.router.add_get(OUTBOX_PATH, outbox)
+    codes = CodeSource(remote=(await serve(app), "key"))
+    with pytest.raises(VlensError, match="cannot read the code"):
+        await codes.code_for("+201001234567", uuid.uuid4())
+
+
+async def test_demo_reads_no_code_from_an_unreachable_server() -> None:
+    """Nothing listening where the outbox should be: the same clear error, no aiohttp error."""
+    codes = CodeSource(remote=(f"http://127.0.0.1:{free_port()}", "key"))
+    with pytest.raises(VlensError, match="cannot read the code"):
+        await codes.code_for("+201001234567", None)
+
+
+class _ClosedTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_demo_prompt_at_end_of_input_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-D at the demo's code prompt: a one-line error, not an EOFError traceback."""
+    monkeypatch.setattr(sys, "stdin", _ClosedTerminal(""))
+    with pytest.raises(VlensError, match="no code"):
+        await CodeSource(remote=None).code_for("+201001234567", None)
