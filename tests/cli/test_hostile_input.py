@@ -4,6 +4,7 @@ anything is sent or written, never with a traceback."""
 from __future__ import annotations
 
 import io
+import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from vlens_async import VlensError
-from vlens_async.cli import EXIT_USAGE, main
+from vlens_async.cli import EXIT_USAGE, build_parser, main
 from vlens_async.cli._demo import CodeSource
 from vlens_async.sandbox._http import OUTBOX_PATH
 
@@ -104,3 +105,39 @@ async def test_demo_prompt_at_end_of_input_is_a_clear_error(
     monkeypatch.setattr(sys, "stdin", _ClosedTerminal(""))
     with pytest.raises(VlensError, match="no code"):
         await CodeSource(remote=None).code_for("+201001234567", None)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--api-key", ""),
+        ("--api-key", " "),
+        ("--api-key", "a\nb"),
+        ("--tenancy", ""),
+        ("--tenancy", "a\rb"),
+        ("--tenancy", "a\x1bb"),
+    ],
+)
+def test_sandbox_refuses_keys_and_tenancies_no_client_can_send(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty API key or tenancy, or one with a control character, is a usage error naming
+    the option: every client refuses to send such a header, so the sandbox would answer none."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["sandbox", option, value])  # main() would serve forever
+    assert exited.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err
+    assert "Traceback" not in err
+
+
+def test_sandbox_that_cannot_listen_names_host_and_port(capsys: pytest.CaptureFixture[str]) -> None:
+    """A port already taken, or a host that is no address here: one line naming the options."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert main(["sandbox", "--port", port]) == EXIT_USAGE
+    _one_error_line(capsys.readouterr().err, "--host", "--port", f"127.0.0.1:{port}")
+    assert main(["sandbox", "--host", "999.1.1.1", "--port", str(free_port())]) == EXIT_USAGE
+    _one_error_line(capsys.readouterr().err, "--host", "999.1.1.1")

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .._errors import VlensInputError
-from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS
+from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS, check_header_value
 from ..sandbox import (
     FAULT_SPEC_GRAMMAR,
     FaultSpec,
@@ -60,12 +60,15 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--api-key",
+        type=_header,
         action="append",
         dest="api_keys",
         metavar="KEY",
         help="an accepted API key (repeatable; default sandbox-key)",
     )
-    parser.add_argument("--tenancy", default="sandbox", help="tenancy name (default sandbox)")
+    parser.add_argument(
+        "--tenancy", type=_header, default="sandbox", help="tenancy name (default sandbox)"
+    )
     parser.add_argument(
         "--seed", type=_integer(), default=None, help="make codes and ids reproducible"
     )
@@ -135,6 +138,14 @@ def _seconds(*, positive: bool) -> Callable[[str], float]:
         return value
 
     return read
+
+
+def _header(text: str) -> str:
+    """A value clients send as a header: one they can send (not empty, no control character)."""
+    try:
+        return check_header_value("value", text)
+    except VlensInputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
 
 
 def _digits(text: str) -> str:
@@ -240,7 +251,11 @@ async def run(args: argparse.Namespace) -> int:
     await runner.setup()
     try:
         site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port is taken, or the host is no address here
+            where = f"cannot listen on {args.host}:{args.port}"
+            raise VlensInputError("--host/--port", f"{where}: {exc.strerror or exc}") from None
         keys = ", ".join(sandbox.api_keys)
         print(
             f"Vlens sandbox on http://{args.host}:{args.port} (API keys: {keys}; "
