@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from vlens_async import VlensError
-from vlens_async.cli import EXIT_USAGE, build_parser, main
+from vlens_async.cli import EXIT_INTERRUPTED, EXIT_USAGE, build_parser, main
 from vlens_async.cli._demo import CodeSource
 from vlens_async.sandbox._http import OUTBOX_PATH
 
@@ -141,3 +142,21 @@ def test_sandbox_that_cannot_listen_names_host_and_port(capsys: pytest.CaptureFi
     _one_error_line(capsys.readouterr().err, "--host", "--port", f"127.0.0.1:{port}")
     assert main(["sandbox", "--host", "999.1.1.1", "--port", str(free_port())]) == EXIT_USAGE
     _one_error_line(capsys.readouterr().err, "--host", "999.1.1.1")
+
+
+def test_an_interrupt_while_loading_the_commands_is_exit_130() -> None:
+    """Ctrl-C while the commands' modules load (a tenth of a second at start): "interrupted"
+    and 130, as later on, not a KeyboardInterrupt traceback."""
+    script = (
+        "import sys\n"
+        "from vlens_async import cli\n"
+        "def interrupted():\n"
+        "    raise KeyboardInterrupt\n"
+        "cli.build_parser = interrupted\n"
+        "sys.exit(cli.main(['otp', 'send', '+201001234567', '--sandbox']))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == EXIT_INTERRUPTED, run.stderr
+    assert run.stderr.strip() == "vlens: interrupted"
