@@ -4,11 +4,12 @@ setting, never a sandbox that crashes deep inside a later call or silently misbe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from vlens_async.sandbox import Sandbox
+from vlens_async.sandbox import Faults, Sandbox
 
 BAD_SETTINGS: list[tuple[str, Any]] = [
     ("api_keys", "sandbox-key"),  # one key where a list belongs: each letter was a key
@@ -57,3 +58,30 @@ def test_the_defaults_and_usual_settings_are_accepted() -> None:
         rate_limits=[(10, 1), (60, 60.0)],
         default_sms_provider=7,
     )
+
+
+BAD_FAULTS: list[tuple[str, Callable[[Faults], object]]] = [
+    ("seconds", lambda faults: faults.latency(math.nan)),
+    ("seconds", lambda faults: faults.latency(-1)),
+    ("seconds", lambda faults: faults.latency("1")),  # type: ignore[arg-type]
+    ("status", lambda faults: faults.status("500")),  # type: ignore[arg-type]
+    ("status", lambda faults: faults.status(999)),
+    ("retry_after", lambda faults: faults.rate_limit(retry_after=math.nan)),
+    ("retry_after", lambda faults: faults.rate_limit(retry_after=-1)),
+    ("size", lambda faults: faults.oversized_body(size=-1)),
+    ("size", lambda faults: faults.oversized_body(size="x")),  # type: ignore[arg-type]
+    ("match", lambda faults: faults.refuse(match=5)),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(("name", "schedule"), BAD_FAULTS)
+def test_a_bad_fault_is_refused_when_scheduled_naming_the_argument(
+    name: str, schedule: Callable[[Faults], object]
+) -> None:
+    """A fault argument that would fail (or be ignored) only inside a later call is refused
+    when the fault is scheduled, naming the argument (was a TypeError or AttributeError in
+    the call, or a NaN Retry-After header)."""
+    sandbox = Sandbox()
+    with pytest.raises((TypeError, ValueError), match=name):
+        schedule(sandbox.faults)
+    assert sandbox.faults.pending == 0
