@@ -4,6 +4,7 @@ anything is sent or written, never with a traceback."""
 from __future__ import annotations
 
 import io
+import json
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from vlens_async import VlensError
-from vlens_async.cli import EXIT_INTERRUPTED, EXIT_USAGE, build_parser, main
+from vlens_async.cli import EXIT_API, EXIT_INTERRUPTED, EXIT_USAGE, build_parser, main
 from vlens_async.cli._demo import CodeSource
 from vlens_async.sandbox._http import OUTBOX_PATH
 
@@ -160,3 +161,30 @@ def test_an_interrupt_while_loading_the_commands_is_exit_130() -> None:
     )
     assert run.returncode == EXIT_INTERRUPTED, run.stderr
     assert run.stderr.strip() == "vlens: interrupted"
+
+
+def test_a_stray_nul_in_a_utf8_input_is_one_invalid_entry_not_utf16(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One NUL byte in a UTF-8 file makes its line invalid; the file is not called UTF-16
+    ("save it as UTF-8", when it is)."""
+    source = tmp_path / "numbers.txt"
+    source.write_bytes(b"+201001234567\n+2010012\x0034568\n")
+    out = tmp_path / "results.jsonl"
+    assert main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"]) == EXIT_API
+    assert "UTF-16" not in capsys.readouterr().err
+    finals = [json.loads(line) for line in out.read_text().splitlines()]
+    statuses = [line["status"] for line in finals if line["status"] != "pending"]
+    assert sorted(statuses) == ["invalid", "sent"]
+
+
+def test_utf16_without_a_byte_order_mark_is_still_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A UTF-16 file without a BOM (every other byte NUL) keeps its clear refusal."""
+    source = tmp_path / "numbers.txt"
+    source.write_bytes("+201001234567\n+201001234568\n".encode("utf-16-le"))
+    out = tmp_path / "results.jsonl"
+    assert main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"]) == EXIT_USAGE
+    _one_error_line(capsys.readouterr().err, "UTF-16", "INPUT")
+    assert not out.exists()
