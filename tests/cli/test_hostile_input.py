@@ -188,3 +188,26 @@ def test_utf16_without_a_byte_order_mark_is_still_named(
     assert main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"]) == EXIT_USAGE
     _one_error_line(capsys.readouterr().err, "UTF-16", "INPUT")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("match", ["registraton.send_phone_otp", "Register/StepVerifyPhon", "x"])
+def test_sandbox_fault_for_no_operation_is_refused(
+    match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fault whose MATCH names no operation nor path end (a typo) would never fire: refused
+    naming the option, not served as if scheduled."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["sandbox", "--fault", f"{match}:status=503"])
+    assert exited.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "argument --fault" in err
+    assert match in err
+
+
+@pytest.mark.parametrize(
+    "match", ["*", "registration.send_phone_otp", "Register/StepVerifyPhone", "Login"]
+)
+def test_sandbox_fault_for_an_operation_or_path_end_is_accepted(match: str) -> None:
+    """Operation names, path ends and * stay accepted."""
+    args = build_parser().parse_args(["sandbox", "--fault", f"{match}:status=503"])
+    assert len(args.faults) == 1

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .._errors import VlensInputError
+from .._operation import Operation
 from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS, check_header_value
 from ..sandbox import (
     FAULT_SPEC_GRAMMAR,
@@ -28,6 +29,7 @@ from ..sandbox import (
     create_app,
     parse_fault_spec,
 )
+from ..services import password_reset, profile, registration, sessions
 
 __all__ = ["add_parser", "build_sandbox", "run"]
 
@@ -156,9 +158,26 @@ def _digits(text: str) -> str:
 
 def _fault(text: str) -> FaultSpec:
     try:
-        return parse_fault_spec(text)
+        spec = parse_fault_spec(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    match = spec.fault.match
+    if match is not None and not any(spec.fault.matches(path, name) for name, path in _calls()):
+        raise argparse.ArgumentTypeError(
+            f"fault {text!r}: {match!r} is no operation name nor path end (a typo?), such as "
+            "registration.send_phone_otp or Register/StepVerifyPhone"
+        )
+    return spec
+
+
+def _calls() -> list[tuple[str, str]]:
+    """Every operation's name and path, from the services' Operation constants."""
+    return [
+        (value.name, value.path)
+        for module in (password_reset, profile, registration, sessions)
+        for value in vars(module).values()
+        if isinstance(value, Operation)
+    ]
 
 
 _OTP_OPTIONS: list[tuple[str, Callable[[str], Any], Any, str, str]] = [
