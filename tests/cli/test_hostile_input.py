@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -211,3 +212,20 @@ def test_sandbox_fault_for_an_operation_or_path_end_is_accepted(match: str) -> N
     """Operation names, path ends and * stay accepted."""
     args = build_parser().parse_args(["sandbox", "--fault", f"{match}:status=503"])
     assert len(args.faults) == 1
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_out_that_is_not_a_regular_file_is_refused(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out on a named pipe (nobody reading: the results sat in its buffer and were lost, or
+    the run hung once it filled) or a device is refused before anything is sent."""
+    source = tmp_path / "numbers.txt"
+    source.write_text("+201001234567\n")
+    if kind == "fifo":
+        out = tmp_path / "results.jsonl"
+        os.mkfifo(out)
+    else:
+        out = Path(os.devnull)
+    assert main(["otp", "bulk", str(source), "--out", str(out), "--sandbox"]) == EXIT_USAGE
+    _one_error_line(capsys.readouterr().err, "--out", "regular file")
