@@ -108,6 +108,16 @@ async def test_trailing_slash_in_base_url_is_dropped() -> None:
         "http://[::1",
         "https://user:secretpw@api.vlenseg.com",
         "https://user@api.vlenseg.com",
+        # a host the resolver cannot encode: a raw UnicodeError escaped from the first call
+        "https://api..vlenseg.com",
+        "https://" + "a" * 64 + ".vlenseg.com",
+        # spaces, control characters, lone surrogates: a call failed as "cannot connect"
+        "https://api.vlen seg.com",
+        "https://api.vlenseg.com/a path",
+        "https://api\x00.vlenseg.com",
+        "https://api.vlenseg.com/\x1b[31m",
+        "https://api.vlenseg.com/\u2028x",
+        "https://api.vlenseg.com/\ud800",
     ],
 )
 async def test_bad_base_url_is_refused(base_url: str) -> None:

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from vlens_async import SmsProvider, VlensClient, VlensError, VlensInputError
+from vlens_async import (
+    RateLimit,
+    RateLimiter,
+    SmsProvider,
+    VlensClient,
+    VlensError,
+    VlensInputError,
+)
 
 from .conftest import answer, make_client
 
@@ -635,3 +642,18 @@ async def test_input_error_never_shows_the_secret(call: Call, field: str, secret
     assert secret not in str(error)
     assert secret not in repr(error)
     assert all(secret not in str(arg) for arg in error.args)
+
+
+@pytest.mark.parametrize("text", [10, None, b"10/s", ["10/s"]])
+def test_rate_limit_parse_of_a_non_string_is_a_type_error(text: Any) -> None:
+    """`RateLimit.parse(10)` is a TypeError saying what it expects (was AttributeError)."""
+    with pytest.raises(TypeError, match="10/s"):
+        RateLimit.parse(text)
+
+
+@pytest.mark.parametrize("limits", [[1], [None], [("10", "s")], "10/s", RateLimit(10, 1.0)])
+def test_rate_limiter_refuses_limits_it_cannot_read(limits: Any) -> None:
+    """A list of something else, or one limit where a list belongs: a TypeError naming
+    ``limits`` (was AttributeError, or "got '1'" for the characters of "10/s")."""
+    with pytest.raises(TypeError, match="limits"):
+        RateLimiter(limits)

@@ -7,10 +7,11 @@ import enum
 import ipaddress
 import os
 import platform
+import unicodedata
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from vlens_transports import AiohttpTransport, Timeout, Transport
 
@@ -76,15 +77,23 @@ def _env_flag(name: str) -> bool:
     return value in _TRUE
 
 
+def _split_url(base_url: object) -> tuple[str, SplitResult]:
+    """The stripped URL and its parts; no space, control character or lone surrogate."""
+    if not isinstance(base_url, str):
+        raise VlensInputError("base_url", "expected a string URL")
+    base_url = base_url.strip()
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cs") for ch in base_url):
+        raise VlensInputError("base_url", "must not contain spaces or control characters")
+    try:
+        return base_url, urlsplit(base_url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise VlensInputError("base_url", "is not a valid URL") from None
+
+
 def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
     if not isinstance(allow_insecure_http, bool):  # "no" would be truthy: plain http allowed
         raise VlensInputError("allow_insecure_http", "expected True or False")
-    if not isinstance(base_url, str):
-        raise VlensInputError("base_url", "expected a string URL")
-    try:
-        parts = urlsplit(base_url.strip())
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        raise VlensInputError("base_url", "is not a valid URL") from None
+    base_url, parts = _split_url(base_url)
     if parts.username is not None or parts.password is not None:
         # Credentials in the URL would travel in every Request.url and show in reprs.
         raise VlensInputError("base_url", "must not contain a user name or password")
@@ -92,6 +101,12 @@ def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
         raise VlensInputError("base_url", "expected an http(s) URL such as https://api.vlenseg.com")
     if parts.query or parts.fragment:
         raise VlensInputError("base_url", "must not have a query or fragment")
+    try:
+        parts.hostname.encode("idna")  # as the resolver will; a UnicodeError then escaped
+    except UnicodeError:
+        raise VlensInputError(
+            "base_url", "has an invalid host name (an empty or long label)"
+        ) from None
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when it is read
     except ValueError:
@@ -101,7 +116,7 @@ def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
             "base_url",
             "plain http is only for loopback hosts; pass allow_insecure_http=True to override",
         )
-    return base_url.strip().rstrip("/")
+    return base_url.rstrip("/")
 
 
 class VlensClient:

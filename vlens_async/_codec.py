@@ -36,6 +36,25 @@ class _Refused(ValueError):
     """A hook's refusal, worded without the value (which may be a secret)."""
 
 
+_MAX_DEPTH = 32  # nesting kept in error_descriptions (field details nest 2 or 3 deep)
+
+
+def _within_depth(value: object) -> object:
+    """``value``, or a note in its place when it nests deeper than ``_MAX_DEPTH``: walking it
+    (to redact, to print) would exhaust Python's recursion limit."""
+    level: list[object] = [value]
+    for _ in range(_MAX_DEPTH):
+        level = [
+            item
+            for node in level
+            if isinstance(node, (list, dict))
+            for item in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return value
+    return f"(dropped: nested deeper than {_MAX_DEPTH} levels)"
+
+
 def _json_kind(value: object) -> str:
     if value is None:
         return "null"
@@ -316,7 +335,7 @@ class Codec:
             message if isinstance(message, str) else None,
             http_status=status,
             operation=operation,
-            descriptions=body.get("error_descriptions"),
+            descriptions=_within_depth(body.get("error_descriptions")),
             retry_after=retry_after,
         )
 

@@ -33,12 +33,15 @@ code, or the HTTP status when there was none.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from ._redact import hide_codes_in, mask_contacts_in
+
+_MESSAGE_LIMIT = 500  # characters of a server's error message kept
 
 __all__ = [
     "AuthenticationError",
@@ -200,7 +203,7 @@ class VlensAPIError(VlensError):
         code: the Vlens ``error_code``, or the HTTP status when the body carried none (kept
             for compatibility; prefer ``vlens_code`` and ``http_status``).
         vlens_code: the envelope's ``error_code``, or None when the answer carried none.
-        message: the server's ``error_message``.
+        message: the server's ``error_message`` (its first 500 characters, on one line).
         descriptions: the server's ``error_descriptions`` (any JSON), field-level details.
         http_status: the HTTP status of the response.
         operation: the SDK operation, e.g. ``"registration.send_phone_otp"``.
@@ -217,6 +220,7 @@ class VlensAPIError(VlensError):
         retry_after: float | None = None,
         vlens_code: int | None = None,
     ) -> None:
+        message = None if message is None else _one_line(message)
         text = mask_contacts_in(message) if message else "no message"
         super().__init__(f"{operation or 'call'} failed: [{code}] {text} (HTTP {http_status})")
         self.code = code
@@ -226,6 +230,14 @@ class VlensAPIError(VlensError):
         self.operation = operation
         self.retry_after = retry_after
         self.vlens_code = vlens_code
+
+
+def _one_line(message: str) -> str:
+    """A server's message cut to ``_MESSAGE_LIMIT`` characters, on one line, control characters
+    replaced: it is printed on terminals, and masking a megabyte of text takes minutes."""
+    text = " ".join(message[: _MESSAGE_LIMIT * 2].split())
+    text = "".join("\ufffd" if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
 
 
 class AuthenticationError(VlensAPIError):

@@ -62,6 +62,8 @@ class RateLimit:
     @classmethod
     def parse(cls, text: str) -> RateLimit:
         """``"10/s"``, ``"60/min"``, ``"1000/h"``, ``"5/2s"``."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected a rate text such as 10/s, got {type(text).__name__}")
         match = _SPEC.fullmatch(text.lower())
         name = match.group(3) if match else ""
         plural = name[:-1] if len(name) > 2 and name.endswith("s") else None  # "mins", not "ms"
@@ -243,7 +245,20 @@ class RateLimiter:
 
 def parse_limits(limits: Iterable[RateLimit | str]) -> tuple[RateLimit, ...]:
     """``RateLimit`` objects or their text forms (``"10/s"``), as a tuple of ``RateLimit``."""
-    return tuple(RateLimit.parse(limit) if isinstance(limit, str) else limit for limit in limits)
+    if isinstance(limits, (str, RateLimit)):  # one limit where a list belongs
+        raise TypeError(f"limits: expected a list, such as [{str(limits)!r}]")
+    parsed: list[RateLimit] = []
+    for limit in limits:
+        item: object = limit  # whatever the caller passed, typed or not
+        if isinstance(item, str):
+            item = RateLimit.parse(item)
+        if not isinstance(item, RateLimit):
+            kind = type(item).__name__
+            raise TypeError(
+                f"limits: expected RateLimit objects or texts such as '10/s', not {kind}"
+            )
+        parsed.append(item)
+    return tuple(parsed)
 
 
 def pause_for(retry_after: float | None, strikes: int, max_pause: float) -> float:

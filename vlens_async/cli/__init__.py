@@ -42,9 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # loading the commands' modules takes a while
         return int(asyncio.run(args.run(args)))
     except KeyboardInterrupt:
         print("vlens: interrupted", file=sys.stderr)

@@ -109,6 +109,14 @@ def _rate(text: str) -> RateLimit:
 
 def check(args: argparse.Namespace) -> None:
     """Refuse option combinations argparse cannot express (exit 2, naming the option)."""
+    for option, value in (("--redis", args.redis), ("--job", args.job)):
+        # `--redis "$UNSET"` would otherwise run alone: every worker would text every number
+        if value is not None and not value.strip():
+            raise VlensInputError(option, "must not be empty (is its variable unset?)")
+    for option, path in (("--out", args.out), ("--report", args.report)):
+        # a pipe or device keeps no results: lost (or a hang once a pipe's buffer is full)
+        if path is not None and path.exists() and not path.is_file() and not path.is_dir():
+            raise VlensInputError(option, f"{path}: not a regular file (it keeps the results)")
     if (args.redis is None) != (args.job is None):
         raise VlensInputError(
             "--redis" if args.redis is None else "--job", "give --redis and --job together"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import secrets
 import sys
@@ -37,8 +38,18 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--base-url", help="a Vlens-compatible server, e.g. http://127.0.0.1:8088")
     parser.add_argument("--api-key", help="the API key for --base-url (or VLENS_API_KEY)")
     parser.add_argument("--tenancy", default=None, help="tenancy name to send, if any")
-    parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
+    parser.add_argument("--timeout", type=_seconds, default=30.0, help="deadline per call, seconds")
     parser.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text!r}")
+    return value
 
 
 class CodeSource:
@@ -62,27 +73,40 @@ class CodeSource:
                 "the server has no sandbox outbox and standard input is not a terminal"
             )
         prompt = f"Code sent to {recipient}: "
-        return (await asyncio.to_thread(input, prompt)).strip()
+        try:
+            return (await asyncio.to_thread(input, prompt)).strip()
+        except EOFError:  # Ctrl-D at the prompt
+            raise VlensError(f"no code entered for {mask_contact(recipient)}") from None
 
     async def _from_remote_sandbox(
         self, recipient: str, request_id: uuid.UUID | None
     ) -> str | None:
+        """The code in a served sandbox's outbox; None when the server has no outbox that
+        can be read (a real Vlens, a proxy's page, nothing listening, another shape)."""
         if self.remote is None:
             return None
+        try:
+            messages = await self._remote_messages(recipient)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return None
+        wanted = str(request_id) if request_id else None
+        found = [m for m in messages if isinstance(m, dict) and isinstance(m.get("code"), str)]
+        chosen = [m for m in found if m.get("requestId") == wanted] or found
+        return str(chosen[-1]["code"]) if chosen else None
+
+    async def _remote_messages(self, recipient: str) -> list[Any]:
+        assert self.remote is not None
         base_url, api_key = self.remote
         url = base_url.rstrip("/") + OUTBOX_PATH
         async with (
-            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
             session.get(url, params={"recipient": recipient}, headers={"ApiKey": api_key}) as resp,
         ):
             if resp.status != 200:
-                return None
-            messages = (await resp.json()).get("messages") or []
-        wanted = [
-            m for m in messages if m.get("requestId") == (str(request_id) if request_id else None)
-        ]
-        chosen = (wanted or messages)[-1:]
-        return str(chosen[0]["code"]) if chosen else None
+                return []
+            body = await resp.json()
+        messages = body.get("messages") if isinstance(body, dict) else None
+        return messages if isinstance(messages, list) else []
 
 
 async def journey(vlens: VlensClient, codes: CodeSource, say: Callable[[str], None]) -> None:

@@ -83,7 +83,7 @@ def _decoder_for(start: bytes, name: str) -> codecs.IncrementalDecoder:
     for bom, encoding in _BOMS:
         if start.startswith(bom):
             return codecs.getincrementaldecoder(encoding)(errors="strict")
-    if b"\x00" in start:
+    if start.count(b"\x00") * 4 >= len(start) > 0:  # UTF-16 text: about every other byte
         raise _refuse(name, "looks like UTF-16 without a byte-order mark; save it as UTF-8")
     return codecs.getincrementaldecoder("utf-8")(errors="strict")
 

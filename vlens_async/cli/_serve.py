@@ -18,7 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from .._errors import VlensInputError
-from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS
+from .._operation import Operation
+from .._validation import OTP_MAX_DIGITS, OTP_MIN_DIGITS, check_header_value
 from ..sandbox import (
     FAULT_SPEC_GRAMMAR,
     FaultSpec,
@@ -28,6 +29,7 @@ from ..sandbox import (
     create_app,
     parse_fault_spec,
 )
+from ..services import password_reset, profile, registration, sessions
 
 __all__ = ["add_parser", "build_sandbox", "run"]
 
@@ -60,12 +62,15 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--api-key",
+        type=_header,
         action="append",
         dest="api_keys",
         metavar="KEY",
         help="an accepted API key (repeatable; default sandbox-key)",
     )
-    parser.add_argument("--tenancy", default="sandbox", help="tenancy name (default sandbox)")
+    parser.add_argument(
+        "--tenancy", type=_header, default="sandbox", help="tenancy name (default sandbox)"
+    )
     parser.add_argument(
         "--seed", type=_integer(), default=None, help="make codes and ids reproducible"
     )
@@ -137,6 +142,14 @@ def _seconds(*, positive: bool) -> Callable[[str], float]:
     return read
 
 
+def _header(text: str) -> str:
+    """A value clients send as a header: one they can send (not empty, no control character)."""
+    try:
+        return check_header_value("value", text)
+    except VlensInputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+
+
 def _digits(text: str) -> str:
     if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError("expected a code of digits only")
@@ -145,9 +158,26 @@ def _digits(text: str) -> str:
 
 def _fault(text: str) -> FaultSpec:
     try:
-        return parse_fault_spec(text)
+        spec = parse_fault_spec(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    match = spec.fault.match
+    if match is not None and not any(spec.fault.matches(path, name) for name, path in _calls()):
+        raise argparse.ArgumentTypeError(
+            f"fault {text!r}: {match!r} is no operation name nor path end (a typo?), such as "
+            "registration.send_phone_otp or Register/StepVerifyPhone"
+        )
+    return spec
+
+
+def _calls() -> list[tuple[str, str]]:
+    """Every operation's name and path, from the services' Operation constants."""
+    return [
+        (value.name, value.path)
+        for module in (password_reset, profile, registration, sessions)
+        for value in vars(module).values()
+        if isinstance(value, Operation)
+    ]
 
 
 _OTP_OPTIONS: list[tuple[str, Callable[[str], Any], Any, str, str]] = [
@@ -240,7 +270,11 @@ async def run(args: argparse.Namespace) -> int:
     await runner.setup()
     try:
         site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port is taken, or the host is no address here
+            where = f"cannot listen on {args.host}:{args.port}"
+            raise VlensInputError("--host/--port", f"{where}: {exc.strerror or exc}") from None
         keys = ", ".join(sandbox.api_keys)
         print(
             f"Vlens sandbox on http://{args.host}:{args.port} (API keys: {keys}; "

@@ -32,6 +32,7 @@ from ._clock import SandboxClock
 from ._context import Call, header
 from ._faults import Fault, FaultKind, Faults
 from ._outbox import Outbox
+from ._settings import check_settings
 from ._state import SandboxState, UserRecord
 from ._wire import ApiFailure, Body, envelope_bytes, http_status_for
 
@@ -166,6 +167,15 @@ class Sandbox:
     ) -> None:
         if not api_keys:
             raise ValueError("a sandbox needs at least one API key")
+        check_settings(
+            api_keys=api_keys,
+            tenancy_name=tenancy_name,
+            times={"otp_ttl": otp_ttl, "token_ttl": token_ttl, "resend_cooldown": resend_cooldown},
+            max_attempts=max_attempts,
+            rate_limits=tuple(rate_limits or ()),
+            clock=clock,
+            default_sms_provider=default_sms_provider,
+        )
         self.api_keys = tuple(api_keys)
         self.tenancy_name = tenancy_name
         self.clock = clock or SandboxClock()

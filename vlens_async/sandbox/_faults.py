@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import random
 from typing import TYPE_CHECKING, TypedDict
 
@@ -35,6 +36,11 @@ class FaultKind(enum.Enum):
     OVERSIZED_BODY = "oversized_body"  # processed, the body is larger than any client accepts
 
 
+def _seconds(value: object) -> bool:
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else -1.0
+    return math.isfinite(number) and number >= 0
+
+
 @attrs.frozen(kw_only=True)
 class Fault:
     """One scheduled fault. Create them through :class:`Faults`' methods."""
@@ -46,6 +52,18 @@ class Fault:
     delay: float = 0.0
     retry_after: float | None = None
     size: int = 2 * 1024 * 1024
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse what would fail, or be ignored, only inside a later call."""
+        if self.match is not None and not isinstance(self.match, str):
+            raise TypeError(f"match must be an operation name or a path end, not {self.match!r}")
+        if type(self.status) is not int or not 100 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP status from 100 to 599, not {self.status!r}")
+        for name, value in (("seconds", self.delay), ("retry_after", self.retry_after)):
+            if value is not None and not _seconds(value):
+                raise ValueError(f"{name} must be a finite number of seconds, 0 or more")
+        if type(self.size) is not int or self.size < 1:
+            raise ValueError(f"size must be a whole number of bytes above 0, not {self.size!r}")
 
     @property
     def processed(self) -> bool:
