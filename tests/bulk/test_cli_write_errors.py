@@ -186,7 +186,7 @@ def test_resume_into_a_pipe_exits_2_instead_of_texting_everyone_again(
         os.close(reader)
     assert code == EXIT_USAGE, err
     assert "--out" in err
-    assert "--resume" in err
+    assert "not a regular file" in err
     assert stdout == ""
     assert written == b""
 
