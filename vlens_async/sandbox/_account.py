@@ -133,6 +133,8 @@ def forget_password_validate(channel: str) -> Any:
     def handler(call: Call) -> Any:
         user = _account_for(call, "emailOrPhoneNumber" if channel == "email" else "phoneNumber")
         recipient = user.email if channel == "email" else user.phone_number
+        if recipient is None:  # else find_otp checks no recipient: another account's code works
+            raise ApiFailure(400, "This account has no e-mail address; reset by phone.")
         record = call.state.find_otp(call.body.required_uuid(id_field), recipient, "password_reset")
         call.state.check_otp(record, call.body.required_text(code_field))
         record.consumed = True
@@ -164,7 +166,8 @@ def reset_password(call: Call) -> Any:
     grant.used = True
     user = state.users[grant.subject]
     user.password = password
-    for token_grant in state.access_tokens.values():  # a reset signs the user out everywhere
+    # A reset signs the user out everywhere: a refresh token would make a new access token.
+    for token_grant in (*state.access_tokens.values(), *state.refresh_tokens.values()):
         if token_grant.subject == user.id:
             token_grant.used = True
     return True

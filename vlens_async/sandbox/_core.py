@@ -32,6 +32,7 @@ from ._clock import SandboxClock
 from ._context import Call, header
 from ._faults import Fault, FaultKind, Faults
 from ._outbox import Outbox
+from ._settings import check_count, check_rate_limits, check_seconds
 from ._state import SandboxState, UserRecord
 from ._wire import ApiFailure, Body, envelope_bytes, http_status_for
 
@@ -136,12 +137,17 @@ class Sandbox:
         otp_length: digits per OTP, 4 to 10: the lengths the SDK accepts back.
         fixed_otp: make every OTP this code (``otp_length`` digits), for browser end-to-end
             tests that cannot read the outbox. ``None``: random codes.
-        otp_ttl: seconds an OTP stays valid.
-        max_attempts: wrong codes allowed per OTP before it is locked (4003).
-        resend_cooldown: seconds before another code may go to the same recipient (4003).
+        otp_ttl: seconds an OTP stays valid (finite, above 0).
+        max_attempts: wrong codes allowed per OTP before it is locked (4003); at least 1.
+        resend_cooldown: seconds before another code may go to the same recipient (4003);
+            finite, 0 for none.
         seed: makes codes, ids and tokens reproducible.
         rate_limits: ``(requests, seconds)`` windows per API key, e.g. ``[(10, 1), (60, 60)]``;
             beyond them the answer is 429 with ``Retry-After``. ``None``: unlimited.
+        token_ttl: seconds an access token stays valid (finite, above 0).
+
+    Raises:
+        ValueError, TypeError: a setting out of its bounds, named (as ``vlens sandbox`` does).
         clock: the time source (default: a frozen :class:`SandboxClock`).
         admins: admin user names and passwords for ``credentials/Login``.
         default_sms_provider: the provider recorded when a call names none.
@@ -173,17 +179,17 @@ class Sandbox:
         self.faults = Faults()
         self.admins = dict(admins if admins is not None else {"admin": "sandbox-admin-password"})
         self.default_sms_provider = default_sms_provider
-        self.rate_limits = tuple(rate_limits or ())
+        self.rate_limits = check_rate_limits(rate_limits or ())
         self._calls: dict[str, deque[float]] = {}
         self.state = SandboxState(
             clock=self.clock,
             outbox=self.outbox,
             rng=random.Random(seed),
             otp_length=otp_length,
-            otp_ttl=otp_ttl,
-            max_attempts=max_attempts,
-            resend_cooldown=resend_cooldown,
-            token_ttl=token_ttl,
+            otp_ttl=check_seconds("otp_ttl", otp_ttl, positive=True),
+            max_attempts=check_count("max_attempts", max_attempts),
+            resend_cooldown=check_seconds("resend_cooldown", resend_cooldown, positive=False),
+            token_ttl=check_seconds("token_ttl", token_ttl, positive=True),
             fixed_otp=fixed_otp,
         )
         self.requests_seen = 0

@@ -1,0 +1,153 @@
+"""Hostile requests and settings must not corrupt the sandbox's state: a code proves only its
+own account, a password reset ends every session, and odd settings are refused when given."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from vlens_async.sandbox import Sandbox, SandboxClock
+from vlens_transports import Request
+
+BASE = "https://sandbox.vlens.test/api/"
+SEND_OTP = "DigitalIdentity/Register/StepVerifyPhone"
+DI = "DigitalIdentity/"
+HEADERS = {"ApiKey": "sandbox-key", "Content-Type": "application/json"}
+PHONE = "+201001234567"
+OTHER_PHONE = "+201009876543"
+PASSWORD = "secret-password"
+
+
+async def call(sandbox: Sandbox, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` to ``path`` in memory; the status and the decoded envelope."""
+    request = Request(
+        method="POST", url=BASE + path, headers=HEADERS, content=json.dumps(body).encode()
+    )
+    response = await sandbox.handle(request)
+    decoded = json.loads(response.content)
+    assert isinstance(decoded, dict)
+    return response.status, decoded
+
+
+async def test_a_code_mailed_to_another_account_does_not_reset_an_account_without_email() -> None:
+    """ForgetPassword/ValidateEmailOtp for an account with no e-mail address, given the request
+    id and code mailed to another account, is refused: no reset code for the wrong account."""
+    sandbox = Sandbox(seed=1)
+    sandbox.add_user(PHONE, PASSWORD)  # no e-mail address
+    sandbox.add_user(OTHER_PHONE, PASSWORD, email="other@example.com")
+    _, sent = await call(
+        sandbox,
+        DI + "ForgetPassword/SendEmailOtp",
+        {"emailOrPhoneNumber": "other@example.com"},
+    )
+    body = {
+        "emailOrPhoneNumber": PHONE,
+        "emailOtpRequestId": sent["data"]["emailOtpRequestId"],
+        "emailOtp": sandbox.outbox.last_otp("other@example.com"),
+    }
+    status, refused = await call(sandbox, DI + "ForgetPassword/ValidateEmailOtp", body)
+    assert (status, refused["error_code"], refused["data"]) == (400, 400, None)
+    assert sandbox.state.reset_codes == {}
+
+
+async def test_a_password_reset_ends_the_sessions_refresh_tokens() -> None:
+    """ "A reset signs the user out everywhere": the refresh tokens issued before it are refused,
+    as the access tokens are; a token issued after it works."""
+    sandbox = Sandbox(seed=1)
+    sandbox.add_user(PHONE, PASSWORD, devices=["phone"])
+    login = {"phoneNumber": PHONE, "password": PASSWORD, "imei": "phone"}
+    _, before = await call(sandbox, DI + "Login", login)
+    _, sent = await call(sandbox, DI + "ForgetPasswordByPhone/SendPhoneOtp", {"phoneNumber": PHONE})
+    _, grant = await call(
+        sandbox,
+        DI + "ForgetPasswordByPhone/ValidatePhoneOtp",
+        {
+            "phoneNumber": PHONE,
+            "phoneNumberOtpRequestId": sent["data"]["phoneNumberOtpRequestId"],
+            "phoneNumberOtp": sandbox.outbox.last_otp(PHONE),
+        },
+    )
+    reset = {**grant["data"], "password": "new-password"}
+    assert (await call(sandbox, DI + "ForgetPassword/Reset", reset))[1]["data"] is True
+    refresh = {"refreshToken": before["data"]["refreshToken"]}
+    status, refused = await call(sandbox, "credentials/RefreshToken", refresh)
+    assert (status, refused["error_code"]) == (403, 403)
+    _, after = await call(sandbox, DI + "Login", {**login, "password": "new-password"})
+    renewed = await call(
+        sandbox, "credentials/RefreshToken", {"refreshToken": after["data"]["refreshToken"]}
+    )
+    assert renewed[1]["error_code"] is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"rate_limits": [(0, 1)]}, "rate_limits"),  # was an IndexError on every request
+        ({"rate_limits": [(-1, 1)]}, "rate_limits"),
+        ({"rate_limits": [(1.5, 1)]}, "rate_limits"),
+        ({"rate_limits": [(1, 0)]}, "rate_limits"),  # was no limit at all, silently
+        ({"rate_limits": [(1, -5)]}, "rate_limits"),
+        ({"rate_limits": [(1, math.nan)]}, "rate_limits"),
+        ({"otp_ttl": math.inf}, "otp_ttl"),  # was an OverflowError on every code sent
+        ({"otp_ttl": math.nan}, "otp_ttl"),
+        ({"otp_ttl": 0}, "otp_ttl"),  # every code expired when sent
+        ({"otp_ttl": -1}, "otp_ttl"),
+        ({"token_ttl": math.inf}, "token_ttl"),  # was an OverflowError on every login
+        ({"token_ttl": 0}, "token_ttl"),
+        ({"resend_cooldown": math.nan}, "resend_cooldown"),  # was no cooldown, silently
+        ({"resend_cooldown": -5}, "resend_cooldown"),
+        ({"resend_cooldown": math.inf}, "resend_cooldown"),
+        ({"max_attempts": 0}, "max_attempts"),  # every code locked before its first try
+        ({"max_attempts": 2.5}, "max_attempts"),
+        ({"max_attempts": True}, "max_attempts"),
+    ],
+)
+def test_a_setting_no_request_could_be_answered_under_is_refused(
+    settings: dict[str, Any], named: str
+) -> None:
+    """Settings the command line refuses are refused by Sandbox() too, naming the setting,
+    rather than failing (or silently not applying) on each request."""
+    with pytest.raises((ValueError, TypeError), match=f"^{named} "):
+        Sandbox(**settings)
+
+
+async def test_the_settings_at_their_bounds_answer() -> None:
+    """The control: the smallest allowed values make a sandbox that answers."""
+    sandbox = Sandbox(
+        rate_limits=[(1, 0.5)], otp_ttl=0.5, token_ttl=0.5, resend_cooldown=0, max_attempts=1
+    )
+    status, sent = await call(sandbox, SEND_OTP, {"phoneNumber": PHONE})
+    assert (status, sent["error_code"]) == (200, None)
+
+
+@pytest.mark.parametrize("seconds", [math.nan, math.inf, -1.0])
+def test_the_clock_refuses_a_jump_it_cannot_make(seconds: float) -> None:
+    """advance(NaN) made every later time NaN, so that codes never expired and cooldowns never
+    applied; advance(inf) expired everything for good. Both are refused, the clock unmoved."""
+    clock = SandboxClock(start=1000.0)
+    with pytest.raises(ValueError, match="seconds"):
+        clock.advance(seconds)
+    assert clock.now() == 1000.0
+
+
+@pytest.mark.parametrize("start", [math.nan, math.inf, -math.inf])
+def test_the_clock_refuses_a_start_that_is_not_a_time(start: float) -> None:
+    with pytest.raises(ValueError, match="start"):
+        SandboxClock(start=start)
+
+
+async def test_a_code_still_expires_after_the_clock_jumps_far_ahead() -> None:
+    """A finite jump, however large, keeps the rules: a code sent after it lives otp_ttl."""
+    sandbox = Sandbox(seed=1, otp_ttl=300)
+    sandbox.clock.advance(10 * 365 * 86400)
+    _, sent = await call(sandbox, SEND_OTP, {"phoneNumber": PHONE})
+    sandbox.clock.advance(299)
+    body = {
+        "phoneNumber": PHONE,
+        "phoneNumberOtpRequestId": sent["data"]["phoneNumberOtpRequestId"],
+        "phoneNumberOtp": sandbox.outbox.last_otp(PHONE),
+    }
+    assert (await call(sandbox, SEND_OTP, body))[1]["error_code"] is None

@@ -1,0 +1,43 @@
+"""Checks of the Sandbox's settings, made once when it is built: a value under which no
+request could be answered (or a rule would silently not apply) is refused there, naming the
+setting, with the bounds that ``vlens sandbox`` applies to the same options."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+__all__ = ["check_count", "check_rate_limits", "check_seconds"]
+
+
+def check_seconds(name: str, value: object, *, positive: bool) -> float:
+    """``value`` as a finite number of seconds, above 0 (``positive``) or at least 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "above 0" if positive else "of at least 0"
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, not {value}")
+    return float(value)
+
+
+def check_count(name: str, value: object) -> int:
+    """``value`` as a whole number of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def check_rate_limits(windows: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    """Each ``(requests, seconds)`` window: at least 1 request in a finite period above 0."""
+    checked = []
+    for window in windows:
+        try:
+            count, seconds = window
+            checked.append(
+                (check_count("requests", count), check_seconds("seconds", seconds, positive=True))
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"rate_limits must be (requests, seconds) pairs: {exc}") from None
+    return tuple(checked)
