@@ -354,7 +354,7 @@ class Sandbox:
 
     def _parse(self, request: Request) -> Body:
         if request.method.upper() != "POST":
-            raise ApiFailure(405, "Every Vlens endpoint takes POST.")
+            raise ApiFailure(405, "Every Vlens endpoint takes POST.", headers={"Allow": "POST"})
         if header(request.headers, "apikey") not in self.api_keys:
             raise ApiFailure(401, "Unauthorized: invalid API key.")
         content_type = header(request.headers, "content-type") or ""
