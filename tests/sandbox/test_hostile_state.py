@@ -4,6 +4,7 @@ own account, a password reset ends every session, and odd settings are refused w
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any
 
@@ -151,3 +152,26 @@ async def test_a_code_still_expires_after_the_clock_jumps_far_ahead() -> None:
         "phoneNumberOtp": sandbox.outbox.last_otp(PHONE),
     }
     assert (await call(sandbox, SEND_OTP, body))[1]["error_code"] is None
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"email": "a@b.co\nvlens_async.sandbox registration.complete -> 200 subject=forged"},
+        {"phoneNumber": "x\r\n2026-01-01 forged line"},
+        {"phoneNumber": "+20" + "1" * 100_000},
+        {"email": "m" * 100_000 + "@example.com"},
+    ],
+)
+async def test_a_hostile_subject_stays_on_one_short_log_line(
+    fields: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log line's subject is what the client sent, masked: a line break in it forged a
+    second log line, and 100 kB of it made a 100 kB line. It is escaped and cut short."""
+    caplog.set_level(logging.INFO, logger="vlens_async.sandbox")
+    sandbox = Sandbox()
+    await call(sandbox, DI + "CheckExistenceOfEmailOrPhone", fields)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "vlens_async.sandbox"]
+    assert line.isprintable()
+    assert len(line) < 300
+    assert line.startswith("registration.check_existence ")

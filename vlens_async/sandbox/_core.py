@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from vlens_transports import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     ConnectError,
     FakeTransport,
     RemoteDisconnected,
@@ -262,8 +263,10 @@ class Sandbox:
                 raise ConnectError("sandbox: connection refused (fault)")
             if fault.kind in (FaultKind.DROP_AFTER_PROCESSING, FaultKind.TRUNCATED_BODY):
                 raise RemoteDisconnected("sandbox: connection dropped after processing (fault)")
-            if fault.kind is FaultKind.OVERSIZED_BODY:
-                raise ResponseTooLarge(exchange.status, fault.size - 1)
+            # Over HTTP, the SDK's transport refuses a body past its default limit; a smaller
+            # "oversized" body is read there, so it is answered here too.
+            if fault.kind is FaultKind.OVERSIZED_BODY and fault.size > DEFAULT_MAX_RESPONSE_BYTES:
+                raise ResponseTooLarge(exchange.status, DEFAULT_MAX_RESPONSE_BYTES)
         return Response(status=exchange.status, headers=exchange.headers, content=exchange.content)
 
     async def process(self, request: Request) -> Exchange:
@@ -349,7 +352,7 @@ class Sandbox:
             path,
             exchange.status,
             f" fault={fault.kind.value}" if fault else "",
-            mask_contact(_subject(body)),
+            _loggable(mask_contact(_subject(body))),
         )
 
     def _parse(self, request: Request) -> Body:
@@ -446,6 +449,15 @@ def _subject(body: Body) -> str | None:
     return None
 
 
+def _loggable(subject: str | None, limit: int = 64) -> str | None:
+    """A subject as the client sent it (masked), on one short line: a line break in it would
+    forge a log line of its own."""
+    if subject is None or (len(subject) <= limit and subject.isprintable()):
+        return subject
+    cut = subject if len(subject) <= limit else subject[:limit] + "..."
+    return ascii(cut)
+
+
 def _failure(failure: ApiFailure) -> Exchange:
     content = envelope_bytes(
         code=failure.code, message=failure.message, descriptions=failure.descriptions
@@ -460,7 +472,7 @@ def _fault_exchange(fault: Fault) -> Exchange:
     if fault.kind is FaultKind.RATE_LIMIT:
         headers = dict(_JSON)
         if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
+            headers["Retry-After"] = _seconds_text(fault.retry_after)
         body = envelope_bytes(code=429, message="Too many requests; slow down.")
         return Exchange(status=429, content=body, headers=headers, fault=fault)
     if fault.kind is FaultKind.REFUSE:
@@ -474,6 +486,12 @@ def _fault_exchange(fault: Fault) -> Exchange:
         return Exchange(status=fault.status, content=b"", fault=fault)
     body = envelope_bytes(code=fault.status, message="The service failed; try again later.")
     return Exchange(status=fault.status, content=body, headers=_JSON, fault=fault)
+
+
+def _seconds_text(seconds: float) -> str:
+    """Whole seconds as an integer (RFC 9110's Retry-After), a fraction as a plain decimal:
+    never with an exponent, as ``f"{1e7:g}"`` writes it."""
+    return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
 def _spoil(fault: Fault, exchange: Exchange) -> dict[str, Any]:

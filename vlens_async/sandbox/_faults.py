@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, TypedDict
 
 import attrs
 
+from ._settings import check_count, check_seconds
+
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Fault", "FaultKind", "Faults", "Schedule"]
+__all__ = ["Fault", "FaultKind", "Faults", "Schedule", "check_fault"]
 
 
 class Schedule(TypedDict, total=False):
@@ -58,6 +60,22 @@ class Fault:
         return self.match == operation or path.rstrip("/").endswith(self.match.strip("/"))
 
 
+EMPTY_BODY_STATUSES = (204, 304)  # an HTTP server sends no body with these
+
+
+def check_fault(fault: Fault) -> None:
+    """Refuse a fault that no wire can carry out as its kind says (ValueError naming why)."""
+    if fault.kind is FaultKind.STATUS:
+        if not 200 <= fault.status <= 599:  # a 1xx is no final answer: the client waits on
+            raise ValueError(f"status must be from 200 to 599, not {fault.status}")
+        if fault.status in EMPTY_BODY_STATUSES and fault.body != "empty":
+            raise ValueError(f"a {fault.status} answer has no body: give body=empty")
+    check_seconds("latency", fault.delay, positive=False)
+    if fault.retry_after is not None:
+        check_seconds("retry_after", fault.retry_after, positive=False)
+    check_count("size", fault.size)
+
+
 @attrs.define
 class _Schedule:
     fault: Fault
@@ -90,10 +108,13 @@ class Faults:
         probability: float = 1.0,
         seed: int | None = None,
     ) -> Fault:
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
+            raise TypeError(f"times must be an int or None, not {type(times).__name__}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for no limit)")
         if not 0.0 < probability <= 1.0:
             raise ValueError("probability must be in (0, 1]")
+        check_fault(fault)
         self._schedules.append(_Schedule(fault, times, probability, random.Random(seed)))
         return fault
 
