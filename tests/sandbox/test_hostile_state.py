@@ -175,3 +175,40 @@ async def test_a_hostile_subject_stays_on_one_short_log_line(
     assert line.isprintable()
     assert len(line) < 300
     assert line.startswith("registration.check_existence ")
+
+
+async def bearer_call(
+    sandbox: Sandbox, path: str, body: dict[str, Any], token: str
+) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` to ``path`` in memory for the user of ``token``."""
+    headers = {**HEADERS, "Authorization": f"Bearer {token}"}
+    request = Request(
+        method="POST", url=BASE + path, headers=headers, content=json.dumps(body).encode()
+    )
+    response = await sandbox.handle(request)
+    decoded = json.loads(response.content)
+    assert isinstance(decoded, dict)
+    return response.status, decoded
+
+
+async def test_another_users_token_cannot_confirm_an_email_verification() -> None:
+    """VerifyEmail acts for the token's user: a code sent for one user is refused when another
+    user's token confirms it (as ValidateUpdateEmailRequestOtp already refused), and the
+    refusal leaves the code usable by its own user."""
+    sandbox = Sandbox(seed=1)
+    owner = sandbox.add_user(PHONE, PASSWORD)
+    other = sandbox.add_user(OTHER_PHONE, PASSWORD)
+    owner_token, _ = sandbox.state.issue_tokens(owner.id)
+    other_token, _ = sandbox.state.issue_tokens(other.id)
+    path = DI + "VerifyEmail"
+    _, sent = await bearer_call(sandbox, path, {"email": "mona@example.com"}, owner_token)
+    confirm = {
+        "email": "mona@example.com",
+        "emailOtpRequestId": sent["data"]["emailOtpRequestId"],
+        "emailOtp": sandbox.outbox.last_otp("mona@example.com"),
+    }
+    status, refused = await bearer_call(sandbox, path, confirm, other_token)
+    assert (status, refused["error_code"]) == (400, 400)
+    assert refused["error_message"] == "This request id belongs to another user."
+    _, confirmed = await bearer_call(sandbox, path, confirm, owner_token)
+    assert confirmed["data"]["isEmailConfirmed"] is True

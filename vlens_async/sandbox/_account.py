@@ -50,7 +50,7 @@ def confirm_email_update(call: Call) -> Any:
 
 def verify_email_for_user(call: Call) -> Any:
     """VerifyEmail: send a code to the address, or confirm it (when the code is in the body)."""
-    call.user()
+    user = call.user()
     body, state = call.body, call.state
     email = body.required_email()
     transaction = call.transaction_id()
@@ -58,6 +58,8 @@ def verify_email_for_user(call: Call) -> Any:
         record = state.find_otp(
             body.required_uuid("emailOtpRequestId"), email, "email_verification"
         )
+        if record.user_id != user.id:
+            raise ApiFailure(400, "This request id belongs to another user.")
         state.check_otp(record, body.required_text("emailOtp"))
         record.consumed = True
         return {
@@ -66,7 +68,7 @@ def verify_email_for_user(call: Call) -> Any:
             "isEmailConfirmed": True,
             "transactionId": transaction,
         }
-    record = state.issue_otp("email", email, "email_verification")
+    record = state.issue_otp("email", email, "email_verification", user_id=user.id)
     return {
         **_otp_sent(record.request_id, state.otp_ttl, "email"),
         "isEmailConfirmed": False,
