@@ -212,3 +212,18 @@ async def test_another_users_token_cannot_confirm_an_email_verification() -> Non
     assert refused["error_message"] == "This request id belongs to another user."
     _, confirmed = await bearer_call(sandbox, path, confirm, owner_token)
     assert confirmed["data"]["isEmailConfirmed"] is True
+
+
+async def test_an_exchange_repr_shows_no_token_or_code() -> None:
+    """An Exchange (what a spy on ``Sandbox.process`` sees) printed or logged showed its body,
+    tokens and OTP codes in it; like a transport Response, its repr leaves the body out."""
+    sandbox = Sandbox(seed=1)
+    sandbox.add_user(PHONE, PASSWORD, devices=["phone"])
+    login = {"phoneNumber": PHONE, "password": PASSWORD, "imei": "phone"}
+    request = Request(
+        method="POST", url=BASE + DI + "Login", headers=HEADERS, content=json.dumps(login).encode()
+    )
+    exchange = await sandbox.process(request)
+    token = json.loads(exchange.content)["data"]["accessToken"]
+    assert token not in repr(exchange)
+    assert "status=200" in repr(exchange)

@@ -124,7 +124,7 @@ class Exchange:
     """The sandbox's answer before it is put on a wire: a response, and maybe a fault to apply."""
 
     status: int
-    content: bytes
+    content: bytes = attrs.field(repr=False)  # tokens and codes: never in a repr
     headers: Mapping[str, str] = attrs.field(factory=dict)
     fault: Fault | None = None
 
