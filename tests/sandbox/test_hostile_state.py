@@ -227,3 +227,14 @@ async def test_an_exchange_repr_shows_no_token_or_code() -> None:
     token = json.loads(exchange.content)["data"]["accessToken"]
     assert token not in repr(exchange)
     assert "status=200" in repr(exchange)
+
+
+@pytest.mark.parametrize("tail", ["\ud800", "caf\u00e9/\x00"])
+async def test_an_unknown_path_that_is_no_utf8_text_is_a_404_envelope(tail: str) -> None:
+    """The 404 message quotes the path: a lone surrogate in it (a URL built in memory) made
+    writing the envelope raise a TypeError out of ``Sandbox.handle``."""
+    request = Request(method="POST", url=BASE + tail, headers=HEADERS, content=b"{}")
+    response = await Sandbox().handle(request)
+    decoded = json.loads(response.content)
+    assert (response.status, decoded["error_code"]) == (404, 404)
+    assert decoded["error_message"].startswith("No such endpoint: /api/")

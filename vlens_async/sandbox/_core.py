@@ -329,7 +329,9 @@ class Sandbox:
         self.requests_seen += 1
         path = _route(request.url)
         if path is None:
-            return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
+            # A lone surrogate (a URL made in memory) cannot be written as JSON: escape it.
+            shown = urlsplit(request.url).path.encode("utf-8", "backslashreplace").decode()
+            return _failure(ApiFailure(404, f"No such endpoint: {shown}"))
         handler, naming = ROUTES[path]
         try:
             body = self._parse(request)
