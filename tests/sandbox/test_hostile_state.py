@@ -238,3 +238,29 @@ async def test_an_unknown_path_that_is_no_utf8_text_is_a_404_envelope(tail: str)
     decoded = json.loads(response.content)
     assert (response.status, decoded["error_code"]) == (404, 404)
     assert decoded["error_message"].startswith("No such endpoint: /api/")
+
+
+@pytest.mark.parametrize("transaction", ["not-a-uuid", 5, ""])
+async def test_a_register_refused_for_its_transaction_id_creates_no_account(
+    transaction: object,
+) -> None:
+    """Register read transactionId after it had made the account and spent the codes: a bad
+    one was a 400 naming it, yet the account existed, so the corrected retry was told the
+    number is already registered. Nothing happens now, and the retry succeeds."""
+    sandbox = Sandbox(seed=1)
+    _, sent = await call(sandbox, SEND_OTP, {"phoneNumber": PHONE})
+    proof = {
+        "phoneNumber": PHONE,
+        "phoneNumberOtpRequestId": sent["data"]["phoneNumberOtpRequestId"],
+        "phoneNumberOtp": sandbox.outbox.last_otp(PHONE),
+    }
+    assert (await call(sandbox, SEND_OTP, proof))[1]["error_code"] is None
+    register = {**proof, "password": PASSWORD}
+    status, refused = await call(
+        sandbox, DI + "Register", {**register, "transactionId": transaction}
+    )
+    assert (status, list(refused["error_descriptions"])) == (400, ["transactionId"])
+    assert sandbox.users == []
+    status, done = await call(sandbox, DI + "Register", register)
+    assert (status, done["error_code"]) == (200, None)
+    assert [user.phone_number for user in sandbox.users] == [PHONE]

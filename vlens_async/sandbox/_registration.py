@@ -111,6 +111,7 @@ def register(call: Call) -> Any:
     phone = body.required_phone()
     email = body.email(required=False)
     password = body.text("password", required=False)
+    transaction = call.transaction_id()  # read before anything changes: it may be refused
     if state.user_by_phone(phone) is not None:
         raise ApiFailure(400, "This phone number is already registered.")
     if email is not None and state.user_by_email(email) is not None:
@@ -135,7 +136,7 @@ def register(call: Call) -> Any:
         isEmailConfirmationRequired=email is not None,
         isEmailConfirmed=email is not None,
         isDigitalIdentityVerified=False,
-        transactionId=call.transaction_id(),
+        transactionId=transaction,
         **call.tokens(user),
     )
 
