@@ -264,3 +264,12 @@ async def test_a_register_refused_for_its_transaction_id_creates_no_account(
     status, done = await call(sandbox, DI + "Register", register)
     assert (status, done["error_code"]) == (200, None)
     assert [user.phone_number for user in sandbox.users] == [PHONE]
+
+
+def test_one_api_key_given_as_a_string_is_refused_naming_api_keys() -> None:
+    """A str is a sequence of str: Sandbox(api_keys="my-key") accepted the keys "m", "y",
+    "-"... and answered "my-key" with 401. It is a TypeError saying what to write."""
+    with pytest.raises(TypeError, match=r"^api_keys must be a list of keys") as refused:
+        Sandbox(api_keys="my-key")
+    assert "my-key" not in str(refused.value)  # a key is a secret, even a sandbox's
+    assert Sandbox(api_keys=["my-key"]).api_keys == ("my-key",)

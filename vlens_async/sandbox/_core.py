@@ -171,6 +171,8 @@ class Sandbox:
         token_ttl: float = 3600,
         fixed_otp: str | None = None,
     ) -> None:
+        if isinstance(api_keys, str):  # a str is a Sequence[str]: its letters would be keys
+            raise TypeError("api_keys must be a list of keys, such as ['sandbox-key'], not a str")
         if not api_keys:
             raise ValueError("a sandbox needs at least one API key")
         self.api_keys = tuple(api_keys)
