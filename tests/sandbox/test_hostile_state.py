@@ -273,3 +273,25 @@ def test_one_api_key_given_as_a_string_is_refused_naming_api_keys() -> None:
         Sandbox(api_keys="my-key")
     assert "my-key" not in str(refused.value)  # a key is a secret, even a sandbox's
     assert Sandbox(api_keys=["my-key"]).api_keys == ("my-key",)
+
+
+@pytest.mark.parametrize(
+    ("call_add_user", "problem"),
+    [
+        # Two accounts for one number: look-ups found the first, Register refused it anyway.
+        (lambda s: s.add_user(PHONE, PASSWORD), "phone_number is already registered"),
+        (lambda s: s.add_user(OTHER_PHONE, email="MONA@example.com"), "email is already"),
+        # Stored as given: no request (E.164 is checked on the wire) could ever reach it.
+        (lambda s: s.add_user("201001234568", PASSWORD), "phone_number must be an E.164"),
+        (lambda s: s.add_user("+20 100 123 4568", PASSWORD), "phone_number must be an E.164"),
+        (lambda s: s.add_user(OTHER_PHONE, email="mona"), "email must be an e-mail address"),
+        # A str is a sequence of str: the known devices were "p", "h", "o"...
+        (lambda s: s.add_user(OTHER_PHONE, devices="phone"), "devices must be a list"),
+    ],
+)
+def test_add_user_refuses_an_account_no_request_could_use(call_add_user: Any, problem: str) -> None:
+    sandbox = Sandbox()
+    sandbox.add_user(PHONE, PASSWORD, email="mona@example.com")
+    with pytest.raises((ValueError, TypeError), match=f"^{problem}"):
+        call_add_user(sandbox)
+    assert len(sandbox.users) == 1

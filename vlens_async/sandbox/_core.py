@@ -33,7 +33,7 @@ from ._clock import SandboxClock
 from ._context import Call, header
 from ._faults import Fault, FaultKind, Faults
 from ._outbox import Outbox
-from ._settings import check_count, check_rate_limits, check_seconds
+from ._settings import check_count, check_new_account, check_rate_limits, check_seconds
 from ._state import SandboxState, UserRecord
 from ._wire import ApiFailure, Body, envelope_bytes, http_status_for
 
@@ -214,7 +214,13 @@ class Sandbox:
         id_number: str | None = None,
         devices: Sequence[str] = (),
     ) -> UserRecord:
-        """Create an account directly, skipping the registration steps."""
+        """Create an account directly, skipping the registration steps.
+
+        Raises:
+            ValueError, TypeError: a number or address the API could not reach (not E.164, not
+                an e-mail address) or already registered, or ``devices`` given as one str.
+        """
+        check_new_account(self.state, phone_number, email, devices)
         return self.state.add_user(
             phone_number=phone_number,
             password=password,

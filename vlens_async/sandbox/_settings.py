@@ -1,13 +1,17 @@
 """Checks of the Sandbox's settings, made once when it is built: a value under which no
 request could be answered (or a rule would silently not apply) is refused there, naming the
-setting, with the bounds that ``vlens sandbox`` applies to the same options."""
+setting, with the bounds that ``vlens sandbox`` applies to the same options. Also the checks
+of an account added directly, for the same reason."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-__all__ = ["check_count", "check_rate_limits", "check_seconds"]
+from ._state import SandboxState
+from ._wire import is_email, is_phone
+
+__all__ = ["check_count", "check_new_account", "check_rate_limits", "check_seconds"]
 
 
 def check_seconds(name: str, value: object, *, positive: bool) -> float:
@@ -41,3 +45,20 @@ def check_rate_limits(windows: Sequence[tuple[int, float]]) -> tuple[tuple[int, 
         except (TypeError, ValueError) as exc:
             raise ValueError(f"rate_limits must be (requests, seconds) pairs: {exc}") from None
     return tuple(checked)
+
+
+def check_new_account(
+    state: SandboxState, phone: str, email: str | None, devices: Sequence[str]
+) -> None:
+    """For ``Sandbox.add_user``: an account the API can reach, and the only one with its
+    number and address (the look-ups find one account per number or address)."""
+    if not is_phone(phone):
+        raise ValueError("phone_number must be an E.164 phone number such as +201001234567")
+    if state.user_by_phone(phone) is not None:
+        raise ValueError("phone_number is already registered")
+    if email is not None and not is_email(email):
+        raise ValueError("email must be an e-mail address")
+    if email is not None and state.user_by_email(email) is not None:
+        raise ValueError("email is already registered")
+    if isinstance(devices, str):
+        raise TypeError("devices must be a list of device ids (IMEIs), not a str")
