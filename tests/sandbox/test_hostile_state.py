@@ -104,6 +104,8 @@ async def test_a_password_reset_ends_the_sessions_refresh_tokens() -> None:
         ({"max_attempts": 0}, "max_attempts"),  # every code locked before its first try
         ({"max_attempts": 2.5}, "max_attempts"),
         ({"max_attempts": True}, "max_attempts"),
+        ({"default_sms_provider": 0}, "default_sms_provider"),  # recorded as sent by provider 0
+        ({"default_sms_provider": 8}, "default_sms_provider"),
     ],
 )
 def test_a_setting_no_request_could_be_answered_under_is_refused(
@@ -295,3 +297,11 @@ def test_add_user_refuses_an_account_no_request_could_use(call_add_user: Any, pr
     with pytest.raises((ValueError, TypeError), match=f"^{problem}"):
         call_add_user(sandbox)
     assert len(sandbox.users) == 1
+
+
+@pytest.mark.parametrize("provider", ["google", "Facebook", ""])
+def test_an_oauth_identity_for_a_provider_vlens_does_not_have_is_refused(provider: str) -> None:
+    """The OAuth calls take "Google" or "Microsoft" only: an identity added for "google" could
+    never verify, and said nothing."""
+    with pytest.raises(ValueError, match=r"^provider must be 'Google' or 'Microsoft'"):
+        Sandbox().add_oauth_identity(provider, "id-token", "mona@example.com")

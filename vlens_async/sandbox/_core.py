@@ -30,7 +30,7 @@ from .._json import loads
 from .._redact import mask_contact
 from . import _account, _registration, _sessions
 from ._clock import SandboxClock
-from ._context import Call, header
+from ._context import PROVIDERS, Call, header
 from ._faults import Fault, FaultKind, Faults
 from ._outbox import Outbox
 from ._settings import check_count, check_new_account, check_rate_limits, check_seconds
@@ -151,7 +151,7 @@ class Sandbox:
         ValueError, TypeError: a setting out of its bounds, named (as ``vlens sandbox`` does).
         clock: the time source (default: a frozen :class:`SandboxClock`).
         admins: admin user names and passwords for ``credentials/Login``.
-        default_sms_provider: the provider recorded when a call names none.
+        default_sms_provider: the provider (1 to 7) recorded when a call names none.
     """
 
     def __init__(
@@ -181,6 +181,10 @@ class Sandbox:
         self.outbox = Outbox()
         self.faults = Faults()
         self.admins = dict(admins if admins is not None else {"admin": "sandbox-admin-password"})
+        if default_sms_provider not in PROVIDERS:  # the numbers a request may name
+            raise ValueError(
+                f"default_sms_provider must be from 1 to 7, not {default_sms_provider}"
+            )
         self.default_sms_provider = default_sms_provider
         self.rate_limits = check_rate_limits(rate_limits or ())
         self._calls: dict[str, deque[float]] = {}
@@ -233,6 +237,8 @@ class Sandbox:
 
     def add_oauth_identity(self, provider: str, id_token: str, email: str) -> None:
         """Make ``id_token`` from ``provider`` ("Google"/"Microsoft") verify as ``email``."""
+        if provider not in _registration.OAUTH_PROVIDERS:  # no request could name another
+            raise ValueError(f"provider must be 'Google' or 'Microsoft', not {provider!r}")
         self.state.oauth_identities[f"{provider}:{id_token}"] = email.lower()
 
     def client(self, **options: Any) -> VlensClient:
