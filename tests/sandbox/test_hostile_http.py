@@ -122,3 +122,24 @@ async def test_a_method_other_than_post_is_a_405_naming_post(http: Client, metho
     assert response.status == 405
     assert response.headers["Allow"] == "POST"
     assert (await response.json())["error_code"] == 405
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "status"),
+    [
+        ("ApiKey: other-key", "ApiKey: sandbox-key", 200),
+        ("ApiKey: sandbox-key", "ApiKey: other-key", 401),
+        ("apikey: other-key", "APIKEY: sandbox-key", 200),
+    ],
+)
+async def test_of_a_header_sent_twice_over_http_the_last_counts(
+    http: Client, first: str, second: str, status: int
+) -> None:
+    """In memory, of two spellings of one header the last counts (test_headers.py); over HTTP
+    the first did, because ``dict()`` of aiohttp's headers reads each name's first value."""
+    request = (
+        f"POST {PATH} HTTP/1.1\r\nHost: localhost\r\n{first}\r\n{second}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + BODY
+    assert status_and_body(await raw_exchange(http, request))[0] == status

@@ -80,7 +80,9 @@ async def _serve(request: web.Request) -> web.StreamResponse:
         Request(
             method=request.method,
             url=_url(request),
-            headers=dict(request.headers),
+            # From the pairs, so that of a header sent twice the last counts, as in memory
+            # (``dict(request.headers)`` reads each name's first value).
+            headers=dict(request.headers.items()),
             content=content,
             # The client's timeouts are its socket's business, not the simulator's.
             timeout=Timeout(connect=None, read=None),
