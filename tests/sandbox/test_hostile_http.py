@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -143,3 +144,27 @@ async def test_of_a_header_sent_twice_over_http_the_last_counts(
         "Connection: close\r\n\r\n"
     ).encode() + BODY
     assert status_and_body(await raw_exchange(http, request))[0] == status
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Authorization: Bearer sbx_at_SECRET\x01",  # a control byte in the value
+        b"ApiKey: SECRET-key\x7f",
+        b"ApiKey SECRET-key",  # no colon
+    ],
+)
+async def test_a_malformed_header_line_is_logged_without_its_value(
+    http: Client, line: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp refuses a malformed header line (400) and logs the error at ERROR with the
+    line quoted: an API key or bearer token went to the sandbox's log. The error is still
+    logged, without the request's bytes."""
+    caplog.set_level(logging.INFO)
+    request = (
+        b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: localhost\r\n" + line + b"\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+    )
+    assert status_and_body(await raw_exchange(http, request))[0] == 400
+    assert "SECRET" not in caplog.text
+    assert any(record.levelno == logging.ERROR for record in caplog.records)

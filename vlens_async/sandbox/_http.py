@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from vlens_transports import Request, Timeout
 
@@ -12,6 +15,25 @@ from ._faults import FaultKind
 from ._wire import envelope_bytes
 
 __all__ = ["OUTBOX_PATH", "SANDBOX_KEY", "create_app"]
+
+
+class _WithoutRequestBytes(logging.Filter):
+    """aiohttp's error for a malformed request quotes the bad line, which may hold an API key
+    or a bearer token: log the error's class and status, not its text or traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            said = record.getMessage()  # "Error handling request from <peer>"
+            record.msg = "%s: %s (HTTP %s; the request's bytes are not logged)"
+            record.args = (said, type(error).__name__, error.code)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+# The web server's own log (aiohttp.server by default), for the apps create_app makes.
+_server_log = logging.getLogger("vlens_async.sandbox.http")
+_server_log.addFilter(_WithoutRequestBytes())
 
 SANDBOX_KEY = web.AppKey("vlens_sandbox", Sandbox)
 _MAX_SIZE_KEY = web.AppKey("vlens_sandbox_client_max_size", int)
@@ -26,7 +48,7 @@ def create_app(sandbox: Sandbox, *, client_max_size: int = 1024 * 1024) -> web.A
     answer, a truncated body stops half-way, an oversized body is really sent. A request body
     over ``client_max_size`` bytes is answered 413 with an envelope, unread and unprocessed.
     """
-    app = web.Application(client_max_size=client_max_size)
+    app = web.Application(client_max_size=client_max_size, handler_args={"logger": _server_log})
     app[SANDBOX_KEY] = sandbox
     app[_MAX_SIZE_KEY] = client_max_size
     app.router.add_get(OUTBOX_PATH, _outbox)
