@@ -19,14 +19,15 @@ __all__ = ["OUTBOX_PATH", "SANDBOX_KEY", "create_app"]
 
 class _WithoutRequestBytes(logging.Filter):
     """aiohttp's error for a malformed request quotes the bad line, which may hold an API key
-    or a bearer token: log the error's class and status, not its text or traceback."""
+    or a bearer token: log the error's class, not its text or traceback. The same for a body
+    that its Content-Encoding does not decode (answered 400, then read again by aiohttp)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, HttpProcessingError):
-            said = record.getMessage()  # "Error handling request from <peer>"
-            record.msg = "%s: %s (HTTP %s; the request's bytes are not logged)"
-            record.args = (said, type(error).__name__, error.code)
+        if isinstance(error, (HttpProcessingError, web.RequestPayloadError)):
+            said = record.getMessage()  # "Error handling request from <peer>", ...
+            record.msg = "%s: %s (a bad request; its bytes are not logged)"
+            record.args = (said, type(error).__name__)
             record.exc_info, record.exc_text = None, None
         return True
 
