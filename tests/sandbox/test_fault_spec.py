@@ -66,7 +66,7 @@ INVALID = [
     ("*:explode", "unknown fault kind 'explode'"),
     ("*:status", "status needs a value"),
     ("*:status=abc", "status must be a whole number"),
-    ("*:status=700", "status must be from 100 to 599, not 700"),
+    ("*:status=700", "status must be from 200 to 599, not 700"),
     ("*:latency=-1", "latency must be a finite number of seconds"),
     ("*:latency=nan", "latency must be a finite number of seconds"),
     ("*:latency=soon", "latency must be a number of seconds"),

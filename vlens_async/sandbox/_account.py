@@ -50,7 +50,7 @@ def confirm_email_update(call: Call) -> Any:
 
 def verify_email_for_user(call: Call) -> Any:
     """VerifyEmail: send a code to the address, or confirm it (when the code is in the body)."""
-    call.user()
+    user = call.user()
     body, state = call.body, call.state
     email = body.required_email()
     transaction = call.transaction_id()
@@ -58,6 +58,8 @@ def verify_email_for_user(call: Call) -> Any:
         record = state.find_otp(
             body.required_uuid("emailOtpRequestId"), email, "email_verification"
         )
+        if record.user_id != user.id:
+            raise ApiFailure(400, "This request id belongs to another user.")
         state.check_otp(record, body.required_text("emailOtp"))
         record.consumed = True
         return {
@@ -66,7 +68,7 @@ def verify_email_for_user(call: Call) -> Any:
             "isEmailConfirmed": True,
             "transactionId": transaction,
         }
-    record = state.issue_otp("email", email, "email_verification")
+    record = state.issue_otp("email", email, "email_verification", user_id=user.id)
     return {
         **_otp_sent(record.request_id, state.otp_ttl, "email"),
         "isEmailConfirmed": False,
@@ -133,6 +135,8 @@ def forget_password_validate(channel: str) -> Any:
     def handler(call: Call) -> Any:
         user = _account_for(call, "emailOrPhoneNumber" if channel == "email" else "phoneNumber")
         recipient = user.email if channel == "email" else user.phone_number
+        if recipient is None:  # else find_otp checks no recipient: another account's code works
+            raise ApiFailure(400, "This account has no e-mail address; reset by phone.")
         record = call.state.find_otp(call.body.required_uuid(id_field), recipient, "password_reset")
         call.state.check_otp(record, call.body.required_text(code_field))
         record.consumed = True
@@ -164,7 +168,8 @@ def reset_password(call: Call) -> Any:
     grant.used = True
     user = state.users[grant.subject]
     user.password = password
-    for token_grant in state.access_tokens.values():  # a reset signs the user out everywhere
+    # A reset signs the user out everywhere: a refresh token would make a new access token.
+    for token_grant in (*state.access_tokens.values(), *state.refresh_tokens.values()):
         if token_grant.subject == user.id:
             token_grant.used = True
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 __all__ = ["SandboxClock"]
@@ -15,6 +16,8 @@ class SandboxClock:
     """
 
     def __init__(self, start: float | None = None, *, running: bool = False) -> None:
+        if start is not None and not math.isfinite(start):
+            raise ValueError(f"start must be a finite time in seconds, not {start}")
         self._start = time.time() if start is None else start
         self._offset = 0.0
         self._running = running
@@ -27,8 +30,12 @@ class SandboxClock:
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` (expiring OTPs, ending cooldowns)."""
-        if seconds < 0:
-            raise ValueError("the sandbox clock only moves forward")
+        if not seconds >= 0:  # NaN too: it would make every later time NaN
+            raise ValueError(
+                f"seconds must be 0 or more, not {seconds}: the clock only moves forward"
+            )
+        if math.isinf(seconds):  # every code and token would be expired for good
+            raise ValueError(f"seconds must be finite, not {seconds}")
         self._offset += seconds
 
     def __repr__(self) -> str:

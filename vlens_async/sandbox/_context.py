@@ -10,7 +10,7 @@ from typing import Any
 from ._state import SandboxState, UserRecord
 from ._wire import ApiFailure, Body
 
-__all__ = ["Call", "header"]
+__all__ = ["PROVIDERS", "Call", "header"]
 
 PROVIDERS = range(1, 8)
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from vlens_transports import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     ConnectError,
     FakeTransport,
     RemoteDisconnected,
@@ -29,10 +30,16 @@ from .._json import loads
 from .._redact import mask_contact
 from . import _account, _registration, _sessions
 from ._clock import SandboxClock
-from ._context import Call, header
+from ._context import PROVIDERS, Call, header
 from ._faults import Fault, FaultKind, Faults
 from ._outbox import Outbox
-from ._settings import check_settings
+from ._settings import (
+    check_count,
+    check_identity,
+    check_new_account,
+    check_rate_limits,
+    check_seconds,
+)
 from ._state import SandboxState, UserRecord
 from ._wire import ApiFailure, Body, envelope_bytes, http_status_for
 
@@ -123,7 +130,7 @@ class Exchange:
     """The sandbox's answer before it is put on a wire: a response, and maybe a fault to apply."""
 
     status: int
-    content: bytes
+    content: bytes = attrs.field(repr=False)  # tokens and codes: never in a repr
     headers: Mapping[str, str] = attrs.field(factory=dict)
     fault: Fault | None = None
 
@@ -137,15 +144,20 @@ class Sandbox:
         otp_length: digits per OTP, 4 to 10: the lengths the SDK accepts back.
         fixed_otp: make every OTP this code (``otp_length`` digits), for browser end-to-end
             tests that cannot read the outbox. ``None``: random codes.
-        otp_ttl: seconds an OTP stays valid.
-        max_attempts: wrong codes allowed per OTP before it is locked (4003).
-        resend_cooldown: seconds before another code may go to the same recipient (4003).
+        otp_ttl: seconds an OTP stays valid (finite, above 0).
+        max_attempts: wrong codes allowed per OTP before it is locked (4003); at least 1.
+        resend_cooldown: seconds before another code may go to the same recipient (4003);
+            finite, 0 for none.
         seed: makes codes, ids and tokens reproducible.
         rate_limits: ``(requests, seconds)`` windows per API key, e.g. ``[(10, 1), (60, 60)]``;
             beyond them the answer is 429 with ``Retry-After``. ``None``: unlimited.
+        token_ttl: seconds an access token stays valid (finite, above 0).
+
+    Raises:
+        ValueError, TypeError: a setting out of its bounds, named (as ``vlens sandbox`` does).
         clock: the time source (default: a frozen :class:`SandboxClock`).
         admins: admin user names and passwords for ``credentials/Login``.
-        default_sms_provider: the provider recorded when a call names none.
+        default_sms_provider: the provider (1 to 7) recorded when a call names none.
     """
 
     def __init__(
@@ -165,35 +177,33 @@ class Sandbox:
         token_ttl: float = 3600,
         fixed_otp: str | None = None,
     ) -> None:
+        if isinstance(api_keys, str):  # a str is a Sequence[str]: its letters would be keys
+            raise TypeError("api_keys must be a list of keys, such as ['sandbox-key'], not a str")
         if not api_keys:
             raise ValueError("a sandbox needs at least one API key")
-        check_settings(
-            api_keys=api_keys,
-            tenancy_name=tenancy_name,
-            times={"otp_ttl": otp_ttl, "token_ttl": token_ttl, "resend_cooldown": resend_cooldown},
-            max_attempts=max_attempts,
-            rate_limits=tuple(rate_limits or ()),
-            clock=clock,
-            default_sms_provider=default_sms_provider,
-        )
+        check_identity(api_keys, tenancy_name, clock)
         self.api_keys = tuple(api_keys)
         self.tenancy_name = tenancy_name
         self.clock = clock or SandboxClock()
         self.outbox = Outbox()
         self.faults = Faults()
         self.admins = dict(admins if admins is not None else {"admin": "sandbox-admin-password"})
+        if default_sms_provider not in PROVIDERS:  # the numbers a request may name
+            raise ValueError(
+                f"default_sms_provider must be from 1 to 7, not {default_sms_provider}"
+            )
         self.default_sms_provider = default_sms_provider
-        self.rate_limits = tuple(rate_limits or ())
+        self.rate_limits = check_rate_limits(rate_limits or ())
         self._calls: dict[str, deque[float]] = {}
         self.state = SandboxState(
             clock=self.clock,
             outbox=self.outbox,
             rng=random.Random(seed),
             otp_length=otp_length,
-            otp_ttl=otp_ttl,
-            max_attempts=max_attempts,
-            resend_cooldown=resend_cooldown,
-            token_ttl=token_ttl,
+            otp_ttl=check_seconds("otp_ttl", otp_ttl, positive=True),
+            max_attempts=check_count("max_attempts", max_attempts),
+            resend_cooldown=check_seconds("resend_cooldown", resend_cooldown, positive=False),
+            token_ttl=check_seconds("token_ttl", token_ttl, positive=True),
             fixed_otp=fixed_otp,
         )
         self.requests_seen = 0
@@ -215,7 +225,13 @@ class Sandbox:
         id_number: str | None = None,
         devices: Sequence[str] = (),
     ) -> UserRecord:
-        """Create an account directly, skipping the registration steps."""
+        """Create an account directly, skipping the registration steps.
+
+        Raises:
+            ValueError, TypeError: a number or address the API could not reach (not E.164, not
+                an e-mail address) or already registered, or ``devices`` given as one str.
+        """
+        check_new_account(self.state, phone_number, email, devices)
         return self.state.add_user(
             phone_number=phone_number,
             password=password,
@@ -228,6 +244,8 @@ class Sandbox:
 
     def add_oauth_identity(self, provider: str, id_token: str, email: str) -> None:
         """Make ``id_token`` from ``provider`` ("Google"/"Microsoft") verify as ``email``."""
+        if provider not in _registration.OAUTH_PROVIDERS:  # no request could name another
+            raise ValueError(f"provider must be 'Google' or 'Microsoft', not {provider!r}")
         self.state.oauth_identities[f"{provider}:{id_token}"] = email.lower()
 
     def client(self, **options: Any) -> VlensClient:
@@ -266,8 +284,10 @@ class Sandbox:
                 raise ConnectError("sandbox: connection refused (fault)")
             if fault.kind in (FaultKind.DROP_AFTER_PROCESSING, FaultKind.TRUNCATED_BODY):
                 raise RemoteDisconnected("sandbox: connection dropped after processing (fault)")
-            if fault.kind is FaultKind.OVERSIZED_BODY:
-                raise ResponseTooLarge(exchange.status, fault.size - 1)
+            # Over HTTP, the SDK's transport refuses a body past its default limit; a smaller
+            # "oversized" body is read there, so it is answered here too.
+            if fault.kind is FaultKind.OVERSIZED_BODY and fault.size > DEFAULT_MAX_RESPONSE_BYTES:
+                raise ResponseTooLarge(exchange.status, DEFAULT_MAX_RESPONSE_BYTES)
         return Response(status=exchange.status, headers=exchange.headers, content=exchange.content)
 
     async def process(self, request: Request) -> Exchange:
@@ -330,7 +350,9 @@ class Sandbox:
         self.requests_seen += 1
         path = _route(request.url)
         if path is None:
-            return _failure(ApiFailure(404, f"No such endpoint: {urlsplit(request.url).path}"))
+            # A lone surrogate (a URL made in memory) cannot be written as JSON: escape it.
+            shown = urlsplit(request.url).path.encode("utf-8", "backslashreplace").decode()
+            return _failure(ApiFailure(404, f"No such endpoint: {shown}"))
         handler, naming = ROUTES[path]
         try:
             body = self._parse(request)
@@ -353,12 +375,12 @@ class Sandbox:
             path,
             exchange.status,
             f" fault={fault.kind.value}" if fault else "",
-            mask_contact(_subject(body)),
+            _loggable(mask_contact(_subject(body))),
         )
 
     def _parse(self, request: Request) -> Body:
         if request.method.upper() != "POST":
-            raise ApiFailure(405, "Every Vlens endpoint takes POST.")
+            raise ApiFailure(405, "Every Vlens endpoint takes POST.", headers={"Allow": "POST"})
         if header(request.headers, "apikey") not in self.api_keys:
             raise ApiFailure(401, "Unauthorized: invalid API key.")
         content_type = header(request.headers, "content-type") or ""
@@ -450,6 +472,15 @@ def _subject(body: Body) -> str | None:
     return None
 
 
+def _loggable(subject: str | None, limit: int = 64) -> str | None:
+    """A subject as the client sent it (masked), on one short line: a line break in it would
+    forge a log line of its own."""
+    if subject is None or (len(subject) <= limit and subject.isprintable()):
+        return subject
+    cut = subject if len(subject) <= limit else subject[:limit] + "..."
+    return ascii(cut)
+
+
 def _failure(failure: ApiFailure) -> Exchange:
     content = envelope_bytes(
         code=failure.code, message=failure.message, descriptions=failure.descriptions
@@ -464,7 +495,7 @@ def _fault_exchange(fault: Fault) -> Exchange:
     if fault.kind is FaultKind.RATE_LIMIT:
         headers = dict(_JSON)
         if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
+            headers["Retry-After"] = _seconds_text(fault.retry_after)
         body = envelope_bytes(code=429, message="Too many requests; slow down.")
         return Exchange(status=429, content=body, headers=headers, fault=fault)
     if fault.kind is FaultKind.REFUSE:
@@ -478,6 +509,12 @@ def _fault_exchange(fault: Fault) -> Exchange:
         return Exchange(status=fault.status, content=b"", fault=fault)
     body = envelope_bytes(code=fault.status, message="The service failed; try again later.")
     return Exchange(status=fault.status, content=body, headers=_JSON, fault=fault)
+
+
+def _seconds_text(seconds: float) -> str:
+    """Whole seconds as an integer (RFC 9110's Retry-After), a fraction as a plain decimal:
+    never with an exponent, as ``f"{1e7:g}"`` writes it."""
+    return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
 def _spoil(fault: Fault, exchange: Exchange) -> dict[str, Any]:

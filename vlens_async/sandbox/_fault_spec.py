@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from ._faults import Fault, FaultKind, Faults
+from ._faults import Fault, FaultKind, Faults, check_fault
 
 __all__ = ["FAULT_SPEC_GRAMMAR", "FaultSpec", "parse_fault_spec"]
 
@@ -22,7 +22,8 @@ A fault spec is MATCH:KIND[:OPTION=VALUE]...
 MATCH   * for every call, an SDK operation name (registration.send_phone_otp)
         or the end of a request path (Register/StepVerifyPhone).
 KIND    latency=SECONDS         answer after SECONDS (the request is processed)
-        status=CODE             answer HTTP CODE (100-599) unprocessed; body=html|empty|envelope
+        status=CODE             answer HTTP CODE (200-599) unprocessed; body=html|empty|envelope
+                                (204 and 304: body=empty, the only body HTTP lets them have)
         rate_limit[=SECONDS]    answer 429 unprocessed, Retry-After SECONDS (default 1)
         refuse                  refuse unprocessed (over HTTP: 503, empty body, connection closed)
         malformed_json          process, then answer 200 with a body that is not JSON
@@ -84,8 +85,10 @@ def _parse(spec: str) -> FaultSpec:
         if options["body"] not in _BODIES:
             raise ValueError("body must be html, empty or envelope")
         fields["body"] = options["body"]
+    fault = Fault(match=None if match.strip() == "*" else match.strip(), **fields)
+    check_fault(fault)
     return FaultSpec(
-        fault=Fault(match=None if match.strip() == "*" else match.strip(), **fields),
+        fault=fault,
         times=None if "times" not in options else _integer("times", options["times"], 1),
         probability=1.0 if "p" not in options else _probability(options["p"]),
         seed=None if "seed" not in options else _integer("seed", options["seed"], 0),
@@ -102,7 +105,7 @@ def _kind_fields(kind: str, value: str | None) -> dict[str, Any]:
     if fault_kind is FaultKind.LATENCY:
         return {"kind": fault_kind, "delay": _seconds("latency", _required(kind, value))}
     if fault_kind is FaultKind.STATUS:
-        return {"kind": fault_kind, "status": _integer("status", _required(kind, value), 100, 599)}
+        return {"kind": fault_kind, "status": _integer("status", _required(kind, value), 200, 599)}
     if fault_kind is FaultKind.RATE_LIMIT:
         after = 1.0 if value is None else _seconds("rate_limit", value)
         return {"kind": fault_kind, "status": 429, "retry_after": after}

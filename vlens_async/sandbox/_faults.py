@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import enum
-import math
 import random
 from typing import TYPE_CHECKING, TypedDict
 
 import attrs
 
+from ._settings import check_count, check_seconds
+
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Fault", "FaultKind", "Faults", "Schedule"]
+__all__ = ["Fault", "FaultKind", "Faults", "Schedule", "check_fault"]
 
 
 class Schedule(TypedDict, total=False):
@@ -36,11 +37,6 @@ class FaultKind(enum.Enum):
     OVERSIZED_BODY = "oversized_body"  # processed, the body is larger than any client accepts
 
 
-def _seconds(value: object) -> bool:
-    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else -1.0
-    return math.isfinite(number) and number >= 0
-
-
 @attrs.frozen(kw_only=True)
 class Fault:
     """One scheduled fault. Create them through :class:`Faults`' methods."""
@@ -57,13 +53,7 @@ class Fault:
         """Refuse what would fail, or be ignored, only inside a later call."""
         if self.match is not None and not isinstance(self.match, str):
             raise TypeError(f"match must be an operation name or a path end, not {self.match!r}")
-        if type(self.status) is not int or not 100 <= self.status <= 599:
-            raise ValueError(f"status must be an HTTP status from 100 to 599, not {self.status!r}")
-        for name, value in (("seconds", self.delay), ("retry_after", self.retry_after)):
-            if value is not None and not _seconds(value):
-                raise ValueError(f"{name} must be a finite number of seconds, 0 or more")
-        if type(self.size) is not int or self.size < 1:
-            raise ValueError(f"size must be a whole number of bytes above 0, not {self.size!r}")
+        check_fault(self)
 
     @property
     def processed(self) -> bool:
@@ -74,6 +64,24 @@ class Fault:
         if self.match is None:
             return True
         return self.match == operation or path.rstrip("/").endswith(self.match.strip("/"))
+
+
+EMPTY_BODY_STATUSES = (204, 304)  # an HTTP server sends no body with these
+
+
+def check_fault(fault: Fault) -> None:
+    """Refuse a fault that no wire can carry out as its kind says (ValueError naming why)."""
+    if type(fault.status) is not int:
+        raise TypeError(f"status must be an int, not {type(fault.status).__name__}")
+    if fault.kind is FaultKind.STATUS:
+        if not 200 <= fault.status <= 599:  # a 1xx is no final answer: the client waits on
+            raise ValueError(f"status must be from 200 to 599, not {fault.status}")
+        if fault.status in EMPTY_BODY_STATUSES and fault.body != "empty":
+            raise ValueError(f"a {fault.status} answer has no body: give body=empty")
+    check_seconds("latency", fault.delay, positive=False)
+    if fault.retry_after is not None:
+        check_seconds("retry_after", fault.retry_after, positive=False)
+    check_count("size", fault.size)
 
 
 @attrs.define
@@ -108,6 +116,8 @@ class Faults:
         probability: float = 1.0,
         seed: int | None = None,
     ) -> Fault:
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
+            raise TypeError(f"times must be an int or None, not {type(times).__name__}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for no limit)")
         if not 0.0 < probability <= 1.0:

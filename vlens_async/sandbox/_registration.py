@@ -7,9 +7,17 @@ from typing import Any
 from ._context import Call, registration_state
 from ._wire import ApiFailure
 
-__all__ = ["check_existence", "register", "verify_email", "verify_oauth", "verify_phone"]
+__all__ = [
+    "OAUTH_PROVIDERS",
+    "check_existence",
+    "register",
+    "verify_email",
+    "verify_oauth",
+    "verify_phone",
+]
 
 MIN_PASSWORD = 6
+OAUTH_PROVIDERS = ("Google", "Microsoft")
 
 # The answers to a code sent, but for its request id, lifetime and transaction: made (and
 # their keys checked) once, and copied per answer, a third of the time of making each anew.
@@ -85,7 +93,7 @@ def verify_email(call: Call) -> Any:
 def verify_oauth(call: Call) -> Any:
     """Accept ID tokens registered with ``Sandbox.add_oauth_identity``; refuse others."""
     provider = call.body.required_text("provider")
-    if provider not in ("Google", "Microsoft"):
+    if provider not in OAUTH_PROVIDERS:
         raise ApiFailure.invalid("provider", "must be 'Google' or 'Microsoft'")
     email = call.state.oauth_identities.get(f"{provider}:{call.body.required_text('IdToken')}")
     if email is None:
@@ -111,6 +119,7 @@ def register(call: Call) -> Any:
     phone = body.required_phone()
     email = body.email(required=False)
     password = body.text("password", required=False)
+    transaction = call.transaction_id()  # read before anything changes: it may be refused
     if state.user_by_phone(phone) is not None:
         raise ApiFailure(400, "This phone number is already registered.")
     if email is not None and state.user_by_email(email) is not None:
@@ -135,7 +144,7 @@ def register(call: Call) -> Any:
         isEmailConfirmationRequired=email is not None,
         isEmailConfirmed=email is not None,
         isDigitalIdentityVerified=False,
-        transactionId=call.transaction_id(),
+        transactionId=transaction,
         **call.tokens(user),
     )
 

@@ -1,5 +1,7 @@
-"""Checks on :class:`~vlens_async.sandbox.Sandbox`'s settings, made when it is created: a bad
-one would otherwise crash inside a later call, or make the sandbox quietly misbehave."""
+"""Checks of the Sandbox's settings, made once when it is built: a value under which no
+request could be answered (or a rule would silently not apply) is refused there, naming the
+setting, with the bounds that ``vlens sandbox`` applies to the same options. Also the checks
+of an account added directly, for the same reason."""
 
 from __future__ import annotations
 
@@ -7,22 +9,44 @@ import math
 from collections.abc import Sequence
 
 from .._errors import VlensInputError
-from .._models import SmsProvider
 from .._validation import check_header_value
 from ._clock import SandboxClock
+from ._state import SandboxState
+from ._wire import is_email, is_phone
 
-__all__ = ["check_settings"]
+__all__ = [
+    "check_count",
+    "check_identity",
+    "check_new_account",
+    "check_rate_limits",
+    "check_seconds",
+]
 
 
-def _seconds(name: str, value: object, *, zero: bool = False) -> None:
+def check_identity(api_keys: Sequence[str], tenancy_name: str, clock: SandboxClock | None) -> None:
+    """Keys and a tenancy name a client can send as headers, and a real clock."""
+    for name, values in (("api_keys", api_keys), ("tenancy_name", [tenancy_name])):
+        for value in values:
+            try:
+                check_header_value(name, value)
+            except VlensInputError as exc:
+                raise ValueError(str(exc)) from None
+    if clock is not None and not isinstance(clock, SandboxClock):
+        raise TypeError(f"clock must be a SandboxClock, not {type(clock).__name__}")
+
+
+def check_seconds(name: str, value: object, *, positive: bool) -> float:
+    """``value`` as a finite number of seconds, above 0 (``positive``) or at least 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        bound = "0 or more" if zero else "above 0"
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "above 0" if positive else "of at least 0"
         raise ValueError(f"{name} must be a finite number of seconds {bound}, not {value}")
+    return float(value)
 
 
-def _whole(name: str, value: object) -> int:
+def check_count(name: str, value: object) -> int:
+    """``value`` as a whole number of at least 1."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < 1:
@@ -30,42 +54,32 @@ def _whole(name: str, value: object) -> int:
     return value
 
 
-def _header(name: str, value: object) -> None:
-    """A value clients send as a header: one they can send."""
-    try:
-        check_header_value(name, value)
-    except VlensInputError as exc:
-        raise ValueError(str(exc)) from None
+def check_rate_limits(windows: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    """Each ``(requests, seconds)`` window: at least 1 request in a finite period above 0."""
+    checked = []
+    for window in windows:
+        try:
+            count, seconds = window
+            checked.append(
+                (check_count("requests", count), check_seconds("seconds", seconds, positive=True))
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"rate_limits must be (requests, seconds) pairs: {exc}") from None
+    return tuple(checked)
 
 
-def check_settings(
-    *,
-    api_keys: Sequence[str],
-    tenancy_name: str,
-    times: dict[str, float],
-    max_attempts: int,
-    rate_limits: Sequence[tuple[int, float]],
-    clock: SandboxClock | None,
-    default_sms_provider: int,
+def check_new_account(
+    state: SandboxState, phone: str, email: str | None, devices: Sequence[str]
 ) -> None:
-    """Raise TypeError or ValueError naming the first bad setting. ``times``: the seconds
-    settings by name (``resend_cooldown`` may be 0)."""
-    if isinstance(api_keys, str):
-        raise TypeError(f"api_keys must be a list of keys, such as [{api_keys!r}]")
-    for key in api_keys:
-        _header("api_keys", key)
-    _header("tenancy_name", tenancy_name)
-    for name, seconds in times.items():
-        _seconds(name, seconds, zero=name == "resend_cooldown")
-    _whole("max_attempts", max_attempts)
-    for window in rate_limits:
-        if not isinstance(window, tuple) or len(window) != 2:
-            raise TypeError(f"rate_limits must hold (requests, seconds) pairs, not {window!r}")
-        _whole("rate_limits' requests", window[0])
-        _seconds("rate_limits' seconds", window[1])
-    if clock is not None and not isinstance(clock, SandboxClock):
-        raise TypeError(f"clock must be a SandboxClock, not {type(clock).__name__}")
-    if default_sms_provider not in {int(provider) for provider in SmsProvider}:
-        raise ValueError(
-            f"default_sms_provider must be an SmsProvider, not {default_sms_provider!r}"
-        )
+    """For ``Sandbox.add_user``: an account the API can reach, and the only one with its
+    number and address (the look-ups find one account per number or address)."""
+    if not is_phone(phone):
+        raise ValueError("phone_number must be an E.164 phone number such as +201001234567")
+    if state.user_by_phone(phone) is not None:
+        raise ValueError("phone_number is already registered")
+    if email is not None and not is_email(email):
+        raise ValueError("email must be an e-mail address")
+    if email is not None and state.user_by_email(email) is not None:
+        raise ValueError("email is already registered")
+    if isinstance(devices, str):
+        raise TypeError("devices must be a list of device ids (IMEIs), not a str")

@@ -9,10 +9,20 @@ from typing import Any
 
 from .._json import dumps
 
-__all__ = ["ApiFailure", "Body", "envelope_bytes", "http_status_for"]
+__all__ = ["ApiFailure", "Body", "envelope_bytes", "http_status_for", "is_email", "is_phone"]
 
 _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def is_phone(value: str) -> bool:
+    """Whether ``value`` is an E.164 phone number, as a request's phone fields must be."""
+    return _E164.fullmatch(value) is not None
+
+
+def is_email(value: str) -> bool:
+    """Whether ``value`` is an e-mail address, as a request's e-mail fields must be."""
+    return _EMAIL.fullmatch(value) is not None
 
 
 def http_status_for(code: int) -> int:
