@@ -8,6 +8,7 @@ bool, ``1.5`` is not an int) and tolerant of unknown and missing keys.
 
 from __future__ import annotations
 
+import codecs
 import types
 import typing
 import uuid
@@ -295,6 +296,8 @@ class Codec:
     ) -> Any:
         """Return the decoded ``data`` of a successful envelope, or raise the typed error."""
         ok_status = 200 <= status < 300
+        if content.startswith(codecs.BOM_UTF8):  # RFC 8259 lets a reader ignore one
+            content = content[len(codecs.BOM_UTF8) :]
         try:
             body = loads(content) if content else None
         except ValueError:  # not JSON: bad UTF-8, NaN, nested past the parser's limit...
@@ -306,7 +309,8 @@ class Codec:
             if content and body is not None:
                 problem = f"expected a JSON object, got {_json_kind(body)}"
             raise self._response_error(problem, status, content, operation)
-        if body.get("error_code") not in _OK_CODES or not ok_status:
+        code = body.get("error_code")
+        if code not in _OK_CODES or isinstance(code, bool) or not ok_status:  # False == 0
             raise self._api_error(body, status, content, operation, retry_after)
         try:
             return self.decoder(result_type)(body.get("data"))
@@ -324,7 +328,7 @@ class Codec:
         retry_after: float | None,
     ) -> VlensError:
         code = body.get("error_code")
-        if code in _OK_CODES:
+        if code in _OK_CODES and not isinstance(code, bool):
             code = status
         if isinstance(code, bool) or not isinstance(code, int):
             return self._response_error("error_code is not an integer", status, content, operation)

@@ -39,6 +39,9 @@ _CODE_IN_TEXT = re.compile(
     r"(?i)\b((?:otp|pin|passcode|password)\w*\W{1,3})\d{4,10}\b"
     r"|\b(code\w*\W{1,3})\d{5,10}\b"
 )
+# A JSON Web Token (an access or refresh token) quoted in free text: header.payload.signature,
+# each base64url, the first two starting with '{"' encoded ("eyJ").
+_JWT = re.compile(r"\beyJ[\w-]{6,}\.eyJ[\w-]{6,}\.[\w-]*")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s-]{6,}\d")
 _LONG_OPAQUE = re.compile(r"[A-Za-z0-9_\-.=+/]{24,}")
@@ -80,7 +83,9 @@ def _mask_digits(match: re.Match[str]) -> str:
 
 
 def hide_codes_in(text: str) -> str:
-    """``text`` with codes quoted after "otp", "PIN" or "code" (5+ digits there) hidden."""
+    """``text`` with codes quoted after "otp", "PIN" or "code" (5+ digits there) and tokens
+    (JWTs) hidden."""
+    text = _JWT.sub(_HIDDEN, text)
     return _CODE_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + _HIDDEN, text)
 
 

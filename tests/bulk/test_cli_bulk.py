@@ -280,3 +280,38 @@ def test_resume_on_a_missing_out_says_the_job_starts_from_the_beginning(
     code, _, stderr = run_main(capsys, str(source), "--out", str(out), "--resume", "--sandbox")
     assert code == EXIT_OK, stderr
     assert "does not exist" not in stderr
+
+
+def test_no_signal_can_reach_the_event_loop_while_it_closes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the event loop closes (its self-pipe first, its signal handlers after), Ctrl-C and
+    SIGTERM are ignored and no signal wakeup fd is set: a signal in between was written to the
+    closed pipe ("Exception ignored when trying to write to the signal wakeup fd: OSError: Bad
+    file descriptor", a failure under ``-W error``). The caller's handlers are back after."""
+    _, source = numbers_file(tmp_path, 2)
+    at_close: dict[str, object] = {}
+    new_event_loop = asyncio.events.new_event_loop
+
+    def observed_loop() -> asyncio.AbstractEventLoop:
+        loop = new_event_loop()
+        close = loop.close
+
+        def closing() -> None:
+            wakeup_fd = signal.set_wakeup_fd(-1)  # reads it (and puts it back below)
+            if wakeup_fd != -1:
+                signal.set_wakeup_fd(wakeup_fd)
+            at_close.update(wakeup_fd=wakeup_fd, SIGINT=signal.getsignal(signal.SIGINT))
+            at_close.update(SIGTERM=signal.getsignal(signal.SIGTERM))
+            close()
+
+        loop.close = closing  # type: ignore[method-assign]
+        return loop
+
+    monkeypatch.setattr(asyncio.events, "new_event_loop", observed_loop)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "results.jsonl"
+    code, _, stderr = run_main(capsys, str(source), "--out", str(out), "--sandbox")
+    assert code == EXIT_OK, stderr
+    assert at_close == {"wakeup_fd": -1, "SIGINT": signal.SIG_IGN, "SIGTERM": signal.SIG_IGN}
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

@@ -4,13 +4,23 @@ an escape such as RecursionError, and never minutes of CPU spent masking a huge 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import unicodedata
 from typing import Any
 
 import pytest
 
-from vlens_async import InvalidRequestError, RetryPolicy, VlensAPIError, VlensClient
+from vlens_async import (
+    InvalidRequestError,
+    OutcomeUnknownError,
+    RegistrationState,
+    RetryPolicy,
+    VlensAPIError,
+    VlensClient,
+    VlensError,
+    VlensResponseError,
+)
 from vlens_transports import FakeTransport, Request, Response
 
 PHONE = "+201001234567"
@@ -75,3 +85,51 @@ def test_ordinary_error_descriptions_are_kept() -> None:
     """Field-level details of a usual depth stay as the server sent them."""
     details = {"errors": [{"field": "phoneNumber", "messages": ["is invalid"]}]}
     assert _refusal(_envelope(descriptions=details)).descriptions == details
+
+
+def _answer(status: int, body: bytes) -> object:
+    """What ``send_phone_otp`` returns or raises when the server answers ``status``, ``body``."""
+
+    async def answer(request: Request) -> Response:
+        return Response(status=status, headers={"content-type": "application/json"}, content=body)
+
+    async def call() -> object:
+        retry = RetryPolicy.no_wait(max_attempts=1)
+        async with VlensClient("key-0123", transport=FakeTransport(answer), retry=retry) as client:
+            try:
+                return await client.registration.send_phone_otp(PHONE)
+            except VlensError as error:
+                return error
+
+    return asyncio.run(call())
+
+
+def test_a_json_answer_behind_a_utf8_byte_order_mark_is_read() -> None:
+    """A UTF-8 BOM before the envelope (some .NET servers and proxies write one; RFC 8259 lets
+    a reader ignore it): the answer is read, not refused as invalid JSON."""
+    body = json.dumps({"data": {"isPhoneNumberConfirmed": False}, "error_code": 0}).encode()
+    state = _answer(200, codecs.BOM_UTF8 + body)
+    assert isinstance(state, RegistrationState), state
+    assert state.is_phone_number_confirmed is False
+
+
+def test_an_error_code_that_is_a_boolean_is_refused_either_way() -> None:
+    """``error_code: false`` passed as success (``False == 0``) while ``true`` was refused:
+    neither is an integer code, so both are an unreadable answer (to a text: outcome unknown)."""
+    for flag in (True, False):
+        body = json.dumps({"data": None, "error_code": flag}).encode()
+        error = _answer(200, body)
+        assert isinstance(error, OutcomeUnknownError), error
+        assert isinstance(error.error, VlensResponseError)
+        assert "error_code is not an integer" in str(error)
+
+
+def test_a_token_the_server_quotes_in_its_message_is_hidden() -> None:
+    """A JWT in ``error_message`` (a server echoing the token it refused, or a new one) is a
+    secret the client may never have known, so cannot redact by value: hidden by its shape."""
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW"
+    error = _refusal(_envelope(f"token {jwt} has expired"))
+    assert jwt[:20] not in str(error)
+    assert error.message is not None
+    assert jwt[:20] not in error.message
+    assert "has expired" in error.message

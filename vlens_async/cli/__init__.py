@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .._errors import VlensError, VlensInputError, VlensTransportError
 from .._version import __version__
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    handlers = _signal_handlers()  # a command may leave Ctrl-C ignored while it closes
     try:
         args = build_parser().parse_args(argv)  # loading the commands' modules takes a while
         return int(asyncio.run(args.run(args)))
@@ -61,3 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"vlens: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None and signal.getsignal(sig) is not handler:
+                signal.signal(sig, handler)
+
+
+def _signal_handlers() -> dict[signal.Signals, Any]:
+    """The handlers of Ctrl-C and SIGTERM now (None: not set from Python)."""
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

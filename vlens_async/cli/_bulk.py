@@ -123,10 +123,6 @@ def _not_sent(error: BaseException) -> dict[str, Any]:
     return {"type": "Interrupted", "code": None, "message": "the run was aborted: not sent"}
 
 
-def _ignored() -> None:
-    """A signal once the run is over (see ``_Run._signals``)."""
-
-
 class _Run:
     """One run's state: counts, the numbers in flight, the stop flag."""
 
@@ -354,10 +350,18 @@ class _Run:
             yield
         finally:
             # The run is over; what is left is closing connections, which is bounded. A signal
-            # now is ignored until the event loop closes (closing it removes the handlers):
-            # the default handler would raise KeyboardInterrupt in the middle of that closing.
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, _ignored)
+            # now is ignored until main() puts the caller's handlers back: the default handler
+            # would raise KeyboardInterrupt in the middle of that closing, and one of asyncio's
+            # would write to the loop's self-pipe, which the loop closes before removing its
+            # handlers. Blocked while the handlers change: one arriving then is ignored too.
+            signals = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+            try:
+                for sig in signals:
+                    loop.remove_signal_handler(sig)  # the last one unsets the wakeup fd
+                    signal.signal(sig, signal.SIG_IGN)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
     def _summary(self, elapsed: float) -> None:
         done = sum(self.counts.values())
