@@ -187,6 +187,28 @@ async def test_from_env_reads_key_base_url_and_tenancy(clean_env: pytest.MonkeyP
     assert request.headers["TenancyName"] == "initech"
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("VLENS_BASE_URL", "ftp://api.vlenseg.com", "base_url"),
+        ("VLENS_TENANCY_NAME", "acme\r\nX-Evil: 1", "tenancy_name"),
+        ("VLENS_API_KEY", "key\nwith a line break", "api_key"),
+    ],
+)
+def test_from_env_names_the_variable_a_bad_value_came_from(
+    clean_env: pytest.MonkeyPatch, variable: str, value: str, field: str
+) -> None:
+    """A bad VLENS_* value: the error names the variable the user set (it named only the
+    argument, which the user never wrote), and never quotes the value."""
+    clean_env.setenv("VLENS_API_KEY", "env-key-123")
+    clean_env.setenv(variable, value)
+    with pytest.raises(VlensInputError) as raised:
+        VlensClient.from_env()
+    assert raised.value.field == field
+    assert f"(from {variable})" in str(raised.value)
+    assert "line break" not in str(raised.value)
+
+
 async def test_from_env_defaults_base_url_and_tenancy(clean_env: pytest.MonkeyPatch) -> None:
     """Without VLENS_BASE_URL / VLENS_TENANCY_NAME: the Vlens host and no TenancyName."""
     clean_env.setenv("VLENS_API_KEY", "env-key-123")

@@ -207,16 +207,27 @@ class VlensClient:
         :class:`~vlens_async.redis.RedisRateLimiter` (one budget per API key, shared by every
         process using that key; needs the ``redis`` extra), which it owns and closes.
         """
+        given = set(options)
         api_key = options.pop("api_key", None) or os.environ.get("VLENS_API_KEY")
         if not api_key:
             raise VlensInputError("VLENS_API_KEY", "is not set in the environment")
-        if "base_url" not in options and os.environ.get("VLENS_BASE_URL"):
-            options["base_url"] = os.environ["VLENS_BASE_URL"]
-        if "tenancy_name" not in options and os.environ.get("VLENS_TENANCY_NAME"):
-            options["tenancy_name"] = os.environ["VLENS_TENANCY_NAME"]
+        from_variables = {"api_key": "VLENS_API_KEY"} if "api_key" not in given else {}
+        for name, variable in (
+            ("base_url", "VLENS_BASE_URL"),
+            ("tenancy_name", "VLENS_TENANCY_NAME"),
+        ):
+            if name not in options and os.environ.get(variable):
+                options[name] = os.environ[variable]
+                from_variables[name] = variable
         if "allow_insecure_http" not in options:
             options["allow_insecure_http"] = _env_flag("VLENS_ALLOW_INSECURE_HTTP")
-        client = cls(api_key, **options)
+        try:
+            client = cls(api_key, **options)
+        except VlensInputError as exc:  # say where the bad value came from
+            if exc.field not in from_variables:
+                raise
+            problem = f"{exc.problem} (from {from_variables[exc.field]})"
+            raise VlensInputError(exc.field, problem) from None
         redis_url = os.environ.get("VLENS_REDIS_URL", "").strip()
         if "rate_limiter" not in options and redis_url:
             client._owned_limiter = _redis_limiter(redis_url, api_key)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -109,3 +112,26 @@ def test_sends_over_http_to_a_served_sandbox() -> None:
     assert printed["status"] == "sent"
     uuid.UUID(printed["request_id"])
     assert out.count(f"SMS to {PHONE}:") == 1
+
+
+def test_a_closed_stdout_after_the_send_still_reports_the_request_id() -> None:
+    """stdout closed by its reader (``| head -c0``): the code was sent, so the exit code is 0
+    and the line with the request id goes to stderr; no traceback, no "Exception ignored"
+    at exit (it was "vlens: error: Broken pipe", exit 2, the request id lost)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has left: a write raises BrokenPipeError
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "vlens_async", "otp", "send", PHONE, "--sandbox"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "request id" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Exception ignored" not in result.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from typing import Any
 
 from .._client import VlensClient
@@ -57,14 +59,26 @@ async def run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, phone: str, *, status: str, **fields: Any) -> None:
     if args.json:
-        print(json.dumps({"phone_number": phone, "status": status, **fields}))
+        _say(json.dumps({"phone_number": phone, "status": status, **fields}))
         return
     if status == "unknown":
-        print(f"{mask_phone(phone)}: outcome unknown ({fields['error']})")
+        _say(f"{mask_phone(phone)}: outcome unknown ({fields['error']})")
         return
     details = [f"request id {fields['request_id']}"]
     if fields["provider"]:
         details.append(f"via {fields['provider']}")
     if fields["expires_in_seconds"] is not None:
         details.append(f"expires in {fields['expires_in_seconds']} s")
-    print(f"OTP sent to {mask_phone(phone)}: {', '.join(details)}")
+    _say(f"OTP sent to {mask_phone(phone)}: {', '.join(details)}")
+
+
+def _say(line: str) -> None:
+    """Print the outcome; on stderr if stdout's reader has left: the code is sent either way,
+    and its request id is what the user needs to validate it."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        # The recipe of Python's signal docs: point stdout at devnull, so that the flush at
+        # exit does not fail again ("Exception ignored ... BrokenPipeError").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"vlens: stdout is closed; {line}", file=sys.stderr)
