@@ -43,6 +43,23 @@ def test_messages_are_kept_in_the_order_sent_and_found_by_recipient() -> None:
     assert outbox.last_otp("ada@example.com") == "555555"
 
 
+def test_a_phone_number_is_found_in_any_spelling_the_sdk_accepts() -> None:
+    """The number as the test wrote it for ``send_phone_otp`` (spaces, dashes, a 00 prefix):
+    the SDK sent it as E.164, and the look-up finds it so (it found nothing)."""
+    outbox = Outbox()
+    sent = message("+201001234567", "918273")
+    outbox.append(sent)
+    for spelling in ("+20 100 123 4567", "+20-100-123-4567", "00201001234567"):
+        assert outbox.last_otp(spelling) == "918273"
+        assert outbox.to(spelling) == [sent]
+
+
+def test_a_recipient_that_is_not_text_is_a_type_error() -> None:
+    outbox = Outbox()
+    with pytest.raises(TypeError, match="recipient"):
+        outbox.last_otp(None)  # type: ignore[arg-type]
+
+
 def test_to_returns_a_copy() -> None:
     outbox = Outbox()
     outbox.append(message("+201000000001", "111111"))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 
 import attrs
+
+from .._errors import VlensInputError
+from .._validation import check_phone
 
 __all__ = ["Outbox", "OutboxMessage"]
 
@@ -85,12 +89,13 @@ class Outbox:
         self._listeners.append(listener)
 
     def to(self, recipient: str) -> list[OutboxMessage]:
-        """Every message sent to ``recipient``, oldest first."""
-        return list(self._by_recipient().get(recipient.lower(), ()))
+        """Every message sent to ``recipient`` (a phone number in any spelling the SDK accepts,
+        or an e-mail address in any case), oldest first."""
+        return list(self._by_recipient().get(_key(recipient), ()))
 
     def last(self, recipient: str) -> OutboxMessage:
         """The latest message to ``recipient``; LookupError if there is none."""
-        sent = self._by_recipient().get(recipient.lower())
+        sent = self._by_recipient().get(_key(recipient))
         if not sent:
             raise LookupError(f"the sandbox sent nothing to {recipient!r}")
         return sent[-1]
@@ -142,8 +147,19 @@ class Outbox:
         return f"<Outbox messages={len(self)}>"
 
 
+def _key(recipient: str) -> str:
+    """The look-up key: an e-mail address lower-cased, a phone number as E.164 (the form the
+    SDK sends, whatever spelling a test passed it)."""
+    if not isinstance(recipient, str):
+        raise TypeError(f"recipient must be a phone number or e-mail address, not {recipient!r}")
+    if "@" not in recipient:
+        with contextlib.suppress(VlensInputError):
+            return check_phone("recipient", recipient)
+    return recipient.lower()
+
+
 def _add(index: dict[str, list[OutboxMessage]], message: OutboxMessage) -> None:
-    key = message.recipient.lower()
+    key = _key(message.recipient)
     sent = index.get(key)
     if sent is None:
         index[key] = [message]
