@@ -152,7 +152,14 @@ class RedisRateLimiter:
         self._queue.append((mode, future))
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._serve_queue())
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # cancelled after its permit was granted, before it ran: give the permit back
+            granted = future.done() and not future.cancelled() and not future.exception()
+            if mode == "f" and granted:
+                self._release(future.result())
+            raise
 
     async def _serve_queue(self) -> None:
         """Ask Redis for as many permits as callers wait (one round trip for all of them, in

@@ -205,3 +205,26 @@ def test_a_database_that_is_not_a_number_is_refused(url: str) -> None:
     """redis-py reads ``/abc`` as database 0: refused instead, before anything is connected."""
     with pytest.raises(ValueError, match="database"):
         RedisRateLimiter(url, key="k")
+
+
+async def test_a_caller_cancelled_as_its_permit_is_granted_gives_it_back(
+    redis_url: str, name: str
+) -> None:
+    """A caller cancelled after Redis granted its permit but before it ran (a timeout firing
+    then) took the permit with it: it stayed in flight until its lease (60 s) ran out, so a
+    few such cancels stalled the whole budget for a minute. Now it is released at once."""
+    limiter = RedisRateLimiter(redis_url, key=name, limits=["1/s"])
+    try:
+        await limiter.ping()
+        waiter = asyncio.ensure_future(limiter.__aenter__())
+        while limiter.granted == 0:  # this task runs before the waiter's wake-up does
+            await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert waiter.cancelled()
+    finally:
+        await limiter.aclose()  # writes the permits ended
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        flying = await client.zcard(f"vlens:rate:{{{name}}}:flight")
+        ended = await client.zcard(f"vlens:rate:{{{name}}}:ends")
+    assert (flying, ended) == (0, 1)
