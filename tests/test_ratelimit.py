@@ -264,3 +264,33 @@ async def test_a_wave_of_waiters_is_woken_at_once_in_the_order_they_asked() -> N
     await asyncio.gather(*(call(index) for index in range(30)))
     assert [index for index, _ in order] == list(range(30))
     assert [at for _, at in order] == [float(i // 10) for i in range(30)]
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("30", TypeError),
+        (None, TypeError),
+        (True, TypeError),
+        (-1.0, ValueError),
+        (math.nan, ValueError),
+        (math.inf, ValueError),
+    ],
+)
+def test_a_bad_max_pause_is_refused_when_the_limiter_is_made(
+    value: object, error: type[Exception]
+) -> None:
+    """A max_pause that is not a finite number >= 0 was taken, then failed (a TypeError out
+    of the call that got the 429) or paused every caller forever (inf and a huge Retry-After).
+    It is refused up front, naming the field."""
+    with pytest.raises(error, match=r"^max_pause: "):
+        RateLimiter(max_pause=value)  # type: ignore[arg-type]
+
+
+def test_a_nan_retry_after_backs_off_as_if_none_was_given() -> None:
+    """slow_down(nan) applied no pause and said it had paused for nan seconds; it now backs off
+    as for a 429 without Retry-After."""
+    time = FakeTime()
+    limiter = RateLimiter([], clock=time.now, sleep=time.sleep)
+    assert limiter.slow_down(math.nan) == 1.0
+    assert limiter.slow_down(math.nan) == 2.0

@@ -28,6 +28,7 @@ from ._ratelimit import (
     DEFAULT_RATE_LIMITS,
     RateLimit,
     RateLimiterUnavailableError,
+    check_seconds,
     parse_limits,
     pause_for,
 )
@@ -80,8 +81,10 @@ class RedisRateLimiter:
         name = key if key is not None else budget_key(api_key or "")
         self.limits: Sequence[RateLimit] = parse_limits(limits)
         self.where = where(url)  # also checks the URL
-        self._url, self._timeout, self._lease = url, timeout, lease
-        self._max_pause, self._sleep = max_pause, sleep
+        self._url, self._sleep = url, sleep
+        self._lease = check_seconds("lease", lease)
+        self._timeout = check_seconds("timeout", timeout)
+        self._max_pause = check_seconds("max_pause", max_pause, zero_ok=True)
         self._keys = [f"vlens:rate:{{{name}}}:{part}" for part in ("ends", "flight", "pause")]
         self._ttl = int(max((limit.seconds for limit in self.limits), default=1) + lease) + 60
         self._windows = [value for limit in self.limits for value in (limit.count, limit.seconds)]

@@ -217,7 +217,8 @@ async def test_a_caller_cancelled_as_its_permit_is_granted_gives_it_back(
     try:
         await limiter.ping()
         waiter = asyncio.ensure_future(limiter.__aenter__())
-        while limiter.granted == 0:  # this task runs before the waiter's wake-up does
+        # Polling each loop turn, this task runs between the grant and the waiter's wake-up.
+        while limiter.granted == 0:  # noqa: ASYNC110 - an Event would wake it too late
             await asyncio.sleep(0)
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
@@ -228,3 +229,24 @@ async def test_a_caller_cancelled_as_its_permit_is_granted_gives_it_back(
         flying = await client.zcard(f"vlens:rate:{{{name}}}:flight")
         ended = await client.zcard(f"vlens:rate:{{{name}}}:ends")
     assert (flying, ended) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "field"),
+    [
+        ({"lease": "60"}, TypeError, "lease"),
+        ({"lease": 0}, ValueError, "lease"),
+        ({"lease": -5.0}, ValueError, "lease"),
+        ({"timeout": float("nan")}, ValueError, "timeout"),
+        ({"timeout": 0}, ValueError, "timeout"),
+        ({"max_pause": float("inf")}, ValueError, "max_pause"),
+        ({"max_pause": -1}, ValueError, "max_pause"),
+    ],
+)
+def test_bad_durations_are_refused_naming_the_field(
+    options: dict[str, Any], error: type[Exception], field: str
+) -> None:
+    """A lease of 0 or less let a permit held with `async with` count as ended at once (the
+    budget overrun while calls were slow); a non-number failed later without naming it."""
+    with pytest.raises(error, match=f"^{field}: "):
+        RedisRateLimiter("redis://127.0.0.1:6379", key="k", **options)
