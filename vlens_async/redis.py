@@ -46,6 +46,7 @@ __all__ = [
 logger = logging.getLogger("vlens_async.redis")
 
 _BATCH = 64  # permits asked for in one round trip at most
+_MAX_VOID = 16 * _BATCH  # permits of lost replies remembered at most (the rest: their lease)
 # Permits this task holds with `async with`, innermost last (members of the flight set).
 _HELD: ContextVar[tuple[str, ...]] = ContextVar("vlens_redis_permits", default=())
 
@@ -93,6 +94,8 @@ class RedisRateLimiter:
         self._pump: asyncio.Task[None] | None = None  # serves the queue while anyone waits
         self._next_wait = 0.0
         self._ending: list[tuple[str, float]] = []  # permits ended (and when), not yet written
+        self._void: dict[str, float] = {}  # permits Redis may have granted to no one (a reply
+        # lost), each until its lease ends; oldest first
         self._flusher: asyncio.Task[None] | None = None  # writes them while there are any
         self._redis: Redis | None = None
         self._pending_pause = 0.0  # told by slow_down, written with the next script call
@@ -139,11 +142,14 @@ class RedisRateLimiter:
         an age of milliseconds, not how far apart the machines' clocks are."""
         while self._ending:
             ended, self._ending = self._ending, []
-            sent = time.monotonic()
+            sent, void = time.monotonic(), self._voids()
             ages = [value for member, at in ended for value in (member, f"{sent - at:.6f}")]
             try:
                 with reaching(self._url):
-                    await self._finish(self._keys, [self._take_pause(), self._ttl, *ages])
+                    args: list[str | float] = [self._take_pause(), self._ttl, " ".join(void)]
+                    args += ages
+                    await self._finish(self._keys, args)
+                self._forget(void)
             except RateLimiterUnavailableError as error:
                 # The calls are over; their permits stay counted until their lease ends.
                 logger.warning("could not end %d permit(s): %s", len(ended), error)
@@ -188,18 +194,26 @@ class RedisRateLimiter:
         if not waiting:
             return 0
         modes = "".join(mode for mode, _ in waiting[:_BATCH])
-        prefix = next(self._ids)
-        args = [modes, prefix, self._lease, self._take_pause(), self._ttl, *self._windows]
-        with reaching(self._url):
-            granted, wait = await self._acquire(self._keys, args)
-        if self._pump is not asyncio.current_task():
-            # aclose() stopped this task, but the cancel was lost in the Redis call (before
-            # Python 3.12, redis-py's asyncio.wait_for can return instead): stop now.
-            raise asyncio.CancelledError
+        prefix, void = next(self._ids), self._voids()
+        members = [f"{prefix}:{index}" for index in range(len(modes))]
+        args: list[str | float] = [modes, prefix, self._lease, self._take_pause(), self._ttl]
+        args.append(" ".join(void))
+        try:
+            with reaching(self._url):
+                granted, wait = await self._acquire(self._keys, [*args, *self._windows])
+            if self._pump is not asyncio.current_task():
+                # aclose() stopped this task, but the cancel was lost in the Redis call (before
+                # Python 3.12, redis-py's asyncio.wait_for can return instead): stop now.
+                raise asyncio.CancelledError
+        except BaseException:
+            # Redis may have run the request: its permits are no one's; take them back with
+            # this process' next request (else they would hold the budget for their lease).
+            self._void.update(dict.fromkeys(members, time.monotonic() + self._lease))
+            raise
+        self._forget(void)
         self._next_wait = float(wait)
-        for index in range(int(granted)):
+        for member in members[: int(granted)]:
             mode, future = self._queue.popleft()
-            member = f"{prefix}:{index}"
             if future.cancelled():  # gave up while Redis granted it: give it back at once
                 if mode == "f":
                     self._release(member)
@@ -207,6 +221,20 @@ class RedisRateLimiter:
             future.set_result(member)
             self.granted += 1
         return len(self._queue)
+
+    def _voids(self) -> list[str]:
+        """The permits of lost replies to take back: those whose lease has not ended."""
+        now = time.monotonic()
+        for member, until in list(self._void.items()):
+            if until > now and len(self._void) <= _MAX_VOID:
+                break
+            del self._void[member]
+        return list(self._void)
+
+    def _forget(self, void: list[str]) -> None:
+        """``void`` was written to Redis: those permits are taken back."""
+        for member in void:
+            self._void.pop(member, None)
 
     def _take_pause(self) -> float:
         pause, self._pending_pause = self._pending_pause, 0.0
