@@ -142,17 +142,19 @@ class RedisRateLimiter:
         an age of milliseconds, not how far apart the machines' clocks are."""
         while self._ending:
             ended, self._ending = self._ending, []
-            sent, void = time.monotonic(), self._voids()
+            sent, void, pause = time.monotonic(), self._voids(), self._take_pause()
             ages = [value for member, at in ended for value in (member, f"{sent - at:.6f}")]
             try:
                 with reaching(self._url):
-                    args: list[str | float] = [self._take_pause(), self._ttl, " ".join(void)]
-                    args += ages
-                    await self._finish(self._keys, args)
+                    await self._finish(self._keys, [pause, self._ttl, " ".join(void), *ages])
                 self._forget(void)
             except RateLimiterUnavailableError as error:
-                # The calls are over; their permits stay counted until their lease ends.
-                logger.warning("could not end %d permit(s): %s", len(ended), error)
+                # Kept for this process' next request for permits (see _serve_batch); until
+                # then, or their lease's end if none comes, the permits stay counted.
+                self._ending[:0] = ended
+                self._pending_pause = max(self._pending_pause, pause)
+                logger.warning("could not end %d permit(s) yet: %s", len(ended), error)
+                return
 
     async def _grant(self, mode: str) -> str:
         """Queue for a permit (``"f"``: held until released, ``"e"``: counts from now)."""
@@ -193,6 +195,8 @@ class RedisRateLimiter:
         self._queue = collections.deque(waiting)
         if not waiting:
             return 0
+        if self._ending and (self._flusher is None or self._flusher.done()):
+            await self._flush_ends()  # ends a failed write left: else they hold the budget
         modes = "".join(mode for mode, _ in waiting[:_BATCH])
         prefix, void = next(self._ids), self._voids()
         members = [f"{prefix}:{index}" for index in range(len(modes))]

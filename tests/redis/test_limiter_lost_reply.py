@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio
@@ -105,3 +106,38 @@ async def test_permits_granted_in_a_lost_reply_do_not_hold_the_budget(
     assert proxy.lost == 1
     assert waits == []
     assert (flying, ended, limiter.granted) == (0, 1, 1)
+
+
+async def test_permits_whose_end_could_not_be_written_are_ended_once_redis_is_back(
+    tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis restarts (with its data) while a call holds a permit: the permit's end cannot be
+    written. It was dropped, so the permit stayed in flight until its 60 s lease ended and
+    held the budget (of every process sharing it) meanwhile. Now its end is written with the
+    limiter's next request: once the window after that end has passed, the next caller gets
+    a permit at once."""
+    server = RedisServer(tmp_path, durable=True)
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        raise asyncio.CancelledError  # a wait at all is the failure; no need to sit it out
+
+    limiter = RedisRateLimiter(server.url, key=name, limits=["1/0.1s"], sleep=no_sleep)
+    try:
+        async with asyncio.timeout(HANG_GUARD):
+            async with limiter:
+                await asyncio.to_thread(server.stop)  # the call's answer comes meanwhile
+            flusher = limiter._flusher
+            assert flusher is not None
+            await asyncio.wait({flusher})  # the end could not be written
+            await asyncio.to_thread(server.start)
+            await asyncio.sleep(0.15)  # the window after the end has passed
+            async with limiter:
+                pass
+    finally:
+        await limiter.aclose()
+        server.stop()
+    assert "could not end 1 permit" in caplog.text
+    assert waits == []
+    assert limiter.granted == 2
