@@ -230,10 +230,18 @@ class RateLimiter:
 
     def slow_down(self, retry_after: float | None) -> float:
         """The server said "too many": pause every caller for ``retry_after`` (or a growing
-        backoff when it gave none). Returns the pause applied."""
-        pause = pause_for(retry_after, self._strikes, self._max_pause)
-        self._strikes += 1
-        self._paused_until = max(self._paused_until, self._clock() + pause)
+        backoff when it gave none). Returns the pause applied.
+
+        A refusal while a pause lasts is the answer to a call sent before it (none is granted
+        during one): the same overload, so it does not grow the backoff.
+        """
+        now = self._clock()
+        if now < self._paused_until and self._strikes:
+            step = self._strikes - 1
+        else:
+            step, self._strikes = self._strikes, self._strikes + 1
+        pause = pause_for(retry_after, step, self._max_pause)
+        self._paused_until = max(self._paused_until, now + pause)
         return pause
 
     def succeeded(self) -> None:

@@ -99,6 +99,7 @@ class RedisRateLimiter:
         self._flusher: asyncio.Task[None] | None = None  # writes them while there are any
         self._redis: Redis | None = None
         self._pending_pause = 0.0  # told by slow_down, written with the next script call
+        self._paused_until = float("-inf")  # when this process' last slow-down ends
         self._strikes = 0
         self.granted = 0
 
@@ -251,9 +252,14 @@ class RedisRateLimiter:
         of permits (``async with`` ends its permit right after the answer). Returns the pause
         applied.
         """
-        pause = pause_for(retry_after, self._strikes, self._max_pause)
-        self._strikes += 1
+        now = time.monotonic()
+        if now < self._paused_until and self._strikes:  # a call sent before this pause
+            step = self._strikes - 1  # the same overload: the backoff does not grow
+        else:
+            step, self._strikes = self._strikes, self._strikes + 1
+        pause = pause_for(retry_after, step, self._max_pause)
         self._pending_pause = max(self._pending_pause, pause)
+        self._paused_until = max(self._paused_until, now + pause)
         return pause
 
     def succeeded(self) -> None:

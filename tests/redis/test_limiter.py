@@ -250,3 +250,12 @@ def test_bad_durations_are_refused_naming_the_field(
     budget overrun while calls were slow); a non-number failed later without naming it."""
     with pytest.raises(error, match=f"^{field}: "):
         RedisRateLimiter("redis://127.0.0.1:6379", key="k", **options)
+
+
+def test_refusals_during_a_pause_do_not_grow_it() -> None:
+    """Header-less refusals of calls sent before the current pause (here a Retry-After of
+    30 s) each doubled the next pause (1, 2, 4... capped at 30 s); they are the same overload
+    and now back off 1 s, as the in-memory limiter does."""
+    limiter = RedisRateLimiter("redis://127.0.0.1:6379", key="k")  # nothing is connected
+    assert limiter.slow_down(30.0) == 30.0
+    assert [limiter.slow_down(None) for _ in range(10)] == [1.0] * 10
