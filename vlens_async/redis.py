@@ -280,6 +280,8 @@ class RedisRateLimiter:
         waiting for a permit are cancelled). Each step waits ``timeout`` s at most."""
         pump, self._pump = self._pump, None  # no longer the pump: it stops (see _serve_batch)
         await stop(pump, self._timeout)
+        if self._ending and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.create_task(self._flush_ends())  # a write that failed
         if self._flusher is not None:
             await asyncio.wait({self._flusher}, timeout=self._timeout)
             await stop(self._flusher, self._timeout)  # not written: their leases end them

@@ -141,3 +141,29 @@ async def test_permits_whose_end_could_not_be_written_are_ended_once_redis_is_ba
     assert "could not end 1 permit" in caplog.text
     assert waits == []
     assert limiter.granted == 2
+
+
+async def test_an_end_that_could_not_be_written_is_written_at_close(
+    tmp_path: Path, name: str
+) -> None:
+    """The last call's end could not be written (Redis restarting); the process then closes
+    its limiter. The end was never written, so the permit held the budget of every other
+    process until its lease ran out. aclose() now writes it."""
+    server = RedisServer(tmp_path, durable=True)
+    limiter = RedisRateLimiter(server.url, key=name, limits=["1/s"])
+    try:
+        async with asyncio.timeout(HANG_GUARD):
+            async with limiter:
+                await asyncio.to_thread(server.stop)
+            flusher = limiter._flusher
+            assert flusher is not None
+            await asyncio.wait({flusher})  # the end could not be written
+            await asyncio.to_thread(server.start)
+            await limiter.aclose()
+        async with redis.asyncio.Redis.from_url(server.url) as client:
+            flying = await client.zcard(f"vlens:rate:{{{name}}}:flight")
+            ended = await client.zcard(f"vlens:rate:{{{name}}}:ends")
+    finally:
+        await limiter.aclose()
+        server.stop()
+    assert (flying, ended) == (0, 1)
