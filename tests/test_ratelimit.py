@@ -140,12 +140,32 @@ async def test_slow_down_pauses_every_caller_for_retry_after() -> None:
 
 
 async def test_slow_down_without_retry_after_backs_off_and_resets_on_success() -> None:
-    """Header-less slow-downs double (1, 2, 4 s), are capped, and start over after a success."""
-    limiter = RateLimiter([], clock=FakeTime().now, sleep=FakeTime().sleep, max_pause=60.0)
-    assert [limiter.slow_down(None) for _ in range(3)] == [1.0, 2.0, 4.0]
-    assert max(limiter.slow_down(None) for _ in range(10)) == 30.0
+    """Header-less slow-downs one after another (each after the last pause) double (1, 2,
+    4 s), are capped, and start over after a success."""
+    time = FakeTime()
+    limiter = RateLimiter([], clock=time.now, sleep=time.sleep, max_pause=60.0)
+    pauses: list[float] = []
+    for _ in range(8):
+        pauses.append(limiter.slow_down(None))
+        time.clock.advance(pauses[-1])
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
     limiter.succeeded()
     assert limiter.slow_down(None) == 1.0
+
+
+async def test_refusals_of_calls_sent_before_a_pause_do_not_grow_it() -> None:
+    """Ten calls in flight refused at once without Retry-After (Vlens documents none) are one
+    overload, not ten: each doubled the pause (1, 2, 4... 512 s, capped at 30 s), so the run
+    stopped for half a minute. They now pause every caller 1 s; a refusal after that pause
+    backs off 2 s."""
+    time = FakeTime()
+    limiter = RecordingLimiter(["10/s"], time)
+    for _ in range(10):
+        await limiter.acquire()
+    assert [limiter.slow_down(None) for _ in range(10)] == [1.0] * 10
+    await limiter.acquire()
+    assert limiter.grants[-1] == 1.0
+    assert limiter.slow_down(None) == 2.0
 
 
 def test_slow_down_caps_retry_after_at_max_pause() -> None:
@@ -264,3 +284,34 @@ async def test_a_wave_of_waiters_is_woken_at_once_in_the_order_they_asked() -> N
     await asyncio.gather(*(call(index) for index in range(30)))
     assert [index for index, _ in order] == list(range(30))
     assert [at for _, at in order] == [float(i // 10) for i in range(30)]
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("30", TypeError),
+        (None, TypeError),
+        (True, TypeError),
+        (-1.0, ValueError),
+        (math.nan, ValueError),
+        (math.inf, ValueError),
+    ],
+)
+def test_a_bad_max_pause_is_refused_when_the_limiter_is_made(
+    value: object, error: type[Exception]
+) -> None:
+    """A max_pause that is not a finite number >= 0 was taken, then failed (a TypeError out
+    of the call that got the 429) or paused every caller forever (inf and a huge Retry-After).
+    It is refused up front, naming the field."""
+    with pytest.raises(error, match=r"^max_pause: "):
+        RateLimiter(max_pause=value)  # type: ignore[arg-type]
+
+
+def test_a_nan_retry_after_backs_off_as_if_none_was_given() -> None:
+    """slow_down(nan) applied no pause and said it had paused for nan seconds; it now backs off
+    as for a 429 without Retry-After."""
+    time = FakeTime()
+    limiter = RateLimiter([], clock=time.now, sleep=time.sleep)
+    assert limiter.slow_down(math.nan) == 1.0
+    time.clock.advance(1.0)
+    assert limiter.slow_down(math.nan) == 2.0

@@ -22,6 +22,7 @@ __all__ = [
     "RateLimit",
     "RateLimiter",
     "RateLimiterUnavailableError",
+    "check_seconds",
     "parse_limits",
     "pause_for",
 ]
@@ -130,7 +131,8 @@ class RateLimiter:
         max_pause: float = 60.0,
     ) -> None:
         self.limits: Sequence[RateLimit] = parse_limits(limits)
-        self._clock, self._sleep, self._max_pause = clock, sleep, max_pause
+        self._clock, self._sleep = clock, sleep
+        self._max_pause = check_seconds("max_pause", max_pause, zero_ok=True)
         size = max((limit.count for limit in self.limits), default=0)
         # When each finished call was certainly seen by the server, oldest first. Appended at
         # the clock's "now", so it stays sorted.
@@ -228,10 +230,18 @@ class RateLimiter:
 
     def slow_down(self, retry_after: float | None) -> float:
         """The server said "too many": pause every caller for ``retry_after`` (or a growing
-        backoff when it gave none). Returns the pause applied."""
-        pause = pause_for(retry_after, self._strikes, self._max_pause)
-        self._strikes += 1
-        self._paused_until = max(self._paused_until, self._clock() + pause)
+        backoff when it gave none). Returns the pause applied.
+
+        A refusal while a pause lasts is the answer to a call sent before it (none is granted
+        during one): the same overload, so it does not grow the backoff.
+        """
+        now = self._clock()
+        if now < self._paused_until and self._strikes:
+            step = self._strikes - 1
+        else:
+            step, self._strikes = self._strikes, self._strikes + 1
+        pause = pause_for(retry_after, step, self._max_pause)
+        self._paused_until = max(self._paused_until, now + pause)
         return pause
 
     def succeeded(self) -> None:
@@ -261,8 +271,21 @@ def parse_limits(limits: Iterable[RateLimit | str]) -> tuple[RateLimit, ...]:
     return tuple(parsed)
 
 
+def check_seconds(name: str, value: object, *, zero_ok: bool = False) -> float:
+    """``value`` if it is a finite number of seconds > 0 (or >= 0), else an error naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a number of seconds, not {value!r}")
+    if not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0))):
+        least = ">= 0" if zero_ok else "> 0"
+        raise ValueError(f"{name}: expected a finite number of seconds {least}, not {value}")
+    return float(value)
+
+
 def pause_for(retry_after: float | None, strikes: int, max_pause: float) -> float:
-    """The slow-down after a 429: ``retry_after`` when given, else 1, 2, 4... s (at most 30),
-    capped at ``max_pause`` and never negative."""
-    pause = retry_after if retry_after is not None else min(2.0**strikes, 30.0)
+    """The slow-down after a 429: ``retry_after`` when given, else (or when NaN) 1, 2, 4... s
+    (at most 30), capped at ``max_pause`` and never negative."""
+    if retry_after is None or math.isnan(retry_after):
+        pause = min(2.0**strikes, 30.0)
+    else:
+        pause = retry_after
     return min(max(pause, 0.0), max_pause)

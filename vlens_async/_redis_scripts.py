@@ -39,20 +39,34 @@ local function publish_pause(key, slow)
 end
 """
 
+# Takes back permits granted by a request whose reply was lost (ARGV[arg]: their members,
+# space-separated): their callers got an error and sent nothing, so they count for nothing.
+_VOID = """
+local function void(arg)
+  for member in string.gmatch(arg, '%S+') do
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[2], member)
+  end
+end
+"""
+
 ACQUIRE = (
     _PRELUDE
     + _PUBLISH_PAUSE
+    + _VOID
     + """
 -- KEYS: ends (zset member -> when its call certainly reached the server), flight (zset
 -- member -> lease end of a call not yet answered), pause (string: paused until).
 -- ARGV: modes (one letter per caller waiting, in order: 'f' holds the permit until released,
--- 'e' counts from now), member prefix, lease, slow, ttl, then count, seconds per window.
+-- 'e' counts from now), member prefix, lease, slow, ttl, members to void, then count,
+-- seconds per window.
 -- Grants permits in order while they fit; members are prefix:0, prefix:1, ...
 -- Returns {permits granted, seconds to wait before asking for the next}.
 local ends, flight = KEYS[1], KEYS[2]
 local modes, prefix = ARGV[1], ARGV[2]
 local lease, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
 local paused = publish_pause(KEYS[3], tonumber(ARGV[4]))
+void(ARGV[6])
 -- a call whose lease ran out (its process died) counts as ended when the lease ended
 local expired = redis.call('ZRANGEBYSCORE', flight, '-inf', stamp(now), 'WITHSCORES')
 for i = 1, #expired, 2 do
@@ -62,7 +76,7 @@ end
 local flying = redis.call('ZCARD', flight)
 local function wait_for_one()
   local wait = paused - now
-  for i = 6, #ARGV, 2 do
+  for i = 7, #ARGV, 2 do
     local count, seconds = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
     local free = count - flying
     if free <= 0 then
@@ -88,7 +102,7 @@ for n = 1, #modes do
   granted = n
 end
 local longest = 0
-for i = 7, #ARGV, 2 do longest = math.max(longest, tonumber(ARGV[i])) end
+for i = 8, #ARGV, 2 do longest = math.max(longest, tonumber(ARGV[i])) end
 redis.call('ZREMRANGEBYSCORE', ends, '-inf', '(' .. stamp(now - longest))
 redis.call('EXPIRE', ends, ttl)
 redis.call('EXPIRE', flight, ttl)
@@ -99,11 +113,14 @@ return {granted, stamp(math.max(wait, 0))}
 FINISH = (
     _PRELUDE
     + _PUBLISH_PAUSE
+    + _VOID
     + """
--- KEYS: ends, flight, pause. ARGV: slow, ttl, then pairs member, age of calls answered: each
+-- KEYS: ends, flight, pause. ARGV: slow, ttl, members to void, then pairs member, age of
+-- calls answered: each
 -- counts as ended age seconds ago (its process' clock), when the answer was back; as it
 -- was sent before this script runs, never earlier than that (see RedisRateLimiter).
-for i = 3, #ARGV, 2 do
+void(ARGV[3])
+for i = 4, #ARGV, 2 do
   local age = math.max(tonumber(ARGV[i + 1]), 0)
   redis.call('ZREM', KEYS[2], ARGV[i])
   redis.call('ZADD', KEYS[1], stamp(now - age), ARGV[i])

@@ -28,6 +28,7 @@ from ._ratelimit import (
     DEFAULT_RATE_LIMITS,
     RateLimit,
     RateLimiterUnavailableError,
+    check_seconds,
     parse_limits,
     pause_for,
 )
@@ -45,6 +46,7 @@ __all__ = [
 logger = logging.getLogger("vlens_async.redis")
 
 _BATCH = 64  # permits asked for in one round trip at most
+_MAX_VOID = 16 * _BATCH  # permits of lost replies remembered at most (the rest: their lease)
 # Permits this task holds with `async with`, innermost last (members of the flight set).
 _HELD: ContextVar[tuple[str, ...]] = ContextVar("vlens_redis_permits", default=())
 
@@ -80,8 +82,10 @@ class RedisRateLimiter:
         name = key if key is not None else budget_key(api_key or "")
         self.limits: Sequence[RateLimit] = parse_limits(limits)
         self.where = where(url)  # also checks the URL
-        self._url, self._timeout, self._lease = url, timeout, lease
-        self._max_pause, self._sleep = max_pause, sleep
+        self._url, self._sleep = url, sleep
+        self._lease = check_seconds("lease", lease)
+        self._timeout = check_seconds("timeout", timeout)
+        self._max_pause = check_seconds("max_pause", max_pause, zero_ok=True)
         self._keys = [f"vlens:rate:{{{name}}}:{part}" for part in ("ends", "flight", "pause")]
         self._ttl = int(max((limit.seconds for limit in self.limits), default=1) + lease) + 60
         self._windows = [value for limit in self.limits for value in (limit.count, limit.seconds)]
@@ -90,9 +94,12 @@ class RedisRateLimiter:
         self._pump: asyncio.Task[None] | None = None  # serves the queue while anyone waits
         self._next_wait = 0.0
         self._ending: list[tuple[str, float]] = []  # permits ended (and when), not yet written
+        self._void: dict[str, float] = {}  # permits Redis may have granted to no one (a reply
+        # lost), each until its lease ends; oldest first
         self._flusher: asyncio.Task[None] | None = None  # writes them while there are any
         self._redis: Redis | None = None
         self._pending_pause = 0.0  # told by slow_down, written with the next script call
+        self._paused_until = float("-inf")  # when this process' last slow-down ends
         self._strikes = 0
         self.granted = 0
 
@@ -136,14 +143,19 @@ class RedisRateLimiter:
         an age of milliseconds, not how far apart the machines' clocks are."""
         while self._ending:
             ended, self._ending = self._ending, []
-            sent = time.monotonic()
+            sent, void, pause = time.monotonic(), self._voids(), self._take_pause()
             ages = [value for member, at in ended for value in (member, f"{sent - at:.6f}")]
             try:
                 with reaching(self._url):
-                    await self._finish(self._keys, [self._take_pause(), self._ttl, *ages])
+                    await self._finish(self._keys, [pause, self._ttl, " ".join(void), *ages])
+                self._forget(void)
             except RateLimiterUnavailableError as error:
-                # The calls are over; their permits stay counted until their lease ends.
-                logger.warning("could not end %d permit(s): %s", len(ended), error)
+                # Kept for this process' next request for permits (see _serve_batch); until
+                # then, or their lease's end if none comes, the permits stay counted.
+                self._ending[:0] = ended
+                self._pending_pause = max(self._pending_pause, pause)
+                logger.warning("could not end %d permit(s) yet: %s", len(ended), error)
+                return
 
     async def _grant(self, mode: str) -> str:
         """Queue for a permit (``"f"``: held until released, ``"e"``: counts from now)."""
@@ -152,7 +164,14 @@ class RedisRateLimiter:
         self._queue.append((mode, future))
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._serve_queue())
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # cancelled after its permit was granted, before it ran: give the permit back
+            granted = future.done() and not future.cancelled() and not future.exception()
+            if mode == "f" and granted:
+                self._release(future.result())
+            raise
 
     async def _serve_queue(self) -> None:
         """Ask Redis for as many permits as callers wait (one round trip for all of them, in
@@ -177,19 +196,29 @@ class RedisRateLimiter:
         self._queue = collections.deque(waiting)
         if not waiting:
             return 0
+        if self._ending and (self._flusher is None or self._flusher.done()):
+            await self._flush_ends()  # ends a failed write left: else they hold the budget
         modes = "".join(mode for mode, _ in waiting[:_BATCH])
-        prefix = next(self._ids)
-        args = [modes, prefix, self._lease, self._take_pause(), self._ttl, *self._windows]
-        with reaching(self._url):
-            granted, wait = await self._acquire(self._keys, args)
-        if self._pump is not asyncio.current_task():
-            # aclose() stopped this task, but the cancel was lost in the Redis call (before
-            # Python 3.12, redis-py's asyncio.wait_for can return instead): stop now.
-            raise asyncio.CancelledError
+        prefix, void = next(self._ids), self._voids()
+        members = [f"{prefix}:{index}" for index in range(len(modes))]
+        args: list[str | float] = [modes, prefix, self._lease, self._take_pause(), self._ttl]
+        args.append(" ".join(void))
+        try:
+            with reaching(self._url):
+                granted, wait = await self._acquire(self._keys, [*args, *self._windows])
+            if self._pump is not asyncio.current_task():
+                # aclose() stopped this task, but the cancel was lost in the Redis call (before
+                # Python 3.12, redis-py's asyncio.wait_for can return instead): stop now.
+                raise asyncio.CancelledError
+        except BaseException:
+            # Redis may have run the request: its permits are no one's; take them back with
+            # this process' next request (else they would hold the budget for their lease).
+            self._void.update(dict.fromkeys(members, time.monotonic() + self._lease))
+            raise
+        self._forget(void)
         self._next_wait = float(wait)
-        for index in range(int(granted)):
+        for member in members[: int(granted)]:
             mode, future = self._queue.popleft()
-            member = f"{prefix}:{index}"
             if future.cancelled():  # gave up while Redis granted it: give it back at once
                 if mode == "f":
                     self._release(member)
@@ -197,6 +226,20 @@ class RedisRateLimiter:
             future.set_result(member)
             self.granted += 1
         return len(self._queue)
+
+    def _voids(self) -> list[str]:
+        """The permits of lost replies to take back: those whose lease has not ended."""
+        now = time.monotonic()
+        for member, until in list(self._void.items()):
+            if until > now and len(self._void) <= _MAX_VOID:
+                break
+            del self._void[member]
+        return list(self._void)
+
+    def _forget(self, void: list[str]) -> None:
+        """``void`` was written to Redis: those permits are taken back."""
+        for member in void:
+            self._void.pop(member, None)
 
     def _take_pause(self) -> float:
         pause, self._pending_pause = self._pending_pause, 0.0
@@ -209,9 +252,14 @@ class RedisRateLimiter:
         of permits (``async with`` ends its permit right after the answer). Returns the pause
         applied.
         """
-        pause = pause_for(retry_after, self._strikes, self._max_pause)
-        self._strikes += 1
+        now = time.monotonic()
+        if now < self._paused_until and self._strikes:  # a call sent before this pause
+            step = self._strikes - 1  # the same overload: the backoff does not grow
+        else:
+            step, self._strikes = self._strikes, self._strikes + 1
+        pause = pause_for(retry_after, step, self._max_pause)
         self._pending_pause = max(self._pending_pause, pause)
+        self._paused_until = max(self._paused_until, now + pause)
         return pause
 
     def succeeded(self) -> None:
@@ -232,6 +280,8 @@ class RedisRateLimiter:
         waiting for a permit are cancelled). Each step waits ``timeout`` s at most."""
         pump, self._pump = self._pump, None  # no longer the pump: it stops (see _serve_batch)
         await stop(pump, self._timeout)
+        if self._ending and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.create_task(self._flush_ends())  # a write that failed
         if self._flusher is not None:
             await asyncio.wait({self._flusher}, timeout=self._timeout)
             await stop(self._flusher, self._timeout)  # not written: their leases end them

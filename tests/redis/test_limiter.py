@@ -205,3 +205,57 @@ def test_a_database_that_is_not_a_number_is_refused(url: str) -> None:
     """redis-py reads ``/abc`` as database 0: refused instead, before anything is connected."""
     with pytest.raises(ValueError, match="database"):
         RedisRateLimiter(url, key="k")
+
+
+async def test_a_caller_cancelled_as_its_permit_is_granted_gives_it_back(
+    redis_url: str, name: str
+) -> None:
+    """A caller cancelled after Redis granted its permit but before it ran (a timeout firing
+    then) took the permit with it: it stayed in flight until its lease (60 s) ran out, so a
+    few such cancels stalled the whole budget for a minute. Now it is released at once."""
+    limiter = RedisRateLimiter(redis_url, key=name, limits=["1/s"])
+    try:
+        await limiter.ping()
+        waiter = asyncio.ensure_future(limiter.__aenter__())
+        # Polling each loop turn, this task runs between the grant and the waiter's wake-up.
+        while limiter.granted == 0:  # noqa: ASYNC110 - an Event would wake it too late
+            await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert waiter.cancelled()
+    finally:
+        await limiter.aclose()  # writes the permits ended
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        flying = await client.zcard(f"vlens:rate:{{{name}}}:flight")
+        ended = await client.zcard(f"vlens:rate:{{{name}}}:ends")
+    assert (flying, ended) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "field"),
+    [
+        ({"lease": "60"}, TypeError, "lease"),
+        ({"lease": 0}, ValueError, "lease"),
+        ({"lease": -5.0}, ValueError, "lease"),
+        ({"timeout": float("nan")}, ValueError, "timeout"),
+        ({"timeout": 0}, ValueError, "timeout"),
+        ({"max_pause": float("inf")}, ValueError, "max_pause"),
+        ({"max_pause": -1}, ValueError, "max_pause"),
+    ],
+)
+def test_bad_durations_are_refused_naming_the_field(
+    options: dict[str, Any], error: type[Exception], field: str
+) -> None:
+    """A lease of 0 or less let a permit held with `async with` count as ended at once (the
+    budget overrun while calls were slow); a non-number failed later without naming it."""
+    with pytest.raises(error, match=f"^{field}: "):
+        RedisRateLimiter("redis://127.0.0.1:6379", key="k", **options)
+
+
+def test_refusals_during_a_pause_do_not_grow_it() -> None:
+    """Header-less refusals of calls sent before the current pause (here a Retry-After of
+    30 s) each doubled the next pause (1, 2, 4... capped at 30 s); they are the same overload
+    and now back off 1 s, as the in-memory limiter does."""
+    limiter = RedisRateLimiter("redis://127.0.0.1:6379", key="k")  # nothing is connected
+    assert limiter.slow_down(30.0) == 30.0
+    assert [limiter.slow_down(None) for _ in range(10)] == [1.0] * 10
