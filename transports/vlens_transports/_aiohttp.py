@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 import time
 import warnings
 from typing import Any
@@ -229,11 +231,20 @@ def _failure(exc: Exception, request: Request, *, closed: bool) -> TransportErro
 
 
 def _describe(exc: BaseException) -> str:
-    """Safe facts of a foreign exception: its type, the OS's words for an OS error, the TLS
-    library's for a failed certificate check."""
+    """Safe facts of a foreign exception: its type, the OS's words for an OS error's errno, the
+    TLS library's for a failed TLS handshake.
+
+    Never an exception's own text: aiohttp's OSErrors carry sentences of their own, some quoting
+    the whole URL and its query ("Can not write request body for <url>").
+    """
     name = type(exc).__name__
-    detail = exc.strerror if isinstance(exc, OSError) else None
+    detail: object = None
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cause = exc.certificate_error
         detail = getattr(cause, "verify_message", None) or type(cause).__name__
+    elif isinstance(exc, OSError) and exc.errno is not None:
+        source = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc.__cause__
+        # A TLS error's errno is the TLS library's code, not the OS's: its reason names it.
+        tls = isinstance(exc, ssl.SSLError) or isinstance(source, ssl.SSLError)
+        detail = getattr(source, "reason", None) if tls else os.strerror(exc.errno)
     return f"{name}: {detail}" if isinstance(detail, str) and detail else name

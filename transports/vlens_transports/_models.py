@@ -56,6 +56,9 @@ class Timeout:
         connect: establishing the TCP/TLS connection.
         read: the longest wait for the next chunk of the response once the request is
             written (aiohttp's ``sock_read``); ``Request.deadline`` bounds the whole exchange.
+            Writing the body has no limit of its own: a server that stops reading a body
+            larger than the socket buffers holds the send until the deadline (for ever
+            without one).
         pool: waiting for a free pooled connection (plus connecting, if a new one is needed).
     """
 
