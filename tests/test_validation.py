@@ -657,3 +657,23 @@ def test_rate_limiter_refuses_limits_it_cannot_read(limits: Any) -> None:
     ``limits`` (was AttributeError, or "got '1'" for the characters of "10/s")."""
     with pytest.raises(TypeError, match="limits"):
         RateLimiter(limits)
+
+
+# --- size -------------------------------------------------------------------------------------
+
+HUGE = "x" * 2_000_000  # a file read into the wrong variable
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.sessions.login(PHONE, HUGE, "356938035643809"), "password"),
+        (lambda c: c.registration.check_existence(email=HUGE + "@example.com"), "email"),
+        (lambda c: c.registration.send_phone_otp(PHONE, x_request_id=HUGE), "x_request_id"),
+    ],
+)
+async def test_a_text_too_long_for_any_request_is_refused_naming_it(call: Call, field: str) -> None:
+    """A value of megabytes: refused before anything is sent, naming the field (aiohttp warned
+    about the body's size, an untyped error where warnings are errors), and never quoted."""
+    error = await assert_refused(call, field)
+    assert len(str(error)) < 200

@@ -44,9 +44,16 @@ OTP_MIN_DIGITS, OTP_MAX_DIGITS = 4, 10
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
+MAX_TEXT = 16_384
+"""The most characters any one argument may have: far more than a real password, name, e-mail
+or token, far less than the 1 MiB a request body must stay under (aiohttp warns past it)."""
+
+
 def _require_str(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise VlensInputError(field, f"expected a string, got {type(value).__name__}")
+    if len(value) > MAX_TEXT:
+        raise VlensInputError(field, f"is {len(value):,} characters long; at most {MAX_TEXT:,}")
     if not value.isascii():
         try:
             value.encode("utf-8")
