@@ -39,7 +39,7 @@ from typing import Any
 
 import attrs
 
-from ._redact import hide_codes_in, mask_contacts_in
+from ._redact import hide_codes_in, hide_codes_within, mask_contacts_in
 
 _MESSAGE_LIMIT = 500  # characters of a server's error message kept
 
@@ -225,7 +225,7 @@ class VlensAPIError(VlensError):
         super().__init__(f"{operation or 'call'} failed: [{code}] {text} (HTTP {http_status})")
         self.code = code
         self.message = None if message is None else hide_codes_in(message)
-        self.descriptions = descriptions
+        self.descriptions = hide_codes_within(descriptions)
         self.http_status = http_status
         self.operation = operation
         self.retry_after = retry_after

@@ -8,6 +8,7 @@ import attrs
 
 __all__ = [
     "hide_codes_in",
+    "hide_codes_within",
     "mask_contact",
     "mask_contacts_in",
     "mask_email",
@@ -87,6 +88,18 @@ def hide_codes_in(text: str) -> str:
     (JWTs) hidden."""
     text = _JWT.sub(_HIDDEN, text)
     return _CODE_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + _HIDDEN, text)
+
+
+def hide_codes_within(value: object) -> object:
+    """``value`` (JSON-like: an error's field-level descriptions) with :func:`hide_codes_in`
+    applied to every string in it."""
+    if isinstance(value, str):
+        return hide_codes_in(value)
+    if isinstance(value, list):
+        return [hide_codes_within(item) for item in value]
+    if isinstance(value, dict):
+        return {key: hide_codes_within(item) for key, item in value.items()}
+    return value
 
 
 def mask_contacts_in(text: str) -> str:

@@ -112,7 +112,9 @@ def check_uuid(field: str, value: object) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise VlensInputError(field, f"expected a UUID, got {text[:40]!r}") from None
+        # Not echoed: a code or token passed here by mistake (arguments swapped) is a secret.
+        example = "0b7e0f5c-3c1e-4d4b-9a57-3a1c2f6c9d21"
+        raise VlensInputError(field, f"expected a UUID such as {example}") from None
 
 
 def check_provider(field: str, value: object) -> SmsProvider | None:

@@ -1,0 +1,110 @@
+"""Secrets audit: arguments swapped by mistake, and secrets a server echoes in places the first
+suite (test_secrets.py) does not reach: request-id headers and field-level descriptions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from vlens_async import OutcomeUnknownError, VlensAPIError, VlensClient, VlensError, VlensInputError
+from vlens_transports import FakeTransport, Request, Response
+
+from .test_secrets import every_text
+
+API_KEY = "KEY-s3cr3t-XYZ"
+OTP = "918273"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXNlY3JldA"
+PHONE = "+201557788990"
+EMAIL = "mona.hassan@example.com"
+REQUEST_ID = "0b7e0f5c-3c1e-4d4b-9a57-3a1c2f6c9d21"
+
+Call = Callable[[VlensClient], Awaitable[object]]
+
+# Every call taking an OTP request id, given the code where the id goes (and the id as code).
+SWAPPED: dict[str, Call] = {
+    "registration.validate_phone_otp": lambda c: c.registration.validate_phone_otp(
+        PHONE, OTP, REQUEST_ID[:6]
+    ),
+    "registration.validate_email_otp": lambda c: c.registration.validate_email_otp(
+        EMAIL, OTP, REQUEST_ID[:6]
+    ),
+    "password_reset.validate_email_otp": lambda c: c.password_reset.validate_email_otp(
+        EMAIL, OTP, REQUEST_ID[:6]
+    ),
+    "password_reset.validate_phone_otp": lambda c: c.password_reset.validate_phone_otp(
+        PHONE, OTP, REQUEST_ID[:6]
+    ),
+    "profile.confirm_email_update": lambda c: c.profile(TOKEN).confirm_email_update(OTP, "1234"),
+    "profile.confirm_email_verification": lambda c: c.profile(TOKEN).confirm_email_verification(
+        EMAIL, OTP, "1234"
+    ),
+}
+
+
+async def _refuse_everything(request: Request) -> Response:
+    raise AssertionError(f"nothing may be sent, got {request.method} {request.url}")
+
+
+@pytest.mark.parametrize("operation", sorted(SWAPPED))
+async def test_a_code_given_as_the_request_id_is_not_echoed(operation: str) -> None:
+    """Request id and code swapped by mistake: the error names the field, not the code."""
+    async with VlensClient(API_KEY, transport=FakeTransport(_refuse_everything)) as client:
+        with pytest.raises(VlensInputError) as caught:
+            await SWAPPED[operation](client)
+    assert caught.value.field == "request_id"
+    assert "UUID" in str(caught.value)
+    assert OTP not in every_text(caught.value)
+
+
+def _echoing(status: int, header: str, body: bytes) -> Callable[[Request], Awaitable[Response]]:
+    """A server answering ``status`` with ``header`` quoting the request's key and token."""
+
+    async def handler(request: Request) -> Response:
+        echoed = f"{request.headers['ApiKey']} {request.headers.get('Authorization')}"
+        headers = {header: echoed, "Content-Type": "application/json"}
+        return Response(status=status, headers=headers, content=body)
+
+    return handler
+
+
+@pytest.mark.parametrize("header", ["X-Request-Id", "traceparent", "cf-ray"])
+@pytest.mark.parametrize("status", [400, 502])
+async def test_a_request_id_header_echoing_the_key_and_token_is_redacted(
+    header: str, status: int
+) -> None:
+    """A proxy that echoes the ApiKey and Authorization headers into its request-id header:
+    ``server_request_id`` (on the error and on what an unknown outcome wraps) shows ***."""
+    body = json.dumps({"data": None, "error_code": status, "error_message": "no"}).encode()
+    async with VlensClient(API_KEY, transport=FakeTransport(_echoing(status, header, body))) as c:
+        with pytest.raises(VlensError) as caught:
+            await c.profile(TOKEN).request_email_update(EMAIL)
+    error = caught.value
+    assert isinstance(error, OutcomeUnknownError if status == 502 else VlensAPIError)
+    assert error.server_request_id is not None
+    assert "***" in error.server_request_id
+    text = every_text(error)
+    assert API_KEY not in text
+    assert TOKEN not in text
+
+
+async def test_descriptions_quoting_a_code_the_server_generated_hide_it() -> None:
+    """Field-level ``error_descriptions`` quoting a code the client never knew (the server made
+    it when it texted) hide it, as the message does; the rest of the text stays."""
+    body = {
+        "data": None,
+        "error_code": 400,
+        "error_message": "rejected",
+        "error_descriptions": {"otp": [f"code {OTP} expired", f"otp={OTP}"], "n": 3},
+    }
+    content = json.dumps(body).encode()
+
+    async def handler(request: Request) -> Response:
+        return Response(status=400, headers={"Content-Type": "application/json"}, content=content)
+
+    async with VlensClient(API_KEY, transport=FakeTransport(handler)) as client:
+        with pytest.raises(VlensAPIError) as caught:
+            await client.registration.send_phone_otp(PHONE)
+    assert caught.value.descriptions == {"otp": ["code *** expired", "otp=***"], "n": 3}
+    assert OTP not in every_text(caught.value)
