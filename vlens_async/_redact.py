@@ -43,6 +43,9 @@ _CODE_IN_TEXT = re.compile(
 # A JSON Web Token (an access or refresh token) quoted in free text: header.payload.signature,
 # each base64url, the first two starting with '{"' encoded ("eyJ").
 _JWT = re.compile(r"\beyJ[\w-]{6,}\.eyJ[\w-]{6,}\.[\w-]*")
+# A JSON escape of a character other than a quote or backslash: "\u002B" is how .NET's
+# System.Text.Json writes "+" by default, "\/" how some encoders write "/".
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s-]{6,}\d")
 _LONG_OPAQUE = re.compile(r"[A-Za-z0-9_\-.=+/]{24,}")
@@ -109,9 +112,23 @@ def mask_contacts_in(text: str) -> str:
     return _DIGIT_RUN.sub(_mask_digits, text)
 
 
+def _unescaped(match: re.Match[str]) -> str:
+    if match.group(1) is None:
+        return "/"
+    char = chr(int(match.group(1), 16))
+    # Quotes and backslashes stay escaped, so that JSON strings keep their ends for the
+    # patterns below; control characters and lone surrogates are not printed.
+    return char if char.isprintable() and char not in '"\\' else match.group(0)
+
+
 def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
-    """A short, printable start of a response body with secrets and personal data hidden."""
+    """A short, printable start of a response body with secrets and personal data hidden.
+
+    JSON escapes are undone first: a secret the server echoed as ``P@ss\\u002Bword`` must
+    meet the redaction of ``P@ss+word`` (and reads better so).
+    """
     text = content[: limit * 4].decode("utf-8", errors="replace")
+    text = _JSON_ESCAPE.sub(_unescaped, text)
     text = _SECRET_VALUE.sub(r'\1"***"', text)
     text = _SECRET_NUMBER.sub(r'\1"***"', text)
     text = mask_contacts_in(text)

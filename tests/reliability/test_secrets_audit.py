@@ -108,3 +108,36 @@ async def test_descriptions_quoting_a_code_the_server_generated_hide_it() -> Non
             await client.registration.send_phone_otp(PHONE)
     assert caught.value.descriptions == {"otp": ["code *** expired", "otp=***"], "n": 3}
     assert OTP not in every_text(caught.value)
+
+
+def _json_escaped(text: str) -> str:
+    """``text`` as a JSON encoder that escapes much writes it: .NET's System.Text.Json by
+    default (``+ & < > '`` and non-ASCII as ``\\uXXXX``), and ``/`` as ``\\/`` (PHP, others)."""
+    return "".join(
+        "\\/" if ch == "/" else f"\\u{ord(ch):04X}" if ch in "+&<>'" or ord(ch) > 126 else ch
+        for ch in text
+    )
+
+
+ESCAPED_PASSWORD = "P@ss+w0rd&QQ<é>"
+ESCAPED_KEY = "KEY+s3cr3t/XYZ"
+
+
+@pytest.mark.parametrize("error_code", ["400", '"bad"'], ids=["envelope", "unreadable"])
+async def test_secrets_echoed_json_escaped_are_hidden_in_the_excerpt(error_code: str) -> None:
+    """A server quoting the password and API key with JSON escapes (``\\u002B`` for ``+``):
+    the body excerpt on ``.response`` and in the message shows neither, escaped or not."""
+    quoted = f"value '{_json_escaped(ESCAPED_PASSWORD)}' with key {_json_escaped(ESCAPED_KEY)}"
+    content = f'{{"data":null,"error_code":{error_code},"error_message":"{quoted}"}}'.encode()
+
+    async def handler(request: Request) -> Response:
+        return Response(status=400, headers={"Content-Type": "application/json"}, content=content)
+
+    async with VlensClient(ESCAPED_KEY, transport=FakeTransport(handler)) as client:
+        with pytest.raises(VlensError) as caught:
+            await client.sessions.login(PHONE, ESCAPED_PASSWORD, "356938035643809")
+    assert caught.value.response is not None
+    assert "***" in caught.value.response.excerpt
+    text = every_text(caught.value) + repr(caught.value.response)
+    for fragment in ("w0rd", "s3cr3t"):
+        assert fragment not in text
