@@ -140,6 +140,8 @@ def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
 # Request-body fields whose values are secrets: OTPs, passwords, tokens, reset codes.
 _SECRET_FIELD = re.compile(r"(?:otp|password|token|reset_code|secret)$")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
+_CUT = "…"  # where redact_excerpt and error messages shorten a text
+_CUT_WINDOW = 4096
 _MIN_SECRET = 4  # shorter values would blank out unrelated text; no real secret is that short
 
 
@@ -158,11 +160,27 @@ def secrets_of(body: object, *known: str | None) -> list[str]:
 
 def redact_secrets(text: str, secrets: list[str]) -> str:
     """``text`` with every occurrence of each of ``secrets``, and any bearer token, replaced
-    by ``***``."""
+    by ``***``; also the start of one cut off by an ellipsis (a shortened excerpt)."""
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, _HIDDEN)
+    if _CUT in text:
+        pieces = text.split(_CUT)
+        text = _CUT.join([*(_without_secret_end(p, secrets) for p in pieces[:-1]), pieces[-1]])
     return _BEARER.sub(rf"\g<1>{_HIDDEN}", text)
+
+
+def _without_secret_end(text: str, secrets: list[str]) -> str:
+    """``text`` with its end hidden when it is the start of one of ``secrets`` (2+ characters;
+    the last ``_CUT_WINDOW`` characters are looked at, so that a huge text costs little)."""
+    tail = text[-_CUT_WINDOW:]
+    for secret in secrets:
+        start = tail.find(secret[:2])
+        while start != -1:
+            if secret.startswith(tail[start:]):
+                return text[: len(text) - len(tail) + start] + _HIDDEN
+            start = tail.find(secret[:2], start + 1)
+    return text
 
 
 def redact_error(error: BaseException, secrets: list[str]) -> None:

@@ -141,3 +141,27 @@ async def test_secrets_echoed_json_escaped_are_hidden_in_the_excerpt(error_code:
     text = every_text(caught.value) + repr(caught.value.response)
     for fragment in ("w0rd", "s3cr3t"):
         assert fragment not in text
+
+
+@pytest.mark.parametrize("error_code", ["400", '"bad"'], ids=["envelope", "unreadable"])
+@pytest.mark.parametrize("shown", range(4, len(API_KEY) - 1, 3))
+async def test_a_secret_cut_by_the_excerpts_end_leaves_no_start(
+    error_code: str, shown: int
+) -> None:
+    """The API key echoed just where the body excerpt is cut (160 characters): the start
+    of the key left before the cut is hidden too, not only whole occurrences."""
+    head = f'{{"data":null,"error_code":{error_code},"error_message":"'
+    filler = "x " * ((159 - shown - len(head)) // 2) + " " * ((159 - shown - len(head)) % 2)
+    content = f'{head}{filler}{API_KEY} rejected"}}'.encode()
+    assert content.decode().index(API_KEY) == 159 - shown  # "…" replaces the 160th character
+
+    async def handler(request: Request) -> Response:
+        return Response(status=400, headers={"Content-Type": "application/json"}, content=content)
+
+    async with VlensClient(API_KEY, transport=FakeTransport(handler)) as client:
+        with pytest.raises(VlensError) as caught:
+            await client.registration.send_phone_otp(PHONE)
+    assert caught.value.response is not None
+    assert caught.value.response.excerpt.endswith("…")
+    text = every_text(caught.value) + repr(caught.value.response)
+    assert API_KEY[:shown] not in text
