@@ -129,7 +129,10 @@ def check_provider(field: str, value: object) -> SmsProvider | None:
     except (KeyError, ValueError):
         pass
     names = ", ".join(p.name for p in SmsProvider)
-    raise VlensInputError(field, f"unknown SMS provider {value!r}; expected one of {names}")
+    # A misspelt name is quoted back; digits are not: they may be an OTP given here by mistake.
+    shown = isinstance(value, str) and len(value) <= 40 and not any(map(str.isdigit, value))
+    wrong = f" {value!r}" if shown else ""
+    raise VlensInputError(field, f"unknown SMS provider{wrong}; expected 1-7 or one of {names}")
 
 
 def check_text(field: str, value: object, *, allow_empty: bool = False) -> str:

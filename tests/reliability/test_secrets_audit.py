@@ -58,6 +58,20 @@ async def test_a_code_given_as_the_request_id_is_not_echoed(operation: str) -> N
     assert OTP not in every_text(caught.value)
 
 
+@pytest.mark.parametrize("code", [OTP, int(OTP)], ids=["str", "int"])
+async def test_a_code_given_as_the_sms_provider_is_not_echoed(code: object) -> None:
+    """``send_phone_otp(phone, code)`` (meant: validate): the error names the providers, not
+    the code; a misspelt provider name is still quoted back."""
+    async with VlensClient(API_KEY, transport=FakeTransport(_refuse_everything)) as client:
+        with pytest.raises(VlensInputError) as caught:
+            await client.registration.send_phone_otp(PHONE, code)  # type: ignore[arg-type]
+        assert caught.value.field == "sms_provider"
+        assert "VODAFONE" in str(caught.value)
+        assert OTP not in every_text(caught.value)
+        with pytest.raises(VlensInputError, match="'vodaphone'"):
+            await client.registration.send_phone_otp(PHONE, "vodaphone")
+
+
 def _echoing(status: int, header: str, body: bytes) -> Callable[[Request], Awaitable[Response]]:
     """A server answering ``status`` with ``header`` quoting the request's key and token."""
 
