@@ -71,10 +71,16 @@ def mask_email(email: str | None) -> str | None:
     return f"{local[:1]}***@{domain}"
 
 
-def mask_contact(value: str | None) -> str | None:
-    """Mask a value that may be an e-mail, a phone number or a user name derived from them."""
+def mask_contact(value: str | None, *, also_names: bool = False) -> str | None:
+    """Mask a value that may be an e-mail, a phone number or a user name derived from them.
+
+    Any other text is kept; with ``also_names`` (a user name, which may be a password given
+    in its place) anything but an e-mail address is cut to its first character (``a***``).
+    """
     if value is None:
         return None
+    if also_names:
+        return mask_email(value) if _EMAIL.fullmatch(value) else value[:1] + _HIDDEN
     if "@" in value:
         return mask_email(value)
     if sum(ch.isdigit() for ch in value) >= 4:

@@ -4,6 +4,7 @@ suite (test_secrets.py) does not reach: request-id headers and field-level descr
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from vlens_async import OutcomeUnknownError, VlensAPIError, VlensClient, VlensError, VlensInputError
 from vlens_transports import FakeTransport, Request, Response
 
+from .._hooks_recorder import Recorder
 from .test_secrets import every_text
 
 API_KEY = "KEY-s3cr3t-XYZ"
@@ -70,6 +72,26 @@ async def test_a_code_given_as_the_sms_provider_is_not_echoed(code: object) -> N
         assert OTP not in every_text(caught.value)
         with pytest.raises(VlensInputError, match="'vodaphone'"):
             await client.registration.send_phone_otp(PHONE, "vodaphone")
+
+
+async def test_an_admin_password_given_as_the_user_name_is_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``admin_login(password, user)`` (swapped): the user name is logged and reported to
+    hooks as the call's subject, masked, so the password in its place shows one character."""
+    caplog.set_level(logging.DEBUG)
+    password, recorder = "Admin@Passphrase-1234", Recorder()
+
+    async def refused(request: Request) -> Response:
+        return Response(status=401, content=b'{"error_code":401,"error_message":"no"}')
+
+    transport = FakeTransport(refused)
+    async with VlensClient(API_KEY, transport=transport, tenancy_name="t", hooks=recorder) as c:
+        with pytest.raises(VlensAPIError):
+            await c.sessions.admin_login(password, "admin")
+    texts = [caplog.text, *map(repr, recorder.events)]
+    assert any("subject=A***" in text for text in texts)
+    assert not [text for text in texts if "Passphrase" in text]
 
 
 def _echoing(status: int, header: str, body: bytes) -> Callable[[Request], Awaitable[Response]]:
