@@ -46,8 +46,10 @@ _JWT = re.compile(r"\beyJ[\w-]{6,}\.eyJ[\w-]{6,}\.[\w-]*")
 # A JSON escape of a character other than a quote or backslash: "\u002B" is how .NET's
 # System.Text.Json writes "+" by default, "\/" how some encoders write "/".
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s-]{6,}\d")
+# \w: internationalised addresses (mona@مثال.مصر) too. A number may be written with spaces,
+# dashes or parentheses: +20 (100) 123-4567.
+_EMAIL = re.compile(r"[\w.%+-]+@[\w.-]+\.[^\W\d_]{2,}")
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s()-]{6,}\d")
 _LONG_OPAQUE = re.compile(r"[A-Za-z0-9_\-.=+/]{24,}")
 
 

@@ -201,3 +201,29 @@ async def test_a_secret_cut_by_the_excerpts_end_leaves_no_start(
     assert caught.value.response.excerpt.endswith("…")
     text = every_text(caught.value) + repr(caught.value.response)
     assert API_KEY[:shown] not in text
+
+
+@pytest.mark.parametrize(
+    ("contact", "hidden"),
+    [
+        ("+20 (100) 123-4567", "100"),
+        ("(010) 0123-4567", "010"),
+        ("mona@مثال.مصر", "mona@"),
+        ("منى@example.com", "منى@"),
+    ],
+)
+async def test_contacts_a_server_quotes_are_masked_in_every_form(contact: str, hidden: str) -> None:
+    """A server message naming the person by a formatted number or an internationalised
+    e-mail address: the error's text masks it as it does +201001234567."""
+    content = json.dumps({"error_code": 400, "error_message": f"{contact} is blocked"}).encode()
+
+    async def handler(request: Request) -> Response:
+        return Response(status=400, headers={"Content-Type": "application/json"}, content=content)
+
+    async with VlensClient(API_KEY, transport=FakeTransport(handler)) as client:
+        with pytest.raises(VlensAPIError) as caught:
+            await client.registration.send_phone_otp(PHONE)
+    assert "is blocked" in str(caught.value)
+    assert hidden not in str(caught.value)
+    assert caught.value.response is not None
+    assert hidden not in caught.value.response.excerpt
