@@ -188,7 +188,8 @@ class VlensResponseError(VlensError):
     def __init__(
         self, problem: str, *, http_status: int, excerpt: str, operation: str | None = None
     ) -> None:
-        shown = f"; body starts: {excerpt!r}" if excerpt else "; empty body"
+        # Not repr(): the excerpt must read as it is stored, for redaction by value to meet it.
+        shown = f"; body starts: '{excerpt}'" if excerpt else "; empty body"
         super().__init__(f"{operation or 'response'}: HTTP {http_status}: {problem}{shown}")
         self.problem = problem
         self.http_status = http_status

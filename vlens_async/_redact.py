@@ -133,7 +133,8 @@ def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
     """A short, printable start of a response body with secrets and personal data hidden.
 
     JSON escapes are undone first: a secret the server echoed as ``P@ss\\u002Bword`` must
-    meet the redaction of ``P@ss+word`` (and reads better so).
+    meet the redaction of ``P@ss+word`` (and reads better so). Unprintable characters
+    show as U+FFFD.
     """
     text = content[: limit * 4].decode("utf-8", errors="replace")
     text = _JSON_ESCAPE.sub(_unescaped, text)
@@ -141,7 +142,9 @@ def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
     text = _SECRET_NUMBER.sub(r'\1"***"', text)
     text = mask_contacts_in(text)
     text = _LONG_OPAQUE.sub("***", text)
-    text = " ".join(text.split())
+    # Printed as it is inside messages (a repr would double a secret's backslashes, out of
+    # reach of its redaction by value): so nothing unprintable (a terminal obeys controls).
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in " ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -168,10 +171,13 @@ def secrets_of(body: object, *known: str | None) -> list[str]:
 
 def redact_secrets(text: str, secrets: list[str]) -> str:
     """``text`` with every occurrence of each of ``secrets``, and any bearer token, replaced
-    by ``***``; also the start of one cut off by an ellipsis (a shortened excerpt)."""
+    by ``***``; also the start of one cut off by an ellipsis (a shortened excerpt), and the
+    form a JSON string gives one with quotes or backslashes (``\\"``, as excerpts show it)."""
     for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, _HIDDEN)
+        quoted = secret.replace("\\", "\\\\").replace('"', '\\"')
+        for form in (quoted, secret) if quoted != secret else (secret,):
+            if form in text:
+                text = text.replace(form, _HIDDEN)
     if _CUT in text:
         pieces = text.split(_CUT)
         text = _CUT.join([*(_without_secret_end(p, secrets) for p in pieces[:-1]), pieces[-1]])

@@ -227,3 +227,23 @@ async def test_contacts_a_server_quotes_are_masked_in_every_form(contact: str, h
     assert hidden not in str(caught.value)
     assert caught.value.response is not None
     assert hidden not in caught.value.response.excerpt
+
+
+@pytest.mark.parametrize("password", ['Pa"ss-w0rd-QQ', "Pa\\ss-w0rd-QQ", 'P\\"é+w0rd-QQ'])
+@pytest.mark.parametrize("error_code", [400, "bad"], ids=["envelope", "unreadable"])
+async def test_a_password_with_quotes_or_backslashes_echoed_in_json_is_hidden(
+    password: str, error_code: object
+) -> None:
+    """A password holding ``"`` or ``\\`` is written escaped in a JSON body (``\\"``): the
+    excerpt, where the body is quoted as text, hides that form too."""
+    body = {"error_code": error_code, "error_message": f"bad {password}"}
+    content = json.dumps(body).encode()
+
+    async def handler(request: Request) -> Response:
+        return Response(status=400, headers={"Content-Type": "application/json"}, content=content)
+
+    async with VlensClient(API_KEY, transport=FakeTransport(handler)) as client:
+        with pytest.raises(VlensError) as caught:
+            await client.sessions.login(PHONE, password, "356938035643809")
+    assert caught.value.response is not None
+    assert "w0rd" not in every_text(caught.value) + repr(caught.value.response)
