@@ -256,7 +256,7 @@ class Caller:
         """Keep the answer on the error; tell the hooks, the limiter and a capture block."""
         raw = raw_response(response.status, response.headers, response.content, secrets)
         failure.response = raw
-        failure.server_request_id = server_request_id(response.headers)
+        failure.server_request_id = server_request_id(raw.headers)  # redacted: a proxy may echo
         if isinstance(failure, VlensAPIError):
             failure.vlens_code = envelope_code(response.content)
         if call.events is not None:

@@ -360,7 +360,7 @@ def _status_error(
 ) -> VlensAPIError:
     """An HTTP error status whose body is not an envelope (a proxy's HTML page, or nothing)."""
     excerpt = redact_excerpt(content, limit=80)
-    message = f"HTTP {status} with a non-envelope body" + (f": {excerpt!r}" if excerpt else "")
+    message = f"HTTP {status} with a non-envelope body" + (f": '{excerpt}'" if excerpt else "")
     return error_class_for_code(status, status)(
         status, message, http_status=status, operation=operation, retry_after=retry_after
     )

@@ -39,7 +39,7 @@ from typing import Any
 
 import attrs
 
-from ._redact import hide_codes_in, mask_contacts_in
+from ._redact import hide_codes_in, hide_codes_within, mask_contacts_in
 
 _MESSAGE_LIMIT = 500  # characters of a server's error message kept
 
@@ -188,7 +188,8 @@ class VlensResponseError(VlensError):
     def __init__(
         self, problem: str, *, http_status: int, excerpt: str, operation: str | None = None
     ) -> None:
-        shown = f"; body starts: {excerpt!r}" if excerpt else "; empty body"
+        # Not repr(): the excerpt must read as it is stored, for redaction by value to meet it.
+        shown = f"; body starts: '{excerpt}'" if excerpt else "; empty body"
         super().__init__(f"{operation or 'response'}: HTTP {http_status}: {problem}{shown}")
         self.problem = problem
         self.http_status = http_status
@@ -225,7 +226,7 @@ class VlensAPIError(VlensError):
         super().__init__(f"{operation or 'call'} failed: [{code}] {text} (HTTP {http_status})")
         self.code = code
         self.message = None if message is None else hide_codes_in(message)
-        self.descriptions = descriptions
+        self.descriptions = hide_codes_within(descriptions)
         self.http_status = http_status
         self.operation = operation
         self.retry_after = retry_after

@@ -8,6 +8,7 @@ import attrs
 
 __all__ = [
     "hide_codes_in",
+    "hide_codes_within",
     "mask_contact",
     "mask_contacts_in",
     "mask_email",
@@ -42,8 +43,13 @@ _CODE_IN_TEXT = re.compile(
 # A JSON Web Token (an access or refresh token) quoted in free text: header.payload.signature,
 # each base64url, the first two starting with '{"' encoded ("eyJ").
 _JWT = re.compile(r"\beyJ[\w-]{6,}\.eyJ[\w-]{6,}\.[\w-]*")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s-]{6,}\d")
+# A JSON escape of a character other than a quote or backslash: "\u002B" is how .NET's
+# System.Text.Json writes "+" by default, "\/" how some encoders write "/".
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
+# \w: internationalised addresses (mona@مثال.مصر) too. A number may be written with spaces,
+# dashes or parentheses: +20 (100) 123-4567.
+_EMAIL = re.compile(r"[\w.%+-]+@[\w.-]+\.[^\W\d_]{2,}")
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s()-]{6,}\d")
 _LONG_OPAQUE = re.compile(r"[A-Za-z0-9_\-.=+/]{24,}")
 
 
@@ -67,10 +73,16 @@ def mask_email(email: str | None) -> str | None:
     return f"{local[:1]}***@{domain}"
 
 
-def mask_contact(value: str | None) -> str | None:
-    """Mask a value that may be an e-mail, a phone number or a user name derived from them."""
+def mask_contact(value: str | None, *, also_names: bool = False) -> str | None:
+    """Mask a value that may be an e-mail, a phone number or a user name derived from them.
+
+    Any other text is kept; with ``also_names`` (a user name, which may be a password given
+    in its place) anything but an e-mail address is cut to its first character (``a***``).
+    """
     if value is None:
         return None
+    if also_names:
+        return mask_email(value) if _EMAIL.fullmatch(value) else value[:1] + _HIDDEN
     if "@" in value:
         return mask_email(value)
     if sum(ch.isdigit() for ch in value) >= 4:
@@ -89,6 +101,18 @@ def hide_codes_in(text: str) -> str:
     return _CODE_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + _HIDDEN, text)
 
 
+def hide_codes_within(value: object) -> object:
+    """``value`` (JSON-like: an error's field-level descriptions) with :func:`hide_codes_in`
+    applied to every string in it."""
+    if isinstance(value, str):
+        return hide_codes_in(value)
+    if isinstance(value, list):
+        return [hide_codes_within(item) for item in value]
+    if isinstance(value, dict):
+        return {key: hide_codes_within(item) for key, item in value.items()}
+    return value
+
+
 def mask_contacts_in(text: str) -> str:
     """Mask every e-mail address, phone-like digit run and quoted code inside free text."""
     text = hide_codes_in(text)
@@ -96,20 +120,39 @@ def mask_contacts_in(text: str) -> str:
     return _DIGIT_RUN.sub(_mask_digits, text)
 
 
+def _unescaped(match: re.Match[str]) -> str:
+    if match.group(1) is None:
+        return "/"
+    char = chr(int(match.group(1), 16))
+    # Quotes and backslashes stay escaped, so that JSON strings keep their ends for the
+    # patterns below; control characters and lone surrogates are not printed.
+    return char if char.isprintable() and char not in '"\\' else match.group(0)
+
+
 def redact_excerpt(content: bytes, limit: int = EXCERPT_LENGTH) -> str:
-    """A short, printable start of a response body with secrets and personal data hidden."""
+    """A short, printable start of a response body with secrets and personal data hidden.
+
+    JSON escapes are undone first: a secret the server echoed as ``P@ss\\u002Bword`` must
+    meet the redaction of ``P@ss+word`` (and reads better so). Unprintable characters
+    show as U+FFFD.
+    """
     text = content[: limit * 4].decode("utf-8", errors="replace")
+    text = _JSON_ESCAPE.sub(_unescaped, text)
     text = _SECRET_VALUE.sub(r'\1"***"', text)
     text = _SECRET_NUMBER.sub(r'\1"***"', text)
     text = mask_contacts_in(text)
     text = _LONG_OPAQUE.sub("***", text)
-    text = " ".join(text.split())
+    # Printed as it is inside messages (a repr would double a secret's backslashes, out of
+    # reach of its redaction by value): so nothing unprintable (a terminal obeys controls).
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in " ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # Request-body fields whose values are secrets: OTPs, passwords, tokens, reset codes.
 _SECRET_FIELD = re.compile(r"(?:otp|password|token|reset_code|secret)$")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
+_CUT = "…"  # where redact_excerpt and error messages shorten a text
+_CUT_WINDOW = 4096
 _MIN_SECRET = 4  # shorter values would blank out unrelated text; no real secret is that short
 
 
@@ -128,11 +171,30 @@ def secrets_of(body: object, *known: str | None) -> list[str]:
 
 def redact_secrets(text: str, secrets: list[str]) -> str:
     """``text`` with every occurrence of each of ``secrets``, and any bearer token, replaced
-    by ``***``."""
+    by ``***``; also the start of one cut off by an ellipsis (a shortened excerpt), and the
+    form a JSON string gives one with quotes or backslashes (``\\"``, as excerpts show it)."""
     for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, _HIDDEN)
+        quoted = secret.replace("\\", "\\\\").replace('"', '\\"')
+        for form in (quoted, secret) if quoted != secret else (secret,):
+            if form in text:
+                text = text.replace(form, _HIDDEN)
+    if _CUT in text:
+        pieces = text.split(_CUT)
+        text = _CUT.join([*(_without_secret_end(p, secrets) for p in pieces[:-1]), pieces[-1]])
     return _BEARER.sub(rf"\g<1>{_HIDDEN}", text)
+
+
+def _without_secret_end(text: str, secrets: list[str]) -> str:
+    """``text`` with its end hidden when it is the start of one of ``secrets`` (2+ characters;
+    the last ``_CUT_WINDOW`` characters are looked at, so that a huge text costs little)."""
+    tail = text[-_CUT_WINDOW:]
+    for secret in secrets:
+        start = tail.find(secret[:2])
+        while start != -1:
+            if secret.startswith(tail[start:]):
+                return text[: len(text) - len(tail) + start] + _HIDDEN
+            start = tail.find(secret[:2], start + 1)
+    return text
 
 
 def redact_error(error: BaseException, secrets: list[str]) -> None:

@@ -119,7 +119,9 @@ def check_uuid(field: str, value: object) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise VlensInputError(field, f"expected a UUID, got {text[:40]!r}") from None
+        # Not echoed: a code or token passed here by mistake (arguments swapped) is a secret.
+        example = "0b7e0f5c-3c1e-4d4b-9a57-3a1c2f6c9d21"
+        raise VlensInputError(field, f"expected a UUID such as {example}") from None
 
 
 def check_provider(field: str, value: object) -> SmsProvider | None:
@@ -134,7 +136,10 @@ def check_provider(field: str, value: object) -> SmsProvider | None:
     except (KeyError, ValueError):
         pass
     names = ", ".join(p.name for p in SmsProvider)
-    raise VlensInputError(field, f"unknown SMS provider {value!r}; expected one of {names}")
+    # A misspelt name is quoted back; digits are not: they may be an OTP given here by mistake.
+    shown = isinstance(value, str) and len(value) <= 40 and not any(map(str.isdigit, value))
+    wrong = f" {value!r}" if shown else ""
+    raise VlensInputError(field, f"unknown SMS provider{wrong}; expected 1-7 or one of {names}")
 
 
 def check_text(field: str, value: object, *, allow_empty: bool = False) -> str:

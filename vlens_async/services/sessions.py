@@ -9,6 +9,7 @@ from vlens_transports import Timeout
 from .._call import Operation
 from .._errors import VlensInputError
 from .._models import AdminSession, GeoLocation, LoginState, RefreshedToken, SmsProvider
+from .._redact import mask_contact
 from .._requests import AdminLoginBody, LoginBody, RefreshBody
 from .._retry import RetryPolicy
 from .._validation import (
@@ -96,9 +97,10 @@ class SessionsService(Service):
         if tenancy is None:
             raise VlensInputError("tenancy_name", "admin login needs the tenant's tenancy name")
         tenancy = check_header_value("tenancy_name", tenancy)
+        user_name = check_text("user_name_or_email", user_name_or_email)
         body = AdminLoginBody(
             tenancy_name=tenancy,
-            user_name_or_email_address=check_text("user_name_or_email", user_name_or_email),
+            user_name_or_email_address=user_name,
             password=check_text("password", password),
         )
         headers = {"TenancyName": tenancy}
@@ -106,7 +108,9 @@ class SessionsService(Service):
             ADMIN_LOGIN,
             body,
             extra_headers=headers,
-            subject=body.user_name_or_email_address,
+            # Masked here: a plain user name passes mask_contact, and it may be the password
+            # given in its place (arguments swapped).
+            subject=mask_contact(user_name, also_names=True),
             options=call_options(timeout, retry, x_request_id),
         )
 
