@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from ._ratelimit import RateLimiterUnavailableError
 
 try:
-    from redis.asyncio import Redis
+    from redis.asyncio import ConnectionPool, Redis
     from redis.exceptions import RedisError
 except ImportError as error:  # pragma: no cover - only without the extra
     raise ImportError(
@@ -37,6 +37,7 @@ def where(url: str) -> str:
         parts, port = None, None
     if parts is None or parts.scheme not in _SCHEMES:
         raise ValueError("url: expected redis://host:port/db, rediss://... or unix://path")
+    _check_arguments(url, parts.password or "")
     if parts.scheme == "unix":
         return parts.path
     database = parts.path.strip("/")
@@ -45,6 +46,18 @@ def where(url: str) -> str:
             "url: the database after the port must be a number, e.g. redis://host:6379/0"
         )
     return f"{parts.hostname or 'localhost'}:{port or 6379}"
+
+
+def _check_arguments(url: str, password: str) -> None:
+    """Let redis-py read the URL's query arguments now (``?socket_timeout=abc`` would fail at
+    the first call); its words name the argument, never the URL or the password."""
+    try:
+        ConnectionPool.from_url(url)  # connects nothing
+    except ValueError as exc:
+        problem = str(exc)
+        if url in problem or (password and password in problem):  # pragma: no cover
+            problem = "an argument after '?' cannot be read"
+        raise ValueError(f"url: {problem}") from None
 
 
 def shown(url: str) -> str:

@@ -207,6 +207,23 @@ def test_a_database_that_is_not_a_number_is_refused(url: str) -> None:
         RedisRateLimiter(url, key="k")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3cr3t-pw@127.0.0.1:6379/0?socket_timeout=abc",
+        "redis://:s3cr3t-pw@127.0.0.1:6379/0?db=abc",
+        "redis://:s3cr3t-pw@127.0.0.1:6379/0?health_check_interval=soon",
+    ],
+)
+def test_a_query_argument_redis_cannot_read_is_refused(url: str) -> None:
+    """A query argument redis-py cannot read: refused when the limiter is made, naming the URL
+    but never quoting it (it raised redis-py's own ValueError at the first call, a traceback
+    from the command line)."""
+    with pytest.raises(ValueError, match="url") as raised:
+        RedisRateLimiter(url, key="k")
+    assert "s3cr3t-pw" not in str(raised.value)
+
+
 async def test_a_caller_cancelled_as_its_permit_is_granted_gives_it_back(
     redis_url: str, name: str
 ) -> None:
