@@ -8,7 +8,7 @@ import gzip
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -21,7 +21,8 @@ BODY = json.dumps({"phoneNumber": PHONE}).encode()
 HEADERS = {"ApiKey": "sandbox-key", "Content-Type": "application/json"}
 NOT_JSON = "Bad request: the body is not valid JSON."
 
-Client = TestClient[Any, Any]
+if TYPE_CHECKING:  # aiohttp before 3.11 has no TestClient[...] at run time
+    Client = TestClient[Any, Any]
 
 
 @pytest.fixture
